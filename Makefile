@@ -1,0 +1,33 @@
+# Quick start: `make demo` and `make test` on a fresh machine (Python 3.11, Java 17).
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON)"; exit 1; }
+	@command -v java >/dev/null || { echo "needs Java 17 (java on PATH or JAVA_HOME)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-compile -e '.[dev]'
+	# petastorm pins setuptools<70 (torch needs newer): its runtime deps are in pyproject.toml.
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-compile --no-deps petastorm==0.13.1
+	touch $(STAMP)
+
+demo: install
+	./spark-submit.sh pipeline --sample
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check lib jobs tests benchmarks
+
+bench: install
+	$(BIN)/python benchmarks/ingest.py --listings 5000
+
+clean:
+	rm -rf lakehouse data/sample dist .pytest_cache

@@ -1,0 +1,40 @@
+"""Ingest listings and labels CSVs and image folders or zip archives into the bronze tables.
+
+./spark-submit.sh ingest --listings X.csv [--labels Y.csv] --images DIR_OR_ZIP [--images ...]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from catalog_classifier.cli import job_parser, start_job
+from catalog_classifier.ingest import run_ingest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = job_parser(__doc__.splitlines()[0])
+    parser.add_argument("--listings", action="append", default=[], help="listings CSV (repeatable)")
+    parser.add_argument(
+        "--labels", action="append", default=[],
+        help="labels CSV, paired in order with --listings (repeatable)",
+    )
+    parser.add_argument("--images", action="append", default=[], help="image folder or zip (repeatable)")
+    parser.add_argument("--summary-json", default=None, help="also write the summary as JSON here")
+    args = parser.parse_args(argv)
+    if not (args.listings or args.labels or args.images):
+        parser.error("nothing to ingest: give --listings, --labels and/or --images")
+    job = start_job("ingest", args)
+    summary = run_ingest(
+        job.spark, job.lakehouse, job.config, args.listings, args.labels, args.images
+    )
+    print(summary.format())
+    if args.summary_json:
+        with open(args.summary_json, "w", encoding="utf-8") as handle:
+            json.dump(summary.as_dict(), handle, indent=2)
+    job.log.info("job ingest done: %s", json.dumps(summary.as_dict()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

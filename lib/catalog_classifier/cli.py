@@ -1,0 +1,56 @@
+"""What every job shares: its command-line options, configuration, logging and session."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pyspark.sql import SparkSession
+
+from catalog_classifier.config import Config, load_config
+from catalog_classifier.lakehouse import Lakehouse
+from catalog_classifier.logs import setup_logging
+
+
+def job_parser(description: str) -> argparse.ArgumentParser:
+    """An argument parser with the options every job accepts."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--config", "--conf", dest="config", default=None,
+        help="conf YAML file (default conf/local.yaml)",
+    )
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+        help="override one conf value, e.g. --set ingest.image_batch_files=500 (repeatable)",
+    )
+    parser.add_argument("--lakehouse", default=None, help="lakehouse root folder (default from conf)")
+    return parser
+
+
+def job_config(args: argparse.Namespace) -> Config:
+    config = load_config(args.config, args.overrides, lakehouse=args.lakehouse)
+    setup_logging(config.log_level)
+    return config
+
+
+@dataclass
+class JobContext:
+    config: Config
+    spark: SparkSession
+    lakehouse: Lakehouse
+    log: logging.Logger
+
+
+def start_job(name: str, args: argparse.Namespace, argv: Sequence[str] | None = None) -> JobContext:
+    """Load the configuration, start Spark and open the lakehouse; log the start."""
+    from catalog_classifier.spark import build_spark
+
+    config = job_config(args)
+    log = logging.getLogger(f"catalog_classifier.jobs.{name}")
+    log.info("job %s starting: %s", name, {k: v for k, v in vars(args).items()})
+    spark = build_spark(config, name)
+    lakehouse = Lakehouse(spark, config.lakehouse, config.delta_engine)
+    log.info("lakehouse %s (Delta engine: %s)", lakehouse.root, lakehouse.engine.name)
+    return JobContext(config, spark, lakehouse, log)

@@ -1,0 +1,76 @@
+"""Safe image decoding with Pillow: format sniffing, decompression-bomb guard, integrity checks.
+
+Images are always identified from their bytes, never from the file name. The checks here are the
+cheap ones the ingest needs (is it a sound JPEG?); image measures live in the features stage.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+
+JPEG_MAGIC = b"\xff\xd8\xff"
+JPEG_EOI = b"\xff\xd9"
+# A JPEG's end-of-image marker may be followed by a little padding, rarely more.
+EOI_SEARCH_BYTES = 4096
+
+PROBLEM_NOT_AN_IMAGE = "not_an_image"
+PROBLEM_NOT_JPEG = "not_jpeg"
+PROBLEM_CORRUPT = "corrupt"
+PROBLEM_TRUNCATED = "truncated"
+PROBLEM_BOMB = "decompression_bomb"
+
+
+@dataclass(frozen=True)
+class ImageCheck:
+    format: str | None
+    width: int | None
+    height: int | None
+    problem: str | None  # None: a sound JPEG
+    detail: str | None
+
+
+def open_image(data: bytes, max_pixels: int) -> Image.Image:
+    """Open image bytes lazily, refusing any image over ``max_pixels`` before it is decoded."""
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        image = Image.open(io.BytesIO(data))
+    width, height = image.size
+    if width * height > max_pixels:
+        raise Image.DecompressionBombError(
+            f"{width}x{height} = {width * height:,} pixels exceeds the limit of {max_pixels:,}"
+        )
+    return image
+
+
+def check_image_bytes(data: bytes, max_pixels: int) -> ImageCheck:
+    """Say whether ``data`` is a sound JPEG, and if not, why; never raises on bad bytes."""
+    try:
+        image = open_image(data, max_pixels)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        return ImageCheck("JPEG" if data.startswith(JPEG_MAGIC) else None, None, None, PROBLEM_BOMB, str(exc))
+    except UnidentifiedImageError:
+        problem = PROBLEM_CORRUPT if data.startswith(JPEG_MAGIC) else PROBLEM_NOT_AN_IMAGE
+        return ImageCheck(None, None, None, problem, "Pillow cannot identify the bytes as an image")
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is a property of the file
+        return ImageCheck(None, None, None, PROBLEM_CORRUPT, f"{type(exc).__name__}: {exc}")
+    width, height = image.size
+    if image.format != "JPEG":
+        return ImageCheck(image.format, width, height, PROBLEM_NOT_JPEG, f"the bytes are {image.format}")
+    try:
+        # Decoding at 1/8 scale reads every entropy-coded segment (so truncation and corruption
+        # show) at a fraction of the cost of a full decode.
+        image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+        image.load()
+    except OSError as exc:
+        problem = PROBLEM_TRUNCATED if "truncated" in str(exc) else PROBLEM_CORRUPT
+        return ImageCheck("JPEG", width, height, problem, f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # noqa: BLE001
+        return ImageCheck("JPEG", width, height, PROBLEM_CORRUPT, f"{type(exc).__name__}: {exc}")
+    if JPEG_EOI not in data[-EOI_SEARCH_BYTES:]:
+        return ImageCheck("JPEG", width, height, PROBLEM_TRUNCATED, "no JPEG end-of-image marker")
+    return ImageCheck("JPEG", width, height, None, None)

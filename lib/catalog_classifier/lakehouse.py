@@ -1,0 +1,393 @@
+"""The Delta lakehouse: tables at ``<root>/<layer>/<table>``, behind one small interface.
+
+Two engines implement it:
+
+* ``delta-spark``: the Delta Lake connector for Spark, used where its classes are on the
+  classpath (Databricks, clusters that can fetch ``io.delta:delta-spark_2.13``).
+* ``delta-rs``: the embedded default (the ``deltalake`` package, no JVM). Spark writes the rows
+  to a staging folder in parallel; the driver streams them in Arrow batches into a delta-rs
+  commit; Spark reads a table by reading exactly the data files of the requested version
+  (reading the folder as plain parquet would include files a MERGE or overwrite removed).
+
+Both write the same Delta protocol, so a table written by one is read by the other. Schemas are
+enforced against :mod:`catalog_classifier.tables`; a failed write leaves the table at its previous
+version (a Delta commit is atomic, and nothing is committed before every row was checked).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as pads
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from catalog_classifier.tables import TableSpec, spark_type_name
+
+log = logging.getLogger(__name__)
+
+
+class LakehouseError(RuntimeError):
+    """A table operation that cannot be done; the table is left as it was."""
+
+
+class SchemaMismatchError(LakehouseError, ValueError):
+    """Rows or a stored table whose schema differs from the table's declared schema."""
+
+    def __init__(self, table: str, problems: Sequence[str]) -> None:
+        self.table = table
+        self.problems = list(problems)
+        super().__init__(f"schema of {table} does not match its definition: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    table: str
+    operation: str
+    version: int | None  # None when nothing was written (no rows)
+    rows: int
+
+
+def check_schema(spec: TableSpec, actual: dict[str, str], what: str) -> None:
+    """Raise :class:`SchemaMismatchError` unless ``actual`` (name -> Delta type) matches ``spec``."""
+    expected = spec.delta_types()
+    problems = [f"missing column {name} ({typ})" for name, typ in expected.items() if name not in actual]
+    problems += [f"unexpected column {name} ({typ})" for name, typ in actual.items() if name not in expected]
+    problems += [
+        f"column {name} is {actual[name]}, expected {typ}"
+        for name, typ in expected.items()
+        if name in actual and actual[name] != typ
+    ]
+    if problems:
+        raise SchemaMismatchError(f"{spec.qualified_name} ({what})", problems)
+
+
+def conform(spec: TableSpec, df: DataFrame) -> DataFrame:
+    """Check a DataFrame's columns against the table and put them in the table's order."""
+    check_schema(spec, {f.name: spark_type_name(f.dataType) for f in df.schema.fields}, "rows")
+    return df.select(*spec.column_names)
+
+
+class DeltaEngine(ABC):
+    name: str
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark = spark
+
+    @abstractmethod
+    def exists(self, path: str) -> bool: ...
+
+    @abstractmethod
+    def create(self, path: str, spec: TableSpec) -> None: ...
+
+    @abstractmethod
+    def stored_types(self, path: str) -> dict[str, str]: ...
+
+    @abstractmethod
+    def version(self, path: str) -> int: ...
+
+    @abstractmethod
+    def read(self, path: str, spec: TableSpec, version: int | None) -> DataFrame: ...
+
+    @abstractmethod
+    def append(self, path: str, spec: TableSpec, df: DataFrame) -> None: ...
+
+    @abstractmethod
+    def merge(
+        self,
+        path: str,
+        spec: TableSpec,
+        df: DataFrame,
+        update_columns: Sequence[str] | None,
+        insert: bool,
+    ) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def history(self, path: str) -> list[dict[str, Any]]: ...
+
+
+class DeltaRsEngine(DeltaEngine):
+    """delta-rs (``deltalake``) commits; Spark reads the files of the requested version."""
+
+    name = "delta-rs"
+
+    def __init__(self, spark: SparkSession, staging_root: str) -> None:
+        super().__init__(spark)
+        self.staging_root = Path(staging_root)
+
+    def _table(self, path: str, version: int | None = None) -> Any:
+        from deltalake import DeltaTable
+
+        return DeltaTable(path, version=version) if version is not None else DeltaTable(path)
+
+    def exists(self, path: str) -> bool:
+        from deltalake import DeltaTable
+
+        return DeltaTable.is_deltatable(path)
+
+    def create(self, path: str, spec: TableSpec) -> None:
+        from deltalake import DeltaTable, Field, Schema
+        from deltalake.schema import PrimitiveType
+
+        schema = Schema([Field(c.name, PrimitiveType(c.type), c.nullable) for c in spec.columns])
+        Path(path).mkdir(parents=True, exist_ok=True)
+        DeltaTable.create(path, schema=schema, mode="ignore", name=spec.name, description=spec.doc)
+
+    def stored_types(self, path: str) -> dict[str, str]:
+        return {f.name: f.type.type for f in self._table(path).schema().fields}
+
+    def version(self, path: str) -> int:
+        return int(self._table(path).version())
+
+    def read(self, path: str, spec: TableSpec, version: int | None) -> DataFrame:
+        files = self._table(path, version).file_uris()
+        if not files:
+            return self.spark.createDataFrame([], spec.spark_schema())
+        return self.spark.read.schema(spec.spark_schema()).parquet(*files)
+
+    def append(self, path: str, spec: TableSpec, df: DataFrame) -> None:
+        from deltalake import write_deltalake
+
+        with self._staged(spec, df) as reader:
+            write_deltalake(path, reader, mode="append")
+
+    def merge(
+        self,
+        path: str,
+        spec: TableSpec,
+        df: DataFrame,
+        update_columns: Sequence[str] | None,
+        insert: bool,
+    ) -> dict[str, Any]:
+        predicate = " AND ".join(f"t.{key} = s.{key}" for key in spec.keys)
+        columns = update_columns or [c for c in spec.column_names if c not in spec.keys]
+        with self._staged(spec, df) as reader:
+            merger = self._table(path).merge(
+                source=reader, predicate=predicate, source_alias="s", target_alias="t"
+            )
+            merger = merger.when_matched_update(updates={c: f"s.{c}" for c in columns})
+            if insert:
+                merger = merger.when_not_matched_insert_all()
+            return dict(merger.execute())
+
+    def history(self, path: str) -> list[dict[str, Any]]:
+        return list(self._table(path).history())
+
+    def _staged(self, spec: TableSpec, df: DataFrame) -> _StagedRows:
+        return _StagedRows(self.staging_root / f"{spec.layer}_{spec.name}_{uuid.uuid4().hex}", spec, df)
+
+
+class _StagedRows:
+    """Spark writes the rows to a staging folder; the driver streams them back as Arrow batches.
+
+    Only one batch at a time is in the driver, so writes of any size run in bounded memory. Rows
+    violating a NOT NULL column raise before delta-rs can commit anything.
+    """
+
+    def __init__(self, folder: Path, spec: TableSpec, df: DataFrame) -> None:
+        self.folder = folder
+        self.spec = spec
+        self.df = df
+
+    def __enter__(self) -> pa.RecordBatchReader:
+        self.df.write.mode("overwrite").parquet(str(self.folder))
+        dataset = pads.dataset(str(self.folder), format="parquet")
+        schema = self.spec.arrow_schema()
+        return pa.RecordBatchReader.from_batches(schema, self._batches(dataset, schema))
+
+    def _batches(self, dataset: pads.Dataset, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        not_null = [f.name for f in schema if not f.nullable]
+        for batch in dataset.to_batches(columns=schema.names, batch_size=4096):
+            for name in not_null:
+                if batch.column(name).null_count:
+                    raise SchemaMismatchError(
+                        self.spec.qualified_name, [f"null value in NOT NULL column {name}"]
+                    )
+            arrays = [batch.column(f.name).cast(f.type) for f in schema]
+            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+    def __exit__(self, *exc: object) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class DeltaSparkEngine(DeltaEngine):
+    """The Delta Lake connector for Spark (Databricks, or clusters with its jars)."""
+
+    name = "delta-spark"
+
+    def _table(self, path: str) -> Any:
+        from delta.tables import DeltaTable
+
+        return DeltaTable.forPath(self.spark, path)
+
+    def exists(self, path: str) -> bool:
+        from delta.tables import DeltaTable
+
+        return bool(DeltaTable.isDeltaTable(self.spark, path))
+
+    def create(self, path: str, spec: TableSpec) -> None:
+        from delta.tables import DeltaTable
+
+        builder = DeltaTable.createIfNotExists(self.spark).location(path).comment(spec.doc)
+        builder.addColumns(spec.spark_schema()).execute()
+
+    def stored_types(self, path: str) -> dict[str, str]:
+        schema = self.spark.read.format("delta").load(path).schema
+        return {f.name: spark_type_name(f.dataType) for f in schema.fields}
+
+    def version(self, path: str) -> int:
+        return int(self._table(path).history(1).select("version").first()[0])
+
+    def read(self, path: str, spec: TableSpec, version: int | None) -> DataFrame:
+        reader = self.spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", version)
+        return reader.load(path)
+
+    def append(self, path: str, spec: TableSpec, df: DataFrame) -> None:
+        df.write.format("delta").mode("append").save(path)
+
+    def merge(
+        self,
+        path: str,
+        spec: TableSpec,
+        df: DataFrame,
+        update_columns: Sequence[str] | None,
+        insert: bool,
+    ) -> dict[str, Any]:
+        condition = " AND ".join(f"t.{key} = s.{key}" for key in spec.keys)
+        columns = update_columns or [c for c in spec.column_names if c not in spec.keys]
+        merger = self._table(path).alias("t").merge(df.alias("s"), condition)
+        merger = merger.whenMatchedUpdate(set={c: F.col(f"s.{c}") for c in columns})
+        if insert:
+            merger = merger.whenNotMatchedInsertAll()
+        merger.execute()
+        metrics = self._table(path).history(1).select("operationMetrics").first()[0] or {}
+        return dict(metrics)
+
+    def history(self, path: str) -> list[dict[str, Any]]:
+        rows = self._table(path).history().collect()
+        return [row.asDict(recursive=True) for row in rows]
+
+
+def delta_connector_available(spark: SparkSession) -> bool:
+    """True where the Delta Lake connector's classes are on the driver's classpath."""
+    try:
+        from pyspark.sql.utils import is_remote
+
+        if is_remote():  # Spark Connect (Databricks serverless): Delta is built in.
+            return True
+        from py4j.java_gateway import JavaClass
+
+        return isinstance(spark.sparkContext._jvm.io.delta.tables.DeltaTable, JavaClass)
+    except Exception:  # noqa: BLE001 - any failure to look means "not available"
+        return False
+
+
+def choose_engine(spark: SparkSession, root: str, requested: str = "auto") -> DeltaEngine:
+    """The engine for ``requested`` ("auto", "delta-spark" or "delta-rs")."""
+    staging = str(Path(root) / "_staging")
+    if requested == "delta-rs":
+        return DeltaRsEngine(spark, staging)
+    available = delta_connector_available(spark)
+    if requested == "delta-spark":
+        if not available:
+            raise LakehouseError(
+                "delta_engine is delta-spark but the Delta Lake connector is not on the classpath "
+                "(add io.delta:delta-spark_2.13 with --packages, or use delta_engine: auto)"
+            )
+        return DeltaSparkEngine(spark)
+    return DeltaSparkEngine(spark) if available else DeltaRsEngine(spark, staging)
+
+
+class Lakehouse:
+    """The project's Delta tables under one root folder, with schema checks on every write."""
+
+    def __init__(self, spark: SparkSession, root: str, engine: str | DeltaEngine = "auto") -> None:
+        self.spark = spark
+        self.root = str(Path(root).absolute()) if "://" not in root else root
+        self.engine = engine if isinstance(engine, DeltaEngine) else choose_engine(spark, self.root, engine)
+        self._ensured: set[str] = set()
+
+    def path(self, spec: TableSpec) -> str:
+        return f"{self.root}/{spec.layer}/{spec.name}"
+
+    def exists(self, spec: TableSpec) -> bool:
+        return self.engine.exists(self.path(spec))
+
+    def ensure(self, spec: TableSpec) -> None:
+        """Create the table if it is missing; check its stored schema if it is there."""
+        if spec.qualified_name in self._ensured:
+            return
+        path = self.path(spec)
+        if not self.engine.exists(path):
+            log.info("creating Delta table %s at %s (%s)", spec.qualified_name, path, self.engine.name)
+            self.engine.create(path, spec)
+        check_schema(spec, self.engine.stored_types(path), "stored table")
+        self._ensured.add(spec.qualified_name)
+
+    def version(self, spec: TableSpec) -> int | None:
+        return self.engine.version(self.path(spec)) if self.exists(spec) else None
+
+    def versions(self, specs: Sequence[TableSpec]) -> dict[str, int | None]:
+        return {spec.qualified_name: self.version(spec) for spec in specs}
+
+    def read(self, spec: TableSpec, version: int | None = None) -> DataFrame:
+        """The table at its current version, or at ``version`` (Delta time travel)."""
+        self.ensure(spec)
+        return self.engine.read(self.path(spec), spec, version).select(*spec.column_names)
+
+    def append(self, spec: TableSpec, df: DataFrame) -> WriteResult:
+        self.ensure(spec)
+        rows = conform(spec, df)
+        count = rows.count()
+        if count == 0:
+            return WriteResult(spec.qualified_name, "append", None, 0)
+        self.engine.append(self.path(spec), spec, rows)
+        return WriteResult(spec.qualified_name, "append", self.version(spec), count)
+
+    def merge(
+        self,
+        spec: TableSpec,
+        df: DataFrame,
+        update_columns: Sequence[str] | None = None,
+        insert: bool = True,
+    ) -> WriteResult:
+        """Upsert ``df`` on the table's keys in one commit.
+
+        Matched rows get ``update_columns`` (all non-key columns by default); unmatched rows are
+        inserted unless ``insert`` is false. The caller passes only new or changed rows, so an
+        empty ``df`` makes no commit and re-running on the same input changes nothing.
+        """
+        self.ensure(spec)
+        if update_columns is not None:
+            unknown = set(update_columns) - set(spec.column_names)
+            if unknown:
+                raise SchemaMismatchError(spec.qualified_name, [f"unknown columns {sorted(unknown)}"])
+        if update_columns is None or insert:
+            rows = conform(spec, df)
+        else:  # a partial update (e.g. a flag) needs only the keys and the updated columns
+            rows = df.select(*spec.keys, *update_columns)
+        count = rows.count()
+        if count == 0:
+            return WriteResult(spec.qualified_name, "merge", None, 0)
+        duplicates = rows.groupBy(*spec.keys).count().filter("count > 1").limit(3).collect()
+        if duplicates:
+            raise LakehouseError(
+                f"merge into {spec.qualified_name}: source has duplicate keys, e.g. "
+                + ", ".join(str(row.asDict()) for row in duplicates)
+            )
+        metrics = self.engine.merge(self.path(spec), spec, rows, update_columns, insert)
+        log.debug("merge %s metrics %s", spec.qualified_name, metrics)
+        return WriteResult(spec.qualified_name, "merge", self.version(spec), count)
+
+    def history(self, spec: TableSpec) -> list[dict[str, Any]]:
+        return self.engine.history(self.path(spec))

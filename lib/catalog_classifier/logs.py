@@ -1,0 +1,67 @@
+"""Logging set-up and progress reporting for long steps (rows done, rows/s)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def setup_logging(level: str = "INFO") -> None:
+    """Log to stderr in one format for every job; quiet the chattiest third-party loggers."""
+    root = logging.getLogger()
+    if not any(getattr(h, "_catalog_classifier", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT, "%Y-%m-%d %H:%M:%S"))
+        handler._catalog_classifier = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level.upper())
+    for noisy in ("py4j", "py4j.clientserver", "deltalake"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class Progress:
+    """Logs rows done and rows/s of a long step, at most once every ``every_s`` seconds."""
+
+    def __init__(
+        self, logger: logging.Logger, step: str, total: int | None = None, every_s: float = 10.0
+    ) -> None:
+        self.logger = logger
+        self.step = step
+        self.total = total
+        self.every_s = every_s
+        self.done = 0
+        self.started = time.monotonic()
+        self._last_log = self.started
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def update(self, rows: int, force: bool = False) -> None:
+        self.done += rows
+        now = time.monotonic()
+        if force or now - self._last_log >= self.every_s:
+            self._last_log = now
+            self._log()
+
+    def finish(self) -> None:
+        self._log(final=True)
+
+    def _log(self, final: bool = False) -> None:
+        of_total = f"/{self.total:,}" if self.total is not None else ""
+        self.logger.info(
+            "%s: %s%s rows%s in %.1f s (%.0f rows/s)",
+            self.step,
+            f"{self.done:,}",
+            of_total,
+            " done" if final else "",
+            self.elapsed_s,
+            self.rows_per_s,
+        )

@@ -1,0 +1,65 @@
+"""Building the Spark session every job and test uses."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from pyspark.sql import SparkSession
+
+from catalog_classifier.config import Config
+
+log = logging.getLogger(__name__)
+
+# Settings the library relies on; conf/*.yaml and spark-submit's --conf can add to them.
+REQUIRED_CONF = {
+    # Parquet timestamps as INT64 microseconds, the encoding Delta readers expect (not INT96).
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
+
+
+def build_spark(config: Config, app_name: str) -> SparkSession:
+    """Return the active session, or start one configured from ``config``.
+
+    Under spark-submit or on Databricks a session (and its master) already exists or is set by
+    the launcher; ``config.spark.master`` only applies when Python starts Spark itself (tests,
+    notebooks run locally).
+    """
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        _apply_runtime_conf(active, config)
+        return active
+    # Executors must run the same interpreter as the driver when Spark is started from Python.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(f"catalog-classifier {app_name}")
+    if not _launched_by_submit():
+        builder = builder.master(config.spark.master)
+    for key, value in {**config.spark.conf, **REQUIRED_CONF}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    log.info(
+        "Spark %s session %s on %s (parallelism %d)",
+        spark.version,
+        spark.sparkContext.applicationId,
+        spark.sparkContext.master,
+        spark.sparkContext.defaultParallelism,
+    )
+    return spark
+
+
+def _launched_by_submit() -> bool:
+    # spark-submit starts the Python driver with the gateway already up and the master set.
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def _apply_runtime_conf(spark: SparkSession, config: Config) -> None:
+    for key, value in REQUIRED_CONF.items():
+        try:
+            spark.conf.set(key, value)
+        except Exception as exc:  # noqa: BLE001 - some managed runtimes lock settings
+            log.warning("could not set %s=%s: %s", key, value, exc)

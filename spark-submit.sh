@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Run a job of jobs/ with spark-submit: ./spark-submit.sh JOB [--conf conf/FILE.yaml] [flags]
+#
+# Locally this uses the venv's spark-submit and master local[*]. On a cluster, spark-submit's
+# own options pass through (--master yarn --deploy-mode cluster --num-executors 8 ...), and
+# `--conf key=value` goes to Spark while `--conf FILE.yaml` selects the project's config. The
+# library travels as a zip with --py-files and the conf files with --files, so the same command
+# works on YARN, Kubernetes and standalone clusters (executors need the Python dependencies:
+# install them on the nodes or ship a packed venv with --archives).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+usage() {
+  echo "usage: $0 JOB [--conf conf/FILE.yaml] [spark-submit options] [job flags]" >&2
+  echo "jobs: $(cd "$ROOT/jobs" && ls ./*.py | sed 's|./||; s|\.py$||' | tr '\n' ' ')" >&2
+  exit 2
+}
+
+[ $# -ge 1 ] || usage
+JOB="$1"; shift
+case "$JOB" in -h|--help) usage ;; esac
+JOB_FILE="$ROOT/jobs/$JOB.py"
+[ -f "$JOB_FILE" ] || { echo "no such job: $JOB" >&2; usage; }
+
+SUBMIT_ARGS=()
+JOB_ARGS=()
+CONF_FILE=""
+PY_FILES=""
+HAS_MASTER=0
+HAS_DRIVER_MEMORY=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --conf|-c)
+      [ $# -ge 2 ] || usage
+      case "$2" in
+        *.yaml|*.yml) CONF_FILE="$2" ;;
+        spark.driver.memory=*) HAS_DRIVER_MEMORY=1; SUBMIT_ARGS+=(--conf "$2") ;;
+        *) SUBMIT_ARGS+=(--conf "$2") ;;
+      esac
+      shift 2 ;;
+    --master)
+      HAS_MASTER=1; SUBMIT_ARGS+=("$1" "$2"); shift 2 ;;
+    --driver-memory)
+      HAS_DRIVER_MEMORY=1; SUBMIT_ARGS+=("$1" "$2"); shift 2 ;;
+    --py-files)
+      PY_FILES="$2"; shift 2 ;;
+    --deploy-mode|--name|--jars|--packages|--exclude-packages|--repositories|--files|--archives|\
+    --properties-file|--driver-java-options|--driver-library-path|--driver-class-path|\
+    --executor-memory|--proxy-user|--driver-cores|--total-executor-cores|--executor-cores|\
+    --num-executors|--queue|--principal|--keytab)
+      [ $# -ge 2 ] || usage
+      SUBMIT_ARGS+=("$1" "$2"); shift 2 ;;
+    --supervise|--verbose)
+      SUBMIT_ARGS+=("$1"); shift ;;
+    *)
+      JOB_ARGS+=("$1"); shift ;;
+  esac
+done
+
+SPARK_SUBMIT="${SPARK_SUBMIT:-}"
+if [ -z "$SPARK_SUBMIT" ]; then
+  if [ -x "$ROOT/.venv/bin/spark-submit" ]; then
+    SPARK_SUBMIT="$ROOT/.venv/bin/spark-submit"
+    export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$ROOT/.venv/bin/python}"
+    export PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$ROOT/.venv/bin/python}"
+  elif command -v spark-submit >/dev/null; then
+    SPARK_SUBMIT="$(command -v spark-submit)"
+  else
+    echo "no spark-submit: run 'make install' first, or set SPARK_SUBMIT" >&2
+    exit 1
+  fi
+fi
+
+# The library as a zip, rebuilt each time so it always matches the working tree.
+mkdir -p "$ROOT/dist"
+LIB_ZIP="$ROOT/dist/catalog_classifier.zip"
+rm -f "$LIB_ZIP"
+(cd "$ROOT/lib" && "${PYTHON:-python3}" - "$LIB_ZIP" <<'PY'
+import sys, zipfile, pathlib
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as zf:
+    for path in sorted(pathlib.Path("catalog_classifier").rglob("*.py")):
+        zf.write(path)
+PY
+)
+PY_FILES="${PY_FILES:+$PY_FILES,}$LIB_ZIP"
+
+CONF_FILE="${CONF_FILE:-$ROOT/conf/local.yaml}"
+CONF_DIR="$(cd "$(dirname "$CONF_FILE")" && pwd)"
+CONF_FILES="$(ls "$CONF_DIR"/*.yaml | paste -sd, -)"
+
+if [ "$HAS_MASTER" = 0 ]; then
+  SUBMIT_ARGS+=(--master "local[*]")
+  [ "$HAS_DRIVER_MEMORY" = 1 ] || SUBMIT_ARGS+=(--driver-memory "${DRIVER_MEMORY:-4g}")
+fi
+
+exec "$SPARK_SUBMIT" \
+  "${SUBMIT_ARGS[@]}" \
+  --py-files "$PY_FILES" \
+  --files "$CONF_FILES" \
+  "$JOB_FILE" --config "$CONF_FILE" "${JOB_ARGS[@]}"

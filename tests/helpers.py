@@ -1,0 +1,53 @@
+"""Small builders of input files for the ingest tests."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from pathlib import Path
+
+from PIL import Image
+
+LISTINGS_HEADER = ["", "designation", "description", "productid", "imageid"]
+
+
+def write_listings(path: Path, rows: list[list[object]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(LISTINGS_HEADER)
+        writer.writerows(rows)
+    return path
+
+
+def write_labels(path: Path, rows: list[tuple[object, object]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["", "prdtypecode"])
+        writer.writerows(rows)
+    return path
+
+
+def jpeg(size: tuple[int, int] = (40, 30), color: tuple[int, int, int] = (10, 120, 200)) -> bytes:
+    buffer = io.BytesIO()
+    image = Image.new("RGB", size, color)
+    image.putpixel((1, 1), (255, 255, 255))
+    image.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (12, 12), (0, 255, 0)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def image_name(imageid: int, productid: int) -> str:
+    return f"image_{imageid}_product_{productid}.jpg"
+
+
+def write_zip(path: Path, members: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -> Path:
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path

@@ -1,0 +1,128 @@
+"""The Delta lakehouse module: both engines' contract, exercised on delta-rs here."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from pyspark.sql import functions as F
+
+from catalog_classifier.lakehouse import (
+    DeltaRsEngine,
+    Lakehouse,
+    LakehouseError,
+    SchemaMismatchError,
+    choose_engine,
+    delta_connector_available,
+)
+from catalog_classifier.tables import BRONZE_LABELS, Column, TableSpec
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+
+def labels_df(spark, rows):
+    return spark.createDataFrame(
+        [(pid, code, "Y.csv", i, NOW) for i, (pid, code) in enumerate(rows)],
+        BRONZE_LABELS.spark_schema(),
+    )
+
+
+def test_auto_engine_is_delta_rs_without_the_connector(spark, tmp_path):
+    # The Delta connector's jars cannot be downloaded here (STACK.md), so auto picks delta-rs.
+    assert not delta_connector_available(spark)
+    assert isinstance(choose_engine(spark, str(tmp_path), "auto"), DeltaRsEngine)
+    with pytest.raises(LakehouseError, match="not on the classpath"):
+        choose_engine(spark, str(tmp_path), "delta-spark")
+
+
+def test_create_append_merge_read_history(spark, lakehouse):
+    lakehouse.ensure(BRONZE_LABELS)
+    assert lakehouse.version(BRONZE_LABELS) == 0
+    assert lakehouse.read(BRONZE_LABELS).count() == 0
+
+    lakehouse.append(BRONZE_LABELS, labels_df(spark, [(1, 10), (2, 40)]))
+    assert lakehouse.version(BRONZE_LABELS) == 1
+    result = lakehouse.merge(BRONZE_LABELS, labels_df(spark, [(2, 50), (3, 60)]))
+    assert (result.version, result.rows) == (2, 2)
+
+    current = {r.productid: r.prdtypecode for r in lakehouse.read(BRONZE_LABELS).collect()}
+    assert current == {1: 10, 2: 50, 3: 60}
+    # Spark reads parquet columns as nullable; names, order and types are the table's.
+    read_schema = lakehouse.read(BRONZE_LABELS).schema
+    assert [(f.name, f.dataType) for f in read_schema] == [
+        (f.name, f.dataType) for f in BRONZE_LABELS.spark_schema()
+    ]
+    operations = [h["operation"] for h in lakehouse.history(BRONZE_LABELS)]
+    assert operations[0] == "MERGE" and "CREATE TABLE" in operations[-1]
+
+
+def test_spark_reads_an_older_version_exactly_after_a_merge(spark, lakehouse):
+    lakehouse.append(BRONZE_LABELS, labels_df(spark, [(1, 10), (2, 40), (3, 60)]))
+    lakehouse.merge(BRONZE_LABELS, labels_df(spark, [(2, 50), (4, 1140)]))
+
+    v1 = {r.productid: r.prdtypecode for r in lakehouse.read(BRONZE_LABELS, version=1).collect()}
+    v2 = {r.productid: r.prdtypecode for r in lakehouse.read(BRONZE_LABELS, version=2).collect()}
+    assert v1 == {1: 10, 2: 40, 3: 60}
+    assert v2 == {1: 10, 2: 50, 3: 60, 4: 1140}
+    # The trap the engine avoids: the folder read as plain parquet still holds the file the
+    # MERGE removed, so product 2 shows twice.
+    naive = spark.read.parquet(lakehouse.path(BRONZE_LABELS))
+    assert naive.filter(F.col("productid") == 2).count() == 2
+
+
+def test_merge_partial_update_touches_only_given_columns(spark, lakehouse):
+    lakehouse.append(BRONZE_LABELS, labels_df(spark, [(1, 10), (2, 40)]))
+    update = spark.createDataFrame([(2, 1280), (9, 10)], "productid long, prdtypecode int")
+    lakehouse.merge(BRONZE_LABELS, update, update_columns=["prdtypecode"], insert=False)
+    rows = {r.productid: (r.prdtypecode, r.source_file) for r in lakehouse.read(BRONZE_LABELS).collect()}
+    assert rows == {1: (10, "Y.csv"), 2: (1280, "Y.csv")}
+
+
+def test_empty_write_makes_no_commit(spark, lakehouse):
+    lakehouse.append(BRONZE_LABELS, labels_df(spark, [(1, 10)]))
+    result = lakehouse.merge(BRONZE_LABELS, labels_df(spark, []))
+    assert result.version is None and lakehouse.version(BRONZE_LABELS) == 1
+
+
+def test_wrong_schema_fails_clearly_and_leaves_the_table_intact(spark, lakehouse):
+    lakehouse.append(BRONZE_LABELS, labels_df(spark, [(1, 10)]))
+    wrong = labels_df(spark, [(2, 40)]).withColumn("prdtypecode", F.col("prdtypecode").cast("string"))
+    with pytest.raises(SchemaMismatchError, match="prdtypecode is string, expected integer"):
+        lakehouse.merge(BRONZE_LABELS, wrong)
+    extra = labels_df(spark, [(2, 40)]).withColumn("surprise", F.lit(1))
+    with pytest.raises(SchemaMismatchError, match="unexpected column surprise"):
+        lakehouse.append(BRONZE_LABELS, extra)
+    missing = labels_df(spark, [(2, 40)]).drop("source_file")
+    with pytest.raises(SchemaMismatchError, match="missing column source_file"):
+        lakehouse.append(BRONZE_LABELS, missing)
+    assert lakehouse.version(BRONZE_LABELS) == 1
+    assert [r.productid for r in lakehouse.read(BRONZE_LABELS).collect()] == [1]
+
+
+def test_null_in_a_not_null_column_fails_without_a_commit(spark, lakehouse):
+    lakehouse.append(BRONZE_LABELS, labels_df(spark, [(1, 10)]))
+    rows = [(i, 10, None if i == 1500 else "Y.csv", i, NOW) for i in range(2, 3000)]
+    schema = BRONZE_LABELS.spark_schema()
+    nullable = type(schema)([type(f)(f.name, f.dataType, True) for f in schema.fields])
+    with pytest.raises(Exception, match="NOT NULL column source_file"):
+        lakehouse.append(BRONZE_LABELS, spark.createDataFrame(rows, nullable))
+    assert lakehouse.version(BRONZE_LABELS) == 1
+    assert lakehouse.read(BRONZE_LABELS).count() == 1
+
+
+def test_merge_refuses_duplicate_source_keys(spark, lakehouse):
+    with pytest.raises(LakehouseError, match="duplicate keys"):
+        lakehouse.merge(BRONZE_LABELS, labels_df(spark, [(1, 10), (1, 40)]))
+    assert lakehouse.version(BRONZE_LABELS) == 0
+
+
+def test_stored_table_with_another_schema_is_refused(spark, tmp_path):
+    other = TableSpec(
+        layer=BRONZE_LABELS.layer, name=BRONZE_LABELS.name, keys=("productid",),
+        columns=(Column("productid", "long", False, ""), Column("code", "string", True, "")),
+        doc="", writer="test",
+    )
+    root = str(tmp_path / "lh")
+    Lakehouse(spark, root, "delta-rs").ensure(other)
+    with pytest.raises(SchemaMismatchError, match="missing column prdtypecode"):
+        Lakehouse(spark, root, "delta-rs").ensure(BRONZE_LABELS)
