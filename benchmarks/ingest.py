@@ -45,8 +45,13 @@ def main() -> int:
         work = Path(tmp)
         started = time.monotonic()
         sample = generate_sample(
-            work / "sample", n_listings=args.listings, n_images=n_images, seed=1,
-            image_size=args.image_size, priors=config.category_priors, write_folder=False,
+            work / "sample",
+            n_listings=args.listings,
+            n_images=n_images,
+            seed=1,
+            image_size=args.image_size,
+            priors=config.category_priors,
+            write_folder=False,
         )
         generate_s = time.monotonic() - started
         zip_bytes = sample.images_zip.stat().st_size
@@ -57,13 +62,22 @@ def main() -> int:
         run_ingest(spark, lakehouse_warm, config, [str(sample.listings_csv)], [], [])
 
         started = time.monotonic()
-        text = run_ingest(spark, lakehouse, config, [str(sample.listings_csv)], [str(sample.labels_csv)], [])
+        text = run_ingest(
+            spark, lakehouse, config, [str(sample.listings_csv)], [str(sample.labels_csv)], []
+        )
         listings_s = time.monotonic() - started
         started = time.monotonic()
         images = run_ingest(spark, lakehouse, config, [], [], [str(sample.images_zip)])
         images_s = time.monotonic() - started
         started = time.monotonic()
-        rerun = run_ingest(spark, lakehouse, config, [str(sample.listings_csv)], [str(sample.labels_csv)], [str(sample.images_zip)])
+        rerun = run_ingest(
+            spark,
+            lakehouse,
+            config,
+            [str(sample.listings_csv)],
+            [str(sample.labels_csv)],
+            [str(sample.images_zip)],
+        )
         rerun_s = time.monotonic() - started
         cores = os.cpu_count()
         spark.stop()
@@ -82,9 +96,13 @@ def main() -> int:
         "images_per_s": round(images.images.read / images_s, 1),
         "image_mb_per_s": round(zip_bytes / 1e6 / images_s, 2),
         "rerun_unchanged_s": round(rerun_s, 2),
-        "rerun_rows_written": rerun.listings.inserted + rerun.listings.updated + rerun.images.inserted,
+        "rerun_rows_written": rerun.listings.inserted
+        + rerun.listings.updated
+        + rerun.images.inserted,
     }
-    print(f"listings: {text.listings.read:,} in {listings_s:.1f} s = {figures['listings_per_s']:,} /s")
+    print(
+        f"listings: {text.listings.read:,} in {listings_s:.1f} s = {figures['listings_per_s']:,} /s"
+    )
     print(f"images:   {images.images.read:,} in {images_s:.1f} s = {figures['images_per_s']:,} /s")
     print(f"re-run of everything, unchanged: {rerun_s:.1f} s")
     print(json.dumps(figures))

@@ -22,12 +22,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = job_config(args)
     summary = generate_from_config(
-        config, out=args.out, listings=args.listings, images=args.images, seed=args.seed,
+        config,
+        out=args.out,
+        listings=args.listings,
+        images=args.images,
+        seed=args.seed,
         image_size=args.image_size,
     )
     logging.getLogger("catalog_classifier.jobs.generate_sample").info("done: %s", summary)
-    print(f"Sample catalog in {summary.out_dir}: {summary.n_listings:,} listings, "
-          f"{summary.n_images:,} images")
+    print(
+        f"Sample catalog in {summary.out_dir}: {summary.n_listings:,} listings, "
+        f"{summary.n_images:,} images"
+    )
     return 0
 
 

@@ -16,10 +16,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = job_parser(__doc__.splitlines()[0])
     parser.add_argument("--listings", action="append", default=[], help="listings CSV (repeatable)")
     parser.add_argument(
-        "--labels", action="append", default=[],
+        "--labels",
+        action="append",
+        default=[],
         help="labels CSV, paired in order with --listings (repeatable)",
     )
-    parser.add_argument("--images", action="append", default=[], help="image folder or zip (repeatable)")
+    parser.add_argument(
+        "--images", action="append", default=[], help="image folder or zip (repeatable)"
+    )
     parser.add_argument("--summary-json", default=None, help="also write the summary as JSON here")
     args = parser.parse_args(argv)
     if not (args.listings or args.labels or args.images):

@@ -48,8 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         if job.lakehouse.exists(spec):
             count = job.lakehouse.read(spec).count()
             version = job.lakehouse.version(spec)
-            print(f"  {spec.qualified_name:20} {count:>9,} rows  version {version}  "
-                  f"{job.lakehouse.path(spec)}")
+            print(
+                f"  {spec.qualified_name:20} {count:>9,} rows  version {version}  "
+                f"{job.lakehouse.path(spec)}"
+            )
     job.log.info("job pipeline done: %s", json.dumps(summary.as_dict()))
     return 0
 

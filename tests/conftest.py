@@ -21,7 +21,9 @@ def config() -> Config:
         [
             "spark.master=local[2]",
             "spark.conf.spark.driver.memory=2g",
-            "spark.conf.spark.sql.shuffle.partitions=4",
+            "spark.conf.spark.sql.shuffle.partitions=2",
+            # Test data is tiny: compiling generated code for each query costs more than it saves.
+            "spark.conf.spark.sql.codegen.wholeStage=false",
             "ingest.image_batch_files=250",
         ],
     )

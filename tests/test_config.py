@@ -23,7 +23,11 @@ def test_every_conf_file_loads_with_the_27_categories(name):
 def test_overrides_and_top_level_values():
     config = load_config(
         REPO / "conf" / "local.yaml",
-        ["ingest.image_batch_files=7", "spark.conf.spark.sql.shuffle.partitions=3", "sample.images=null"],
+        [
+            "ingest.image_batch_files=7",
+            "spark.conf.spark.sql.shuffle.partitions=3",
+            "sample.images=null",
+        ],
         lakehouse="/tmp/elsewhere",
     )
     assert config.ingest.image_batch_files == 7

@@ -40,7 +40,9 @@ def test_png_named_jpeg_is_not_jpeg():
 
 
 def test_random_bytes_are_not_an_image():
-    assert check_image_bytes(b"this is not an image at all" * 10, MAX_PIXELS).problem == "not_an_image"
+    assert (
+        check_image_bytes(b"this is not an image at all" * 10, MAX_PIXELS).problem == "not_an_image"
+    )
 
 
 def test_truncated_jpeg():

@@ -3,28 +3,49 @@
 from __future__ import annotations
 
 import math
+import shutil
 
 import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
 from catalog_classifier.ingest import run_ingest
-from catalog_classifier.tables import BRONZE_IMAGES, BRONZE_LABELS, BRONZE_LISTINGS, BRONZE_QUARANTINE
+from catalog_classifier.tables import (
+    BRONZE_IMAGES,
+    BRONZE_LABELS,
+    BRONZE_LISTINGS,
+    BRONZE_QUARANTINE,
+)
 
 pytestmark = pytest.mark.real_data
 TABLES = [BRONZE_LISTINGS, BRONZE_LABELS, BRONZE_IMAGES, BRONZE_QUARANTINE]
+
+
+# Bad records appended to a copy of the real files: each must land in quarantine with its reason
+# while the 2,370 real rows arrive untouched.
+INJECTED_LISTINGS = (
+    '90001,"Cahier, 96 pages",,not-a-number,1234\n'
+    "90002,Stylo bleu,,5550001,\n"
+    '90003,"unterminated ""quote",x,5550002,5550003,extra-field\n'
+)
+INJECTED_LABELS = "90001,2522\n90004,10\n0,77777\n"
 
 
 @pytest.fixture(scope="module")
 def ingested(spark, config, real_data, tmp_path_factory):
     from catalog_classifier.lakehouse import Lakehouse
 
-    lakehouse = Lakehouse(spark, str(tmp_path_factory.mktemp("real") / "lakehouse"), "delta-rs")
-    files = dict(
-        listings=[str(real_data / "X_train.csv")],
-        labels=[str(real_data / "Y_train.csv")],
-        images=[str(real_data / "images")],
-    )
+    work = tmp_path_factory.mktemp("real")
+    listings = work / "X_train.csv"
+    listings.write_text((real_data / "X_train.csv").read_text(encoding="utf-8") + INJECTED_LISTINGS)
+    labels = work / "Y_train.csv"
+    labels.write_text((real_data / "Y_train.csv").read_text(encoding="utf-8") + INJECTED_LABELS)
+    images = work / "images"
+    shutil.copytree(real_data / "images", images)
+    (images / "image_5550003_product_5550002.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 64)
+    (images / "image_5550004_product_5550005.jpg").write_bytes(b"")
+    lakehouse = Lakehouse(spark, str(work / "lakehouse"), "delta-rs")
+    files = dict(listings=[str(listings)], labels=[str(labels)], images=[str(images)])
     first = run_ingest(spark, lakehouse, config, **files)
     versions = lakehouse.versions(TABLES)
     second = run_ingest(spark, lakehouse, config, **files)
@@ -34,7 +55,7 @@ def ingested(spark, config, real_data, tmp_path_factory):
 def test_all_2370_listings_arrive_with_text_identical_to_pandas(ingested, real_data):
     lakehouse, first, _, _ = ingested
     expected = pd.read_csv(real_data / "X_train.csv", index_col=0)
-    assert len(expected) == 2370 and first.listings.read == 2370
+    assert len(expected) == 2370 and first.listings.read == 2370 + 3
     stored = lakehouse.read(BRONZE_LISTINGS).toPandas().set_index("productid")
     assert len(stored) == 2370 and stored.index.is_unique
     expected = expected.set_index("productid")
@@ -60,23 +81,37 @@ def test_labels_join_every_listing(ingested, real_data):
     assert labels == expected
     # Y_train.csv labels all 84,916 challenge rows; the ones whose text is not here are
     # quarantined as labels without a listing, none silently dropped.
-    assert first.labels.read == 84_916
-    assert first.quarantine_reasons == {"label_without_listing": 84_916 - 2_370}
+    assert first.labels.read == 84_916 + 3
+    assert first.quarantine_reasons == {
+        "label_without_listing": 84_916 - 2_370 + 2,  # + the injected rows 90001 and 90004
+        "unknown_prdtypecode": 1,
+        "non_numeric_productid": 1,
+        "missing_imageid": 1,
+        "unparsable_row": 1,
+        "empty_file": 1,
+    }
 
 
 def test_the_600_images_arrive_with_their_bytes(ingested, real_data):
     lakehouse, first, _, _ = ingested
     manifest = pd.read_csv(real_data / "images_manifest.csv")
     images = lakehouse.read(BRONZE_IMAGES)
-    assert images.count() == 600 == images.select("imageid").distinct().count()
-    stored = {r.imageid: (r.sha256, r.byte_size, r.width, r.problem) for r in
-              images.select("imageid", "sha256", "byte_size", "width", "problem").collect()}
+    # The 600 real images, and the injected broken JPEG (stored, flagged, without a listing).
+    assert images.count() == 601 == images.select("imageid").distinct().count()
+    broken = images.filter(F.col("imageid") == 5550003).first()
+    assert (broken.problem, broken.has_listing) == ("corrupt", False)
+    assert first.image_problems == {"corrupt": 1}
+    stored = {
+        r.imageid: (r.sha256, r.byte_size, r.width, r.problem)
+        for r in images.select("imageid", "sha256", "byte_size", "width", "problem").collect()
+    }
     for row in manifest.itertuples():
         imageid = int(row.file.split("_")[1])
         assert stored[imageid] == (row.sha256, row.bytes, 500, None), row.file
     x = pd.read_csv(real_data / "X_train.csv", index_col=0)
     listed = images.filter(F.col("has_listing")).count()
     assert listed == len(set(manifest["row_index"]) & set(x.index))
+    assert first.images_without_listing == 601 - listed
     with_image = lakehouse.read(BRONZE_LISTINGS).filter(F.col("has_image")).count()
     assert with_image == listed
 
@@ -84,8 +119,12 @@ def test_the_600_images_arrive_with_their_bytes(ingested, real_data):
 def test_second_run_changes_nothing(ingested):
     lakehouse, first, second, versions = ingested
     assert lakehouse.versions(TABLES) == versions
-    assert (second.listings.inserted, second.listings.updated, second.listings.unchanged) == (0, 0, 2370)
+    assert (second.listings.inserted, second.listings.updated, second.listings.unchanged) == (
+        0,
+        0,
+        2370,
+    )
     assert (second.labels.inserted, second.labels.updated) == (0, 0)
-    assert (second.images.inserted, second.images.updated, second.images.unchanged) == (0, 0, 600)
+    assert (second.images.inserted, second.images.updated, second.images.unchanged) == (0, 0, 601)
     assert second.quarantine_new == 0
     assert lakehouse.read(BRONZE_QUARANTINE).count() == first.quarantine_new

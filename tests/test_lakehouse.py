@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from pyspark.sql import functions as F
@@ -17,7 +17,7 @@ from catalog_classifier.lakehouse import (
 )
 from catalog_classifier.tables import BRONZE_LABELS, Column, TableSpec
 
-NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def labels_df(spark, rows):
@@ -74,7 +74,9 @@ def test_merge_partial_update_touches_only_given_columns(spark, lakehouse):
     lakehouse.append(BRONZE_LABELS, labels_df(spark, [(1, 10), (2, 40)]))
     update = spark.createDataFrame([(2, 1280), (9, 10)], "productid long, prdtypecode int")
     lakehouse.merge(BRONZE_LABELS, update, update_columns=["prdtypecode"], insert=False)
-    rows = {r.productid: (r.prdtypecode, r.source_file) for r in lakehouse.read(BRONZE_LABELS).collect()}
+    rows = {
+        r.productid: (r.prdtypecode, r.source_file) for r in lakehouse.read(BRONZE_LABELS).collect()
+    }
     assert rows == {1: (10, "Y.csv"), 2: (1280, "Y.csv")}
 
 
@@ -86,7 +88,9 @@ def test_empty_write_makes_no_commit(spark, lakehouse):
 
 def test_wrong_schema_fails_clearly_and_leaves_the_table_intact(spark, lakehouse):
     lakehouse.append(BRONZE_LABELS, labels_df(spark, [(1, 10)]))
-    wrong = labels_df(spark, [(2, 40)]).withColumn("prdtypecode", F.col("prdtypecode").cast("string"))
+    wrong = labels_df(spark, [(2, 40)]).withColumn(
+        "prdtypecode", F.col("prdtypecode").cast("string")
+    )
     with pytest.raises(SchemaMismatchError, match="prdtypecode is string, expected integer"):
         lakehouse.merge(BRONZE_LABELS, wrong)
     extra = labels_df(spark, [(2, 40)]).withColumn("surprise", F.lit(1))
@@ -118,9 +122,12 @@ def test_merge_refuses_duplicate_source_keys(spark, lakehouse):
 
 def test_stored_table_with_another_schema_is_refused(spark, tmp_path):
     other = TableSpec(
-        layer=BRONZE_LABELS.layer, name=BRONZE_LABELS.name, keys=("productid",),
+        layer=BRONZE_LABELS.layer,
+        name=BRONZE_LABELS.name,
+        keys=("productid",),
         columns=(Column("productid", "long", False, ""), Column("code", "string", True, "")),
-        doc="", writer="test",
+        doc="",
+        writer="test",
     )
     root = str(tmp_path / "lh")
     Lakehouse(spark, root, "delta-rs").ensure(other)

@@ -18,14 +18,23 @@ def job_parser(description: str) -> argparse.ArgumentParser:
     """An argument parser with the options every job accepts."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
-        "--config", "--conf", dest="config", default=None,
+        "--config",
+        "--conf",
+        dest="config",
+        default=None,
         help="conf YAML file (default conf/local.yaml)",
     )
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
         help="override one conf value, e.g. --set ingest.image_batch_files=500 (repeatable)",
     )
-    parser.add_argument("--lakehouse", default=None, help="lakehouse root folder (default from conf)")
+    parser.add_argument(
+        "--lakehouse", default=None, help="lakehouse root folder (default from conf)"
+    )
     return parser
 
 

@@ -86,7 +86,9 @@ class Config:
 
     def __post_init__(self) -> None:
         if self.delta_engine not in DELTA_ENGINES:
-            raise ConfigError(f"delta_engine must be one of {DELTA_ENGINES}, not {self.delta_engine!r}")
+            raise ConfigError(
+                f"delta_engine must be one of {DELTA_ENGINES}, not {self.delta_engine!r}"
+            )
         codes = [c.code for c in self.categories]
         if len(codes) != len(set(codes)):
             raise ConfigError("categories: duplicate prdtypecode")

@@ -52,7 +52,9 @@ def check_image_bytes(data: bytes, max_pixels: int) -> ImageCheck:
     try:
         image = open_image(data, max_pixels)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        return ImageCheck("JPEG" if data.startswith(JPEG_MAGIC) else None, None, None, PROBLEM_BOMB, str(exc))
+        return ImageCheck(
+            "JPEG" if data.startswith(JPEG_MAGIC) else None, None, None, PROBLEM_BOMB, str(exc)
+        )
     except UnidentifiedImageError:
         problem = PROBLEM_CORRUPT if data.startswith(JPEG_MAGIC) else PROBLEM_NOT_AN_IMAGE
         return ImageCheck(None, None, None, problem, "Pillow cannot identify the bytes as an image")
@@ -60,7 +62,9 @@ def check_image_bytes(data: bytes, max_pixels: int) -> ImageCheck:
         return ImageCheck(None, None, None, PROBLEM_CORRUPT, f"{type(exc).__name__}: {exc}")
     width, height = image.size
     if image.format != "JPEG":
-        return ImageCheck(image.format, width, height, PROBLEM_NOT_JPEG, f"the bytes are {image.format}")
+        return ImageCheck(
+            image.format, width, height, PROBLEM_NOT_JPEG, f"the bytes are {image.format}"
+        )
     try:
         # Decoding at 1/8 scale reads every entropy-coded segment (so truncation and corruption
         # show) at a fraction of the cost of a full decode.

@@ -21,7 +21,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -69,8 +69,10 @@ class IngestInputError(ValueError):
 
 
 def read_csv_header(spark: SparkSession, path: str) -> list[str]:
-    first = spark.sparkContext.textFile(path).first()
-    return [name.strip().strip('"') for name in first.split(",")]
+    first = spark.read.text(path).limit(1).collect()
+    if not first:
+        raise IngestInputError(f"{path}: empty file")
+    return [name.strip().strip('"') for name in first[0][0].split(",")]
 
 
 def read_listings_csv(spark: SparkSession, path: str, cfg: IngestConfig) -> DataFrame:
@@ -94,7 +96,9 @@ def read_labels_csv(spark: SparkSession, path: str, cfg: IngestConfig) -> tuple[
         return _read_csv(spark, path, LABELS_BY_PRODUCT_SCHEMA, cfg), "productid"
     if len(header) == 2 and header[1] == "prdtypecode":
         return _read_csv(spark, path, LABELS_BY_INDEX_SCHEMA, cfg), "row_index"
-    raise IngestInputError(f"{path}: header {header} is not [index],prdtypecode or productid,prdtypecode")
+    raise IngestInputError(
+        f"{path}: header {header} is not [index],prdtypecode or productid,prdtypecode"
+    )
 
 
 def _read_csv(spark: SparkSession, path: str, schema: T.StructType, cfg: IngestConfig) -> DataFrame:
@@ -119,9 +123,8 @@ def _read_csv(spark: SparkSession, path: str, schema: T.StructType, cfg: IngestC
 
 def _id_problem(column: str) -> Column:
     value = F.col(column)
-    return (
-        F.when(value.isNull() | (F.trim(value) == ""), F.lit(f"missing_{column}"))
-        .when(~F.trim(value).rlike(ID_PATTERN), F.lit(f"non_numeric_{column}"))
+    return F.when(value.isNull() | (F.trim(value) == ""), F.lit(f"missing_{column}")).when(
+        ~F.trim(value).rlike(ID_PATTERN), F.lit(f"non_numeric_{column}")
     )
 
 
@@ -214,9 +217,8 @@ def validate_listings(
         .withColumn("rank", F.row_number().over(ordered))
         .withColumn("first_row", F.first("source_row").over(ordered))
     )
-    duplicate_reason = (
-        F.when(F.col("versions") > 1, F.lit("conflicting_duplicate_productid"))
-        .when(F.col("rank") > 1, F.lit("duplicate_listing"))
+    duplicate_reason = F.when(F.col("versions") > 1, F.lit("conflicting_duplicate_productid")).when(
+        F.col("rank") > 1, F.lit("duplicate_listing")
     )
     ranked = ranked.withColumn("duplicate_reason", duplicate_reason)
     listings = ranked.filter(F.col("duplicate_reason").isNull()).select(
@@ -300,7 +302,9 @@ def validate_labels(
         F.trim(locator).alias("locator_value"),
         F.trim("prdtypecode").cast("int").alias("prdtypecode"),
         "source_file",
-        (F.col(locator) if join_on == "row_index" else F.lit(None)).cast("long").alias("source_row"),
+        (F.col(locator) if join_on == "row_index" else F.lit(None))
+        .cast("long")
+        .alias("source_row"),
     )
     if join_on == "row_index":
         joined = valid.join(row_products.drop("source_file"), "row_index", "left")
@@ -354,13 +358,16 @@ def validate_labels(
     return labels, rejected.unionByName(unmatched)
 
 
-def new_or_changed(incoming: DataFrame, existing: DataFrame, keys: Sequence[str], version_col: str) -> DataFrame:
+def new_or_changed(
+    incoming: DataFrame, existing: DataFrame, keys: Sequence[str], version_col: str
+) -> DataFrame:
     """Incoming rows whose key is new or whose ``version_col`` differs from the stored row."""
     stored = existing.select(*keys, F.col(version_col).alias("_stored_version"))
     return (
         incoming.join(stored, list(keys), "left")
-        .filter(F.col("_stored_version").isNull() | (F.col("_stored_version") != F.col(version_col)))
-        .withColumn("_is_update", F.col("_stored_version").isNotNull())
+        .filter(
+            F.col("_stored_version").isNull() | (F.col("_stored_version") != F.col(version_col))
+        )
         .drop("_stored_version")
     )
 
@@ -412,16 +419,31 @@ def enumerate_images(
     def accept(source: str, entry: str, kind: str, size: int) -> None:
         match = pattern.match(PurePosixPath(entry.replace("\\", "/")).name)
         if not match:
-            rejected.append(Rejection(source, entry, "unrecognized_file_name",
-                                      f"name does not match {cfg.image_name_pattern}"))
+            rejected.append(
+                Rejection(
+                    source,
+                    entry,
+                    "unrecognized_file_name",
+                    f"name does not match {cfg.image_name_pattern}",
+                )
+            )
         elif size == 0:
             rejected.append(Rejection(source, entry, "empty_file", "zero bytes"))
         elif size > cfg.max_image_bytes:
-            rejected.append(Rejection(source, entry, "file_too_large",
-                                      f"{size:,} bytes > max_image_bytes {cfg.max_image_bytes:,}"))
+            rejected.append(
+                Rejection(
+                    source,
+                    entry,
+                    "file_too_large",
+                    f"{size:,} bytes > max_image_bytes {cfg.max_image_bytes:,}",
+                )
+            )
         else:
-            entries.append(ImageEntry(source, entry, kind, int(match["imageid"]),
-                                      int(match["productid"]), size))
+            entries.append(
+                ImageEntry(
+                    source, entry, kind, int(match["imageid"]), int(match["productid"]), size
+                )
+            )
 
     for source in sources:
         path = Path(source)
@@ -433,7 +455,9 @@ def enumerate_images(
                     relative = str(full.relative_to(path))
                     info = full.lstat()
                     if stat.S_ISLNK(info.st_mode):
-                        rejected.append(Rejection(source, relative, "symlink", "links are not followed"))
+                        rejected.append(
+                            Rejection(source, relative, "symlink", "links are not followed")
+                        )
                     elif stat.S_ISREG(info.st_mode):
                         accept(source, relative, "file", info.st_size)
         elif path.is_file() and zipfile.is_zipfile(path):
@@ -449,19 +473,26 @@ def enumerate_images(
                 unsafe = _unsafe_member_name(member.filename)
                 mode = member.external_attr >> 16
                 if unsafe:
-                    rejected.append(Rejection(source, member.filename, "unsafe_archive_path", unsafe))
+                    rejected.append(
+                        Rejection(source, member.filename, "unsafe_archive_path", unsafe)
+                    )
                 elif stat.S_ISLNK(mode):
-                    rejected.append(Rejection(source, member.filename, "unsafe_archive_path",
-                                              "symbolic link"))
+                    rejected.append(
+                        Rejection(source, member.filename, "unsafe_archive_path", "symbolic link")
+                    )
                 elif (
                     member.compress_size > 0
                     and member.file_size / member.compress_size > cfg.max_compression_ratio
                 ):
-                    rejected.append(Rejection(
-                        source, member.filename, "suspicious_compression_ratio",
-                        f"{member.file_size:,} bytes from {member.compress_size:,} compressed "
-                        f"(> {cfg.max_compression_ratio:g}:1): possible zip bomb",
-                    ))
+                    rejected.append(
+                        Rejection(
+                            source,
+                            member.filename,
+                            "suspicious_compression_ratio",
+                            f"{member.file_size:,} bytes from {member.compress_size:,} compressed "
+                            f"(> {cfg.max_compression_ratio:g}:1): possible zip bomb",
+                        )
+                    )
                 else:
                     accept(source, member.filename, "zip", member.file_size)
         elif path.exists():
@@ -469,11 +500,15 @@ def enumerate_images(
                 Rejection(source, "", "unreadable_archive", "not a folder or a zip archive", "file")
             )
         else:
-            rejected.append(Rejection(source, "", "missing_source", "no such file or folder", "file"))
+            rejected.append(
+                Rejection(source, "", "missing_source", "no such file or folder", "file")
+            )
     return entries, rejected
 
 
-def batches_by_imageid(entries: Sequence[ImageEntry], batch_size: int) -> Iterator[list[ImageEntry]]:
+def batches_by_imageid(
+    entries: Sequence[ImageEntry], batch_size: int
+) -> Iterator[list[ImageEntry]]:
     """Batches of about ``batch_size`` entries; all entries of one imageid share a batch."""
     batch: list[ImageEntry] = []
     ordered = sorted(entries, key=lambda e: (e.imageid, e.source, e.entry))
@@ -507,7 +542,9 @@ IMAGE_READ_SCHEMA = T.StructType(
 )
 
 
-def read_image_entries(batches: Iterator[pd.DataFrame], max_bytes: int, max_pixels: int) -> Iterator[pd.DataFrame]:
+def read_image_entries(
+    batches: Iterator[pd.DataFrame], max_bytes: int, max_pixels: int
+) -> Iterator[pd.DataFrame]:
     """mapInPandas body: read each entry's bytes (bounded), hash and check them.
 
     A file that cannot be read gets ``reject_reason``; a readable one that is not a sound JPEG
@@ -525,12 +562,24 @@ def read_image_entries(batches: Iterator[pd.DataFrame], max_bytes: int, max_pixe
             archive.close()
 
 
-def _read_one_image(entry: Any, archives: dict[str, zipfile.ZipFile], max_bytes: int, max_pixels: int) -> dict[str, Any]:
+def _read_one_image(
+    entry: Any, archives: dict[str, zipfile.ZipFile], max_bytes: int, max_pixels: int
+) -> dict[str, Any]:
     row: dict[str, Any] = {
-        "source": entry.source, "entry": entry.entry, "kind": entry.kind,
-        "imageid": entry.imageid, "productid": entry.productid, "content": None,
-        "byte_size": None, "sha256": None, "format": None, "width": None, "height": None,
-        "problem": None, "reject_reason": None, "detail": None,
+        "source": entry.source,
+        "entry": entry.entry,
+        "kind": entry.kind,
+        "imageid": entry.imageid,
+        "productid": entry.productid,
+        "content": None,
+        "byte_size": None,
+        "sha256": None,
+        "format": None,
+        "width": None,
+        "height": None,
+        "problem": None,
+        "reject_reason": None,
+        "detail": None,
     }
     try:
         if entry.kind == "zip":
@@ -544,22 +593,38 @@ def _read_one_image(entry: Any, archives: dict[str, zipfile.ZipFile], max_bytes:
             with open(os.path.join(entry.source, entry.entry), "rb") as handle:
                 data = handle.read(max_bytes + 1)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
-        return {**row, "reject_reason": "corrupt_archive_entry", "detail": f"{type(exc).__name__}: {exc}"}
+        return {
+            **row,
+            "reject_reason": "corrupt_archive_entry",
+            "detail": f"{type(exc).__name__}: {exc}",
+        }
     except OSError as exc:
         return {**row, "reject_reason": "unreadable_file", "detail": f"{type(exc).__name__}: {exc}"}
     if len(data) > max_bytes:
-        return {**row, "reject_reason": "file_too_large", "detail": f"more than {max_bytes:,} bytes"}
+        return {
+            **row,
+            "reject_reason": "file_too_large",
+            "detail": f"more than {max_bytes:,} bytes",
+        }
     if not data:
         return {**row, "reject_reason": "empty_file", "detail": "zero bytes"}
     check = check_image_bytes(data, max_pixels)
     return {
-        **row, "content": data, "byte_size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-        "format": check.format, "width": check.width, "height": check.height,
-        "problem": check.problem, "detail": check.detail,
+        **row,
+        "content": data,
+        "byte_size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "format": check.format,
+        "width": check.width,
+        "height": check.height,
+        "problem": check.problem,
+        "detail": check.detail,
     }
 
 
-def split_image_rows(read: DataFrame, listing_keys: DataFrame, ingested_at: datetime) -> tuple[DataFrame, DataFrame]:
+def split_image_rows(
+    read: DataFrame, listing_keys: DataFrame, ingested_at: datetime
+) -> tuple[DataFrame, DataFrame]:
     """Read results -> (image rows in bronze.images' schema, quarantine rows).
 
     Several files with one imageid: identical bytes keep the first (the others are quarantined
@@ -596,8 +661,16 @@ def split_image_rows(read: DataFrame, listing_keys: DataFrame, ingested_at: date
         ranked.filter(F.col("reject_reason").isNull())
         .join(keys, ["imageid", "productid"], "left")
         .select(
-            "imageid", "productid", "content", "byte_size", "sha256", "format", "width", "height",
-            "problem", F.coalesce("_listed", F.lit(False)).alias("has_listing"),
+            "imageid",
+            "productid",
+            "content",
+            "byte_size",
+            "sha256",
+            "format",
+            "width",
+            "height",
+            "problem",
+            F.coalesce("_listed", F.lit(False)).alias("has_listing"),
             F.col("located").alias("source"),
             F.lit(ingested_at).cast("timestamp").alias("ingested_at"),
         )
@@ -661,24 +734,30 @@ class IngestSummary:
 
     def format(self) -> str:
         total = self.listings.read + self.labels.read + self.images.read
-        lines = [f"Ingest finished in {self.seconds:.1f} s ({total / max(self.seconds, 1e-9):,.0f} records/s)"]
-        lines.append(f"  {'':10} {'read':>9} {'inserted':>9} {'updated':>9} {'unchanged':>9} {'quarantined':>11}")
+        rate = total / max(self.seconds, 1e-9)
+        lines = [f"Ingest finished in {self.seconds:.1f} s ({rate:,.0f} records/s)"]
+        columns = ("read", "inserted", "updated", "unchanged", "quarantined")
+        lines.append(f"  {'':10}" + "".join(f"{c:>12}" for c in columns))
         for name in ("listings", "labels", "images"):
-            c: TableCounts = getattr(self, name)
-            lines.append(
-                f"  {name:10} {c.read:>9,} {c.inserted:>9,} {c.updated:>9,} {c.unchanged:>9,} {c.quarantined:>11,}"
-            )
+            counts = vars(getattr(self, name))
+            lines.append(f"  {name:10}" + "".join(f"{counts[c]:>12,}" for c in columns))
         if self.quarantine_reasons:
-            lines.append(f"  quarantined by reason ({self.quarantine_new:,} new rows in bronze.quarantine):")
+            lines.append(
+                f"  quarantined by reason ({self.quarantine_new:,} new rows in bronze.quarantine):"
+            )
             for reason, count in self.quarantine_reasons.most_common():
                 lines.append(f"    {reason:34} {count:>9,}")
         if self.image_problems:
             lines.append("  images stored with a problem flag:")
             for problem, count in self.image_problems.most_common():
                 lines.append(f"    {problem:34} {count:>9,}")
-        lines.append(f"  listings without an image: {self.listings_without_image:,}; "
-                     f"images without a listing: {self.images_without_listing:,}")
-        lines.append("  table versions: " + ", ".join(f"{k}={v}" for k, v in self.table_versions.items()))
+        lines.append(
+            f"  listings without an image: {self.listings_without_image:,}; "
+            f"images without a listing: {self.images_without_listing:,}"
+        )
+        lines.append(
+            "  table versions: " + ", ".join(f"{k}={v}" for k, v in self.table_versions.items())
+        )
         return "\n".join(lines)
 
 
@@ -690,8 +769,13 @@ def _rejections_df(
     rows = [(r.source, r.locator, r.reason, r.detail, r.kind) for r in rejections]
     df = spark.createDataFrame(rows, schema)
     return quarantine_rows(
-        df, F.col("kind"), F.col("reason"), F.col("detail"), F.lit(None).cast("string"),
-        F.col("locator"), ingested_at,
+        df,
+        F.col("kind"),
+        F.col("reason"),
+        F.col("detail"),
+        F.lit(None).cast("string"),
+        F.col("locator"),
+        ingested_at,
     )
 
 
@@ -706,14 +790,21 @@ def run_ingest(
     """Ingest the given files into the bronze tables; return what was done."""
     started = time.monotonic()
     cfg = config.ingest
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     summary = IngestSummary()
     if labels and len(labels) not in (1, len(listings)) and listings:
-        raise IngestInputError("give one --labels file per --listings file (paired in order), or one")
+        raise IngestInputError(
+            "give one --labels file per --listings file (paired in order), or one"
+        )
     for spec in BRONZE_TABLES:
         lakehouse.ensure(spec)
-    log.info("ingest inputs: listings=%s labels=%s images=%s; tables at versions %s",
-             list(listings), list(labels), list(images), lakehouse.versions(BRONZE_TABLES))
+    log.info(
+        "ingest inputs: listings=%s labels=%s images=%s; tables at versions %s",
+        list(listings),
+        list(labels),
+        list(images),
+        lakehouse.versions(BRONZE_TABLES),
+    )
     quarantine_parts: list[DataFrame] = []
     file_rejections: list[Rejection] = []
 
@@ -733,67 +824,75 @@ def run_ingest(
         row_product_frames.append(row_products)
         quarantine_parts.append(rejected)
     incoming_listings = _union(listing_frames)
-    if incoming_listings is not None:
+    if len(listing_frames) > 1:
         # Across files, too, one productid must not carry two contents.
-        incoming_listings, cross_file = _dedupe_across_files(incoming_listings, now, cfg)
+        incoming_listings, cross_file = _dedupe_across_files(
+            incoming_listings,
+            "content_sha256",
+            "listing",
+            ("source_row", "designation", "description", "productid", "imageid"),
+            now,
+            cfg,
+        )
         quarantine_parts.append(cross_file)
+    if incoming_listings is not None:
         incoming_listings = incoming_listings.persist(StorageLevel.MEMORY_AND_DISK)
 
     existing_listings = lakehouse.read(BRONZE_LISTINGS)
     listing_keys = existing_listings.select("imageid", "productid")
     if incoming_listings is not None:
         listing_keys = listing_keys.unionByName(incoming_listings.select("imageid", "productid"))
+    listing_keys = listing_keys.distinct().persist(StorageLevel.MEMORY_AND_DISK)
 
     # 2. Images, batch by batch: each batch is one commit, so memory stays bounded and a crash
     # loses at most the batch in flight (the next run skips what was committed).
     entries, rejections = enumerate_images(images, cfg)
     file_rejections.extend(rejections)
-    summary.images.read = len(entries) + len(rejections)
+    summary.images.read = len(entries) + sum(r.kind == "image" for r in rejections)
     progress = Progress(log, "images", total=len(entries))
     partitions = cfg.image_partitions or 2 * spark.sparkContext.defaultParallelism
+    max_bytes, max_pixels = cfg.max_image_bytes, cfg.max_image_pixels
     for batch in batches_by_imageid(entries, cfg.image_batch_files):
         batch_df = spark.createDataFrame(
             [(e.source, e.entry, e.kind, e.imageid, e.productid) for e in batch],
             "source string, entry string, kind string, imageid long, productid long",
         ).repartition(min(partitions, len(batch)))
-        max_bytes, max_pixels = cfg.max_image_bytes, cfg.max_image_pixels
         read = batch_df.mapInPandas(
             lambda it: read_image_entries(it, max_bytes, max_pixels), IMAGE_READ_SCHEMA
         ).persist(StorageLevel.MEMORY_AND_DISK)
         image_rows, image_quarantine = split_image_rows(read, listing_keys, now)
+        # Small (no bytes): collected so later batches do not recompute it.
+        quarantine_parts.append(
+            spark.createDataFrame(image_quarantine.toPandas(), BRONZE_QUARANTINE.spark_schema())
+        )
+        for row in image_rows.groupBy("problem").count().collect():
+            summary.images.unchanged += row["count"]  # corrected below by what the merge wrote
+            if row["problem"] is not None:
+                summary.image_problems[row["problem"]] += row["count"]
         changed = new_or_changed(image_rows, lakehouse.read(BRONZE_IMAGES), ["imageid"], "sha256")
-        changed = changed.persist(StorageLevel.MEMORY_AND_DISK)
-        n_changed = changed.count()
-        n_updates = changed.filter("_is_update").count()
-        lakehouse.merge(BRONZE_IMAGES, changed.drop("_is_update"))
-        n_images = image_rows.count()
-        summary.images.inserted += n_changed - n_updates
-        summary.images.updated += n_updates
-        summary.images.unchanged += n_images - n_changed
-        for row in image_rows.filter(F.col("problem").isNotNull()).groupBy("problem").count().collect():
-            summary.image_problems[row["problem"]] += row["count"]
-        quarantine_parts.append(spark.createDataFrame(image_quarantine.toPandas(), BRONZE_QUARANTINE.spark_schema()))
-        changed.unpersist()
+        result = lakehouse.merge(BRONZE_IMAGES, changed)
+        summary.images.inserted += result.inserted
+        summary.images.updated += result.updated
+        summary.images.unchanged -= result.inserted + result.updated
         read.unpersist()
         progress.update(len(batch))
     if entries:
         progress.finish()
+    listing_keys.unpersist()
 
     # 3. Listings, with has_image from the images table as it now is.
     if incoming_listings is not None:
-        image_ids = lakehouse.read(BRONZE_IMAGES).select("imageid", F.lit(True).alias("_img")).distinct()
-        with_flag = incoming_listings.drop("has_image").join(image_ids, "imageid", "left").withColumn(
-            "has_image", F.coalesce("_img", F.lit(False))
-        ).drop("_img")
+        image_ids = lakehouse.read(BRONZE_IMAGES).select("imageid", F.lit(True).alias("_img"))
+        with_flag = (
+            incoming_listings.drop("has_image")
+            .join(image_ids.distinct(), "imageid", "left")
+            .withColumn("has_image", F.coalesce("_img", F.lit(False)))
+            .drop("_img")
+        )
         changed = new_or_changed(with_flag, existing_listings, ["productid"], "content_sha256")
-        changed = changed.persist(StorageLevel.MEMORY_AND_DISK)
-        n_valid = incoming_listings.count()
-        n_changed = changed.count()
-        n_updates = changed.filter("_is_update").count()
-        lakehouse.merge(BRONZE_LISTINGS, changed.drop("_is_update"))
-        summary.listings.inserted, summary.listings.updated = n_changed - n_updates, n_updates
-        summary.listings.unchanged = n_valid - n_changed
-        changed.unpersist()
+        result = lakehouse.merge(BRONZE_LISTINGS, changed)
+        summary.listings.inserted, summary.listings.updated = result.inserted, result.updated
+        summary.listings.unchanged = incoming_listings.count() - result.inserted - result.updated
 
     # 4. Labels, paired with their listings file by row index, or by productid.
     known_products = lakehouse.read(BRONZE_LISTINGS).select("productid")
@@ -807,31 +906,49 @@ def run_ingest(
             file_rejections.append(Rejection(path, "", "unreadable_csv", str(exc)[:500], "file"))
             continue
         summary.labels.read += raw.count()
-        pair = row_product_frames[i if len(labels) == len(listings) else 0] if row_product_frames else None
+        pair = (
+            row_product_frames[i if len(labels) == len(listings) else 0]
+            if row_product_frames
+            else None
+        )
         if join_on == "row_index" and pair is None:
-            file_rejections.append(Rejection(
-                path, "", "labels_without_listings_file",
-                "labels by row index need their listings CSV in the same run", "file",
-            ))
+            file_rejections.append(
+                Rejection(
+                    path,
+                    "",
+                    "labels_without_listings_file",
+                    "labels by row index need their listings CSV in the same run",
+                    "file",
+                )
+            )
             continue
-        pair = pair if pair is not None else spark.createDataFrame([], "source_file string, row_index long, productid long")
-        valid, rejected = validate_labels(raw, join_on, pair, known_products, config.category_codes, now, cfg)
+        pair = (
+            pair
+            if pair is not None
+            else spark.createDataFrame([], "source_file string, row_index long, productid long")
+        )
+        valid, rejected = validate_labels(
+            raw, join_on, pair, known_products, config.category_codes, now, cfg
+        )
         label_frames.append(valid)
         quarantine_parts.append(rejected)
     incoming_labels = _union(label_frames)
+    if len(label_frames) > 1:
+        incoming_labels, cross_file = _dedupe_across_files(
+            incoming_labels, "prdtypecode", "label", ("productid", "prdtypecode"), now, cfg
+        )
+        quarantine_parts.append(cross_file)
     if incoming_labels is not None:
-        incoming_labels = incoming_labels.dropDuplicates(["productid"]).persist(StorageLevel.MEMORY_AND_DISK)
+        incoming_labels = incoming_labels.persist(StorageLevel.MEMORY_AND_DISK)
         changed = new_or_changed(
             incoming_labels.withColumn("_code", F.col("prdtypecode").cast("string")),
             lakehouse.read(BRONZE_LABELS).withColumn("_code", F.col("prdtypecode").cast("string")),
             ["productid"],
             "_code",
-        ).persist(StorageLevel.MEMORY_AND_DISK)
-        n_valid, n_changed = incoming_labels.count(), changed.count()
-        n_updates = changed.filter("_is_update").count()
-        lakehouse.merge(BRONZE_LABELS, changed.drop("_is_update", "_code"))
-        summary.labels.inserted, summary.labels.updated = n_changed - n_updates, n_updates
-        summary.labels.unchanged = n_valid - n_changed
+        )
+        result = lakehouse.merge(BRONZE_LABELS, changed.drop("_code"))
+        summary.labels.inserted, summary.labels.updated = result.inserted, result.updated
+        summary.labels.unchanged = incoming_labels.count() - result.inserted - result.updated
 
     # 5. Flags of rows written earlier whose counterpart arrived (or left) in this run.
     summary.flags_updated = reconcile_flags(lakehouse)
@@ -840,10 +957,18 @@ def run_ingest(
     if file_rejections:
         quarantine_parts.append(_rejections_df(spark, file_rejections, now))
     if quarantine_parts:
-        quarantine = _union(quarantine_parts).dropDuplicates(["quarantine_id"]).persist(StorageLevel.MEMORY_AND_DISK)
+        quarantine = (
+            _union(quarantine_parts)
+            .dropDuplicates(["quarantine_id"])
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        )
         for row in quarantine.groupBy("record_kind", "reason").count().collect():
             summary.quarantine_reasons[row["reason"]] += row["count"]
-            kind_counts = {"listing": summary.listings, "label": summary.labels, "image": summary.images}
+            kind_counts = {
+                "listing": summary.listings,
+                "label": summary.labels,
+                "image": summary.images,
+            }
             if row["record_kind"] in kind_counts:
                 kind_counts[row["record_kind"]].quarantined += row["count"]
         existing_ids = lakehouse.read(BRONZE_QUARANTINE).select("quarantine_id")
@@ -852,7 +977,9 @@ def run_ingest(
 
     listings_now = lakehouse.read(BRONZE_LISTINGS)
     summary.listings_without_image = listings_now.filter(~F.col("has_image")).count()
-    summary.images_without_listing = lakehouse.read(BRONZE_IMAGES).filter(~F.col("has_listing")).count()
+    summary.images_without_listing = (
+        lakehouse.read(BRONZE_IMAGES).filter(~F.col("has_listing")).count()
+    )
     summary.table_versions = lakehouse.versions(BRONZE_TABLES)
     summary.seconds = time.monotonic() - started
     for frame in (incoming_listings, incoming_labels):
@@ -871,27 +998,35 @@ def _union(frames: Sequence[DataFrame | None]) -> DataFrame | None:
     return out
 
 
-def _dedupe_across_files(listings: DataFrame, ingested_at: datetime, cfg: IngestConfig) -> tuple[DataFrame, DataFrame]:
+def _dedupe_across_files(
+    rows: DataFrame,
+    version_col: str,
+    record_kind: str,
+    raw_fields: Sequence[str],
+    ingested_at: datetime,
+    cfg: IngestConfig,
+) -> tuple[DataFrame, DataFrame]:
+    """Rows of several input files: one per productid; repeats and conflicts are quarantined."""
     by_product = Window.partitionBy("productid")
     ordered = by_product.orderBy("source_file", "source_row")
     ranked = (
-        listings.withColumn("_versions", F.size(F.collect_set("content_sha256").over(by_product)))
+        rows.withColumn("_versions", F.size(F.collect_set(version_col).over(by_product)))
         .withColumn("_rank", F.row_number().over(ordered))
         .withColumn(
             "_reason",
-            F.when(F.col("_versions") > 1, F.lit("conflicting_duplicate_productid")).when(
-                F.col("_rank") > 1, F.lit("duplicate_listing")
+            F.when(F.col("_versions") > 1, F.lit(f"conflicting_{record_kind}s_across_files")).when(
+                F.col("_rank") > 1, F.lit(f"duplicate_{record_kind}")
             ),
         )
     )
     kept = ranked.filter(F.col("_reason").isNull()).drop("_versions", "_rank", "_reason")
     quarantine = quarantine_rows(
         ranked.filter(F.col("_reason").isNotNull()).withColumn(CORRUPT, F.lit(None)),
-        "listing",
+        record_kind,
         F.col("_reason"),
-        F.lit("the productid appears in several listings files"),
-        _raw_text(("source_row", "designation", "description", "productid", "imageid"), cfg.quarantine_raw_chars),
-        F.col("source_row"),
+        F.lit(f"the productid has a {record_kind} in several input files"),
+        _raw_text(raw_fields, cfg.quarantine_raw_chars),
+        F.coalesce(F.col("source_row").cast("string"), F.col("productid").cast("string")),
         ingested_at,
     )
     return kept, quarantine
@@ -905,7 +1040,9 @@ def reconcile_flags(lakehouse: Lakehouse) -> dict[str, int]:
     listings = lakehouse.read(BRONZE_LISTINGS).select("productid", "imageid", "has_image")
     images = lakehouse.read(BRONZE_IMAGES).select("imageid", "productid", "has_listing")
     image_ids = images.select("imageid", F.lit(True).alias("_present")).distinct()
-    listing_pairs = listings.select("imageid", "productid", F.lit(True).alias("_present")).distinct()
+    listing_pairs = listings.select(
+        "imageid", "productid", F.lit(True).alias("_present")
+    ).distinct()
     stale_listings = (
         listings.join(image_ids, "imageid", "left")
         .withColumn("desired", F.coalesce("_present", F.lit(False)))
@@ -918,6 +1055,10 @@ def reconcile_flags(lakehouse: Lakehouse) -> dict[str, int]:
         .filter(F.col("desired") != F.col("has_listing"))
         .select("imageid", F.col("desired").alias("has_listing"))
     )
-    listing_result = lakehouse.merge(BRONZE_LISTINGS, stale_listings, update_columns=["has_image"], insert=False)
-    image_result = lakehouse.merge(BRONZE_IMAGES, stale_images, update_columns=["has_listing"], insert=False)
+    listing_result = lakehouse.merge(
+        BRONZE_LISTINGS, stale_listings, update_columns=["has_image"], insert=False
+    )
+    image_result = lakehouse.merge(
+        BRONZE_IMAGES, stale_images, update_columns=["has_listing"], insert=False
+    )
     return {"listings.has_image": listing_result.rows, "images.has_listing": image_result.rows}

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -53,14 +54,20 @@ class WriteResult:
     table: str
     operation: str
     version: int | None  # None when nothing was written (no rows)
-    rows: int
+    rows: int  # source rows
+    inserted: int = 0
+    updated: int = 0
 
 
 def check_schema(spec: TableSpec, actual: dict[str, str], what: str) -> None:
-    """Raise :class:`SchemaMismatchError` unless ``actual`` (name -> Delta type) matches ``spec``."""
+    """Raise :class:`SchemaMismatchError` unless ``actual`` (name -> type) matches ``spec``."""
     expected = spec.delta_types()
-    problems = [f"missing column {name} ({typ})" for name, typ in expected.items() if name not in actual]
-    problems += [f"unexpected column {name} ({typ})" for name, typ in actual.items() if name not in expected]
+    problems = [
+        f"missing column {name} ({typ})" for name, typ in expected.items() if name not in actual
+    ]
+    problems += [
+        f"unexpected column {name} ({typ})" for name, typ in actual.items() if name not in expected
+    ]
     problems += [
         f"column {name} is {actual[name]}, expected {typ}"
         for name, typ in expected.items()
@@ -98,7 +105,8 @@ class DeltaEngine(ABC):
     def read(self, path: str, spec: TableSpec, version: int | None) -> DataFrame: ...
 
     @abstractmethod
-    def append(self, path: str, spec: TableSpec, df: DataFrame) -> None: ...
+    def append(self, path: str, spec: TableSpec, df: DataFrame) -> int:
+        """Append the rows in one commit (none if there are no rows); return the row count."""
 
     @abstractmethod
     def merge(
@@ -108,7 +116,12 @@ class DeltaEngine(ABC):
         df: DataFrame,
         update_columns: Sequence[str] | None,
         insert: bool,
-    ) -> dict[str, Any]: ...
+    ) -> tuple[int, int, int]:
+        """Upsert on the keys in one commit (none if there are no rows).
+
+        Returns (source rows, rows inserted, rows updated). Raises before committing anything if
+        the source repeats a key.
+        """
 
     @abstractmethod
     def history(self, path: str) -> list[dict[str, Any]]: ...
@@ -153,11 +166,13 @@ class DeltaRsEngine(DeltaEngine):
             return self.spark.createDataFrame([], spec.spark_schema())
         return self.spark.read.schema(spec.spark_schema()).parquet(*files)
 
-    def append(self, path: str, spec: TableSpec, df: DataFrame) -> None:
+    def append(self, path: str, spec: TableSpec, df: DataFrame) -> int:
         from deltalake import write_deltalake
 
-        with self._staged(spec, df) as reader:
-            write_deltalake(path, reader, mode="append")
+        with _StagedRows(self._staging_folder(spec), spec, df) as staged:
+            if staged.rows:
+                write_deltalake(path, staged.reader(), mode="append")
+            return staged.rows
 
     def merge(
         self,
@@ -166,53 +181,85 @@ class DeltaRsEngine(DeltaEngine):
         df: DataFrame,
         update_columns: Sequence[str] | None,
         insert: bool,
-    ) -> dict[str, Any]:
+    ) -> tuple[int, int, int]:
         predicate = " AND ".join(f"t.{key} = s.{key}" for key in spec.keys)
         columns = update_columns or [c for c in spec.column_names if c not in spec.keys]
-        with self._staged(spec, df) as reader:
+        partial = update_columns is not None and not insert
+        with _StagedRows(self._staging_folder(spec), spec, df, partial=partial) as staged:
+            if not staged.rows:
+                return 0, 0, 0
+            staged.check_unique_keys()
             merger = self._table(path).merge(
-                source=reader, predicate=predicate, source_alias="s", target_alias="t"
+                source=staged.reader(), predicate=predicate, source_alias="s", target_alias="t"
             )
             merger = merger.when_matched_update(updates={c: f"s.{c}" for c in columns})
             if insert:
                 merger = merger.when_not_matched_insert_all()
-            return dict(merger.execute())
+            metrics = merger.execute()
+        return (
+            staged.rows,
+            int(metrics.get("num_target_rows_inserted", 0)),
+            int(metrics.get("num_target_rows_updated", 0)),
+        )
+
+    def _staging_folder(self, spec: TableSpec) -> Path:
+        return self.staging_root / f"{spec.layer}_{spec.name}_{uuid.uuid4().hex}"
 
     def history(self, path: str) -> list[dict[str, Any]]:
         return list(self._table(path).history())
-
-    def _staged(self, spec: TableSpec, df: DataFrame) -> _StagedRows:
-        return _StagedRows(self.staging_root / f"{spec.layer}_{spec.name}_{uuid.uuid4().hex}", spec, df)
 
 
 class _StagedRows:
     """Spark writes the rows to a staging folder; the driver streams them back as Arrow batches.
 
-    Only one batch at a time is in the driver, so writes of any size run in bounded memory. Rows
-    violating a NOT NULL column raise before delta-rs can commit anything.
+    Only one batch at a time is in the driver, so writes of any size run in bounded memory. The
+    row count comes from the parquet footers, and key uniqueness from the key columns alone, so
+    neither costs another Spark job. Rows violating a NOT NULL column raise before delta-rs can
+    commit anything.
     """
 
-    def __init__(self, folder: Path, spec: TableSpec, df: DataFrame) -> None:
+    def __init__(self, folder: Path, spec: TableSpec, df: DataFrame, partial: bool = False) -> None:
         self.folder = folder
         self.spec = spec
         self.df = df
+        names = df.columns
+        # A partial update (keys + some columns) streams only those columns.
+        full = spec.arrow_schema()
+        self.schema = pa.schema([full.field(n) for n in names]) if partial else full
+        self.rows = 0
+        self.dataset: pads.Dataset | None = None
 
-    def __enter__(self) -> pa.RecordBatchReader:
+    def __enter__(self) -> _StagedRows:
         self.df.write.mode("overwrite").parquet(str(self.folder))
-        dataset = pads.dataset(str(self.folder), format="parquet")
-        schema = self.spec.arrow_schema()
-        return pa.RecordBatchReader.from_batches(schema, self._batches(dataset, schema))
+        self.dataset = pads.dataset(str(self.folder), format="parquet")
+        self.rows = sum(f.metadata.num_rows for f in self.dataset.get_fragments())
+        return self
 
-    def _batches(self, dataset: pads.Dataset, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-        not_null = [f.name for f in schema if not f.nullable]
-        for batch in dataset.to_batches(columns=schema.names, batch_size=4096):
+    def check_unique_keys(self) -> None:
+        assert self.dataset is not None
+        keys = self.dataset.to_table(columns=list(self.spec.keys))
+        counts = keys.group_by(list(self.spec.keys)).aggregate([([], "count_all")])
+        repeated = counts.filter(pc.greater(counts["count_all"], 1))
+        if repeated.num_rows:
+            raise LakehouseError(
+                f"merge into {self.spec.qualified_name}: source has duplicate keys, e.g. "
+                + str(repeated.slice(0, 3).to_pylist())
+            )
+
+    def reader(self) -> pa.RecordBatchReader:
+        assert self.dataset is not None
+        return pa.RecordBatchReader.from_batches(self.schema, self._batches(self.dataset))
+
+    def _batches(self, dataset: pads.Dataset) -> Iterator[pa.RecordBatch]:
+        not_null = [f.name for f in self.schema if not f.nullable]
+        for batch in dataset.to_batches(columns=self.schema.names, batch_size=4096):
             for name in not_null:
                 if batch.column(name).null_count:
                     raise SchemaMismatchError(
                         self.spec.qualified_name, [f"null value in NOT NULL column {name}"]
                     )
-            arrays = [batch.column(f.name).cast(f.type) for f in schema]
-            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+            arrays = [batch.column(f.name).cast(f.type) for f in self.schema]
+            yield pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
     def __exit__(self, *exc: object) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -252,8 +299,11 @@ class DeltaSparkEngine(DeltaEngine):
             reader = reader.option("versionAsOf", version)
         return reader.load(path)
 
-    def append(self, path: str, spec: TableSpec, df: DataFrame) -> None:
-        df.write.format("delta").mode("append").save(path)
+    def append(self, path: str, spec: TableSpec, df: DataFrame) -> int:
+        rows = df.count()
+        if rows:
+            df.write.format("delta").mode("append").save(path)
+        return rows
 
     def merge(
         self,
@@ -263,6 +313,15 @@ class DeltaSparkEngine(DeltaEngine):
         update_columns: Sequence[str] | None,
         insert: bool,
     ) -> dict[str, Any]:
+        rows = df.count()
+        if rows == 0:
+            return 0, 0, 0
+        repeated = df.groupBy(*spec.keys).count().filter("count > 1").limit(3).collect()
+        if repeated:
+            raise LakehouseError(
+                f"merge into {spec.qualified_name}: source has duplicate keys, e.g. "
+                + ", ".join(str(row.asDict()) for row in repeated)
+            )
         condition = " AND ".join(f"t.{key} = s.{key}" for key in spec.keys)
         columns = update_columns or [c for c in spec.column_names if c not in spec.keys]
         merger = self._table(path).alias("t").merge(df.alias("s"), condition)
@@ -271,7 +330,11 @@ class DeltaSparkEngine(DeltaEngine):
             merger = merger.whenNotMatchedInsertAll()
         merger.execute()
         metrics = self._table(path).history(1).select("operationMetrics").first()[0] or {}
-        return dict(metrics)
+        return (
+            rows,
+            int(metrics.get("numTargetRowsInserted", 0)),
+            int(metrics.get("numTargetRowsUpdated", 0)),
+        )
 
     def history(self, path: str) -> list[dict[str, Any]]:
         rows = self._table(path).history().collect()
@@ -314,7 +377,9 @@ class Lakehouse:
     def __init__(self, spark: SparkSession, root: str, engine: str | DeltaEngine = "auto") -> None:
         self.spark = spark
         self.root = str(Path(root).absolute()) if "://" not in root else root
-        self.engine = engine if isinstance(engine, DeltaEngine) else choose_engine(spark, self.root, engine)
+        self.engine = (
+            engine if isinstance(engine, DeltaEngine) else choose_engine(spark, self.root, engine)
+        )
         self._ensured: set[str] = set()
 
     def path(self, spec: TableSpec) -> str:
@@ -329,7 +394,9 @@ class Lakehouse:
             return
         path = self.path(spec)
         if not self.engine.exists(path):
-            log.info("creating Delta table %s at %s (%s)", spec.qualified_name, path, self.engine.name)
+            log.info(
+                "creating Delta table %s at %s (%s)", spec.qualified_name, path, self.engine.name
+            )
             self.engine.create(path, spec)
         check_schema(spec, self.engine.stored_types(path), "stored table")
         self._ensured.add(spec.qualified_name)
@@ -347,12 +414,9 @@ class Lakehouse:
 
     def append(self, spec: TableSpec, df: DataFrame) -> WriteResult:
         self.ensure(spec)
-        rows = conform(spec, df)
-        count = rows.count()
-        if count == 0:
-            return WriteResult(spec.qualified_name, "append", None, 0)
-        self.engine.append(self.path(spec), spec, rows)
-        return WriteResult(spec.qualified_name, "append", self.version(spec), count)
+        rows = self.engine.append(self.path(spec), spec, conform(spec, df))
+        version = self.version(spec) if rows else None
+        return WriteResult(spec.qualified_name, "append", version, rows, inserted=rows)
 
     def merge(
         self,
@@ -371,23 +435,26 @@ class Lakehouse:
         if update_columns is not None:
             unknown = set(update_columns) - set(spec.column_names)
             if unknown:
-                raise SchemaMismatchError(spec.qualified_name, [f"unknown columns {sorted(unknown)}"])
+                raise SchemaMismatchError(
+                    spec.qualified_name, [f"unknown columns {sorted(unknown)}"]
+                )
         if update_columns is None or insert:
             rows = conform(spec, df)
         else:  # a partial update (e.g. a flag) needs only the keys and the updated columns
             rows = df.select(*spec.keys, *update_columns)
-        count = rows.count()
-        if count == 0:
-            return WriteResult(spec.qualified_name, "merge", None, 0)
-        duplicates = rows.groupBy(*spec.keys).count().filter("count > 1").limit(3).collect()
-        if duplicates:
-            raise LakehouseError(
-                f"merge into {spec.qualified_name}: source has duplicate keys, e.g. "
-                + ", ".join(str(row.asDict()) for row in duplicates)
-            )
-        metrics = self.engine.merge(self.path(spec), spec, rows, update_columns, insert)
-        log.debug("merge %s metrics %s", spec.qualified_name, metrics)
-        return WriteResult(spec.qualified_name, "merge", self.version(spec), count)
+        count, inserted, updated = self.engine.merge(
+            self.path(spec), spec, rows, update_columns, insert
+        )
+        version = self.version(spec) if count else None
+        log.info(
+            "merge into %s: %d source rows, %d inserted, %d updated (version %s)",
+            spec.qualified_name,
+            count,
+            inserted,
+            updated,
+            version,
+        )
+        return WriteResult(spec.qualified_name, "merge", version, count, inserted, updated)
 
     def history(self, spec: TableSpec) -> list[dict[str, Any]]:
         return self.engine.history(self.path(spec))

@@ -83,7 +83,9 @@ def spark_type_name(data_type: T.DataType) -> str:
     return f"unsupported:{data_type.simpleString()}"
 
 
-_INGESTED_AT = Column("ingested_at", "timestamp", False, "When this row's content was last written.")
+_INGESTED_AT = Column(
+    "ingested_at", "timestamp", False, "When this row's content was last written."
+)
 
 BRONZE_LISTINGS = TableSpec(
     layer="bronze",
@@ -140,7 +142,9 @@ BRONZE_IMAGES = TableSpec(
             True,
             "Null for a sound JPEG; else not_jpeg, corrupt, truncated or decompression_bomb.",
         ),
-        Column("has_listing", "boolean", False, "A listing with this imageid and productid exists."),
+        Column(
+            "has_listing", "boolean", False, "A listing with this imageid and productid exists."
+        ),
         Column("source", "string", False, "File path, or archive path!entry, it was read from."),
         _INGESTED_AT,
     ),
