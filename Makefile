@@ -18,10 +18,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	./spark-submit.sh pipeline --sample
+	VENV=$(VENV) ./spark-submit.sh pipeline --sample
 
 test: install
-	$(BIN)/python -m pytest
+	VENV=$(VENV) $(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check lib jobs tests benchmarks

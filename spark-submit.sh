@@ -58,12 +58,15 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+# The project's venv: $VENV (as the Makefile takes it), else ./.venv.
+VENV_DIR="${VENV:-.venv}"
+case "$VENV_DIR" in /*) ;; *) VENV_DIR="$ROOT/$VENV_DIR" ;; esac
 SPARK_SUBMIT="${SPARK_SUBMIT:-}"
 if [ -z "$SPARK_SUBMIT" ]; then
-  if [ -x "$ROOT/.venv/bin/spark-submit" ]; then
-    SPARK_SUBMIT="$ROOT/.venv/bin/spark-submit"
-    export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$ROOT/.venv/bin/python}"
-    export PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$ROOT/.venv/bin/python}"
+  if [ -x "$VENV_DIR/bin/spark-submit" ]; then
+    SPARK_SUBMIT="$VENV_DIR/bin/spark-submit"
+    export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$VENV_DIR/bin/python}"
+    export PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$VENV_DIR/bin/python}"
   elif command -v spark-submit >/dev/null; then
     SPARK_SUBMIT="$(command -v spark-submit)"
   else
