@@ -11,6 +11,10 @@ from catalog_classifier.config import Config, load_config
 from catalog_classifier.lakehouse import Lakehouse
 
 REPO = Path(__file__).resolve().parents[1]
+# Spark's Python workers import the library too: from this checkout, like the test process.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(REPO / "lib"), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+)
 REAL_DATA = Path(os.environ.get("RAKUTEN_SAMPLE_DIR", REPO.parent / "shared" / "data" / "rakuten"))
 
 

@@ -59,7 +59,9 @@ def check_image_bytes(data: bytes, max_pixels: int) -> ImageCheck:
         problem = PROBLEM_CORRUPT if data.startswith(JPEG_MAGIC) else PROBLEM_NOT_AN_IMAGE
         return ImageCheck(None, None, None, problem, "Pillow cannot identify the bytes as an image")
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a property of the file
-        return ImageCheck(None, None, None, PROBLEM_CORRUPT, f"{type(exc).__name__}: {exc}")
+        # A file cut inside its header fails here already ("Truncated File Read").
+        problem = PROBLEM_TRUNCATED if "truncated" in str(exc).lower() else PROBLEM_CORRUPT
+        return ImageCheck(None, None, None, problem, f"{type(exc).__name__}: {exc}")
     width, height = image.size
     if image.format != "JPEG":
         return ImageCheck(
@@ -71,7 +73,7 @@ def check_image_bytes(data: bytes, max_pixels: int) -> ImageCheck:
         image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
         image.load()
     except OSError as exc:
-        problem = PROBLEM_TRUNCATED if "truncated" in str(exc) else PROBLEM_CORRUPT
+        problem = PROBLEM_TRUNCATED if "truncated" in str(exc).lower() else PROBLEM_CORRUPT
         return ImageCheck("JPEG", width, height, problem, f"{type(exc).__name__}: {exc}")
     except Exception as exc:  # noqa: BLE001
         return ImageCheck("JPEG", width, height, PROBLEM_CORRUPT, f"{type(exc).__name__}: {exc}")
