@@ -46,18 +46,17 @@ from catalog_classifier.tables import (
 log = logging.getLogger(__name__)
 
 CORRUPT = "_corrupt_record"
-# Spark's CSV parser silently drops tokens beyond the schema: one spare column catches rows with
-# too many fields, which are then quarantined as unparsable.
-EXTRA = "_extra_fields"
 LISTING_FIELDS = ("row_index", "designation", "description", "productid", "imageid")
+# Spark's CSV parser marks a row with more or fewer fields than the schema as malformed and keeps
+# its text in _corrupt_record (the schema must not have spare columns, or every row is malformed).
 RAW_LISTINGS_SCHEMA = T.StructType(
-    [T.StructField(name, T.StringType()) for name in (*LISTING_FIELDS, EXTRA, CORRUPT)]
+    [T.StructField(name, T.StringType()) for name in (*LISTING_FIELDS, CORRUPT)]
 )
 LABELS_BY_INDEX_SCHEMA = T.StructType(
-    [T.StructField(n, T.StringType()) for n in ("row_index", "prdtypecode", EXTRA, CORRUPT)]
+    [T.StructField(n, T.StringType()) for n in ("row_index", "prdtypecode", CORRUPT)]
 )
 LABELS_BY_PRODUCT_SCHEMA = T.StructType(
-    [T.StructField(n, T.StringType()) for n in ("productid", "prdtypecode", EXTRA, CORRUPT)]
+    [T.StructField(n, T.StringType()) for n in ("productid", "prdtypecode", CORRUPT)]
 )
 # Ids are positive integers that fit a Delta long.
 ID_PATTERN = r"^[0-9]{1,18}$"
@@ -135,11 +134,8 @@ def _first_problem(*problems: Column) -> Column:
     return F.coalesce(*problems)
 
 
-def _raw_text(fields: Sequence[str], max_chars: int, with_extra: bool = False) -> Column:
+def _raw_text(fields: Sequence[str], max_chars: int) -> Column:
     as_csv = F.to_csv(F.struct(*[F.col(f) for f in fields]))
-    if with_extra:  # the first surplus field, where the row had too many
-        with_surplus = F.to_csv(F.struct(*[F.col(f) for f in fields], F.col(EXTRA)))
-        as_csv = F.when(F.col(EXTRA).isNotNull(), with_surplus).otherwise(as_csv)
     return F.substring(F.coalesce(F.col(CORRUPT), as_csv), 1, max_chars)
 
 
@@ -186,7 +182,7 @@ def validate_listings(
     checked = raw.withColumn(
         "problem",
         _first_problem(
-            F.when(F.col(CORRUPT).isNotNull() | F.col(EXTRA).isNotNull(), F.lit("unparsable_row")),
+            F.when(F.col(CORRUPT).isNotNull(), F.lit("unparsable_row")),
             _id_problem("row_index"),
             _id_problem("productid"),
             _id_problem("imageid"),
@@ -243,7 +239,7 @@ def validate_listings(
         "listing",
         F.col("problem"),
         F.concat(F.lit("listing row rejected: "), F.col("problem")),
-        _raw_text(LISTING_FIELDS, cfg.quarantine_raw_chars, with_extra=True),
+        _raw_text(LISTING_FIELDS, cfg.quarantine_raw_chars),
         F.coalesce(F.col("row_index"), F.lit("?")),
         ingested_at,
     )
@@ -293,7 +289,7 @@ def validate_labels(
     checked = raw.withColumn(
         "problem",
         _first_problem(
-            F.when(F.col(CORRUPT).isNotNull() | F.col(EXTRA).isNotNull(), F.lit("unparsable_row")),
+            F.when(F.col(CORRUPT).isNotNull(), F.lit("unparsable_row")),
             _id_problem(locator),
             F.when(
                 F.col("prdtypecode").isNull() | ~F.trim("prdtypecode").rlike(r"^[0-9]{1,9}$"),
@@ -343,7 +339,7 @@ def validate_labels(
         "label",
         F.col("problem"),
         F.concat(F.lit("label row rejected: "), F.col("problem")),
-        _raw_text((locator, "prdtypecode"), cfg.quarantine_raw_chars, with_extra=True),
+        _raw_text((locator, "prdtypecode"), cfg.quarantine_raw_chars),
         F.coalesce(F.col(locator), F.lit("?")),
         ingested_at,
     )
