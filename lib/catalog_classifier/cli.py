@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
@@ -52,7 +51,7 @@ class JobContext:
     log: logging.Logger
 
 
-def start_job(name: str, args: argparse.Namespace, argv: Sequence[str] | None = None) -> JobContext:
+def start_job(name: str, args: argparse.Namespace) -> JobContext:
     """Load the configuration, start Spark and open the lakehouse; log the start."""
     from catalog_classifier.spark import build_spark
 

@@ -815,7 +815,7 @@ def run_ingest(
     for path in listings:
         try:
             raw = read_listings_csv(spark, path, cfg).persist(StorageLevel.MEMORY_AND_DISK)
-        except (IngestInputError, Exception) as exc:  # noqa: BLE001 - one bad file must not stop the batch
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
             log.error("listings file %s not ingested: %s", path, exc)
             file_rejections.append(Rejection(path, "", "unreadable_csv", str(exc)[:500], "file"))
             row_product_frames.append(None)
