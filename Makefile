@@ -28,6 +28,7 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/ingest.py --listings 5000
+	$(BIN)/python benchmarks/features.py --listings 5000 --images 1000
 
 clean:
 	rm -rf lakehouse data/sample dist .pytest_cache

@@ -29,6 +29,7 @@ CONF_FILE=""
 PY_FILES=""
 HAS_MASTER=0
 HAS_DRIVER_MEMORY=0
+HAS_JAVA_OPTIONS=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --conf|-c)
@@ -46,7 +47,9 @@ while [ $# -gt 0 ]; do
     --py-files)
       PY_FILES="$2"; shift 2 ;;
     --deploy-mode|--name|--jars|--packages|--exclude-packages|--repositories|--files|--archives|\
-    --properties-file|--driver-java-options|--driver-library-path|--driver-class-path|\
+    --driver-java-options)
+      HAS_JAVA_OPTIONS=1; SUBMIT_ARGS+=("$1" "$2"); shift 2 ;;
+    --properties-file|--driver-library-path|--driver-class-path|\
     --executor-memory|--proxy-user|--driver-cores|--total-executor-cores|--executor-cores|\
     --num-executors|--queue|--principal|--keytab)
       [ $# -ge 2 ] || usage
@@ -95,6 +98,9 @@ CONF_FILES="$(ls "$CONF_DIR"/*.yaml | paste -sd, -)"
 if [ "$HAS_MASTER" = 0 ]; then
   SUBMIT_ARGS+=(--master "local[*]")
   [ "$HAS_DRIVER_MEMORY" = 1 ] || SUBMIT_ARGS+=(--driver-memory "${DRIVER_MEMORY:-4g}")
+  # Local runs are short: C1 JIT only, no re-verification of the jars (see conf/local.yaml).
+  [ "$HAS_JAVA_OPTIONS" = 1 ] || SUBMIT_ARGS+=(--driver-java-options \
+    "${DRIVER_JAVA_OPTIONS:--XX:+UnlockDiagnosticVMOptions -XX:TieredStopAtLevel=1 -XX:-BytecodeVerificationRemote}")
 fi
 
 exec "$SPARK_SUBMIT" \

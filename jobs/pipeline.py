@@ -3,7 +3,8 @@
 ./spark-submit.sh pipeline --sample                       # generate the sample if missing, run all
 ./spark-submit.sh pipeline --listings X.csv --labels Y.csv --images images.zip
 
-Steps so far: [generate sample] -> ingest. Features, training and scoring join as they land.
+Steps so far: [generate sample] -> ingest -> features -> report. Training and scoring join as
+they land.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import sys
 from pathlib import Path
 
 from catalog_classifier.cli import job_parser, start_job
+from catalog_classifier.features import run_features
 from catalog_classifier.ingest import run_ingest
+from catalog_classifier.report import build_report
 from catalog_classifier.sample_job import generate_from_config
 from catalog_classifier.tables import ALL_TABLES
 
@@ -25,24 +28,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listings", action="append", default=[])
     parser.add_argument("--labels", action="append", default=[])
     parser.add_argument("--images", action="append", default=[])
+    parser.add_argument(
+        "--report-dir", default="report", help="where to write the report (default: ./report)"
+    )
     args = parser.parse_args(argv)
     job = start_job("pipeline", args)
     listings, labels, images = args.listings, args.labels, args.images
     if args.sample:
         sample_dir = Path(job.config.sample.dir)
         if args.regenerate or not (sample_dir / "X.csv").exists():
-            job.log.info("step 1/2: generating the built-in sample in %s", sample_dir)
+            job.log.info("step 1/4: generating the built-in sample in %s", sample_dir)
             generate_from_config(job.config)
         else:
-            job.log.info("step 1/2: built-in sample already in %s", sample_dir)
+            job.log.info("step 1/4: built-in sample already in %s", sample_dir)
         listings = [str(sample_dir / "X.csv")]
         labels = [str(sample_dir / "Y.csv")]
         images = [str(sample_dir / "images.zip")]
     elif not listings and not images:
         parser.error("give --sample, or the files to ingest")
-    job.log.info("step 2/2: ingest")
+    job.log.info("step 2/4: ingest")
     summary = run_ingest(job.spark, job.lakehouse, job.config, listings, labels, images)
     print(summary.format())
+    job.log.info("step 3/4: features")
+    features = run_features(job.lakehouse, job.config)
+    print(features.format())
+    job.log.info("step 4/4: report")
+    report = build_report(job.lakehouse, job.config, args.report_dir)
+    print(f"Report: {report.html_path} ({len(report.figures)} figures)")
     print(f"\nDelta tables under {job.lakehouse.root} (engine {job.lakehouse.engine.name}):")
     for spec in ALL_TABLES:
         if job.lakehouse.exists(spec):
@@ -52,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {spec.qualified_name:20} {count:>9,} rows  version {version}  "
                 f"{job.lakehouse.path(spec)}"
             )
-    job.log.info("job pipeline done: %s", json.dumps(summary.as_dict()))
+    job.log.info(
+        "job pipeline done: %s",
+        json.dumps({"ingest": summary.as_dict(), "features": features.as_dict()}),
+    )
     return 0
 
 

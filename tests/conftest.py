@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 from catalog_classifier.config import Config, load_config
 from catalog_classifier.lakehouse import Lakehouse
+from catalog_classifier.tables import BRONZE_TABLES
+
+BRONZE_TABLE_SPECS = list(BRONZE_TABLES)
 
 REPO = Path(__file__).resolve().parents[1]
 # Spark's Python workers import the library too: from this checkout, like the test process.
@@ -67,3 +71,35 @@ def small_sample(tmp_path_factory: pytest.TempPathFactory, config: Config):
     return generate_sample(
         out, n_listings=400, n_images=360, seed=7, image_size=96, priors=config.category_priors
     )
+
+
+# Bad records appended to a copy of the real files: each must land in quarantine with its reason
+# while the 2,370 real rows arrive untouched.
+INJECTED_LISTINGS = (
+    '90001,"Cahier, 96 pages",,not-a-number,1234\n'
+    "90002,Stylo bleu,,5550001,\n"
+    '90003,"unterminated ""quote",x,5550002,5550003,extra-field\n'
+)
+INJECTED_LABELS = "90001,2522\n90004,10\n0,77777\n"
+
+
+@pytest.fixture(scope="session")
+def real_ingested(spark, config, real_data, tmp_path_factory):
+    """The real sample with injected bad records, ingested twice (shared by test modules)."""
+    from catalog_classifier.ingest import run_ingest
+
+    work = tmp_path_factory.mktemp("real")
+    listings = work / "X_train.csv"
+    listings.write_text((real_data / "X_train.csv").read_text(encoding="utf-8") + INJECTED_LISTINGS)
+    labels = work / "Y_train.csv"
+    labels.write_text((real_data / "Y_train.csv").read_text(encoding="utf-8") + INJECTED_LABELS)
+    images = work / "images"
+    shutil.copytree(real_data / "images", images)
+    (images / "image_5550003_product_5550002.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 64)
+    (images / "image_5550004_product_5550005.jpg").write_bytes(b"")
+    lakehouse = Lakehouse(spark, str(work / "lakehouse"), "delta-rs")
+    files = dict(listings=[str(listings)], labels=[str(labels)], images=[str(images)])
+    first = run_ingest(spark, lakehouse, config, **files)
+    versions = lakehouse.versions(BRONZE_TABLE_SPECS)
+    second = run_ingest(spark, lakehouse, config, **files)
+    return lakehouse, first, second, versions

@@ -3,57 +3,27 @@
 from __future__ import annotations
 
 import math
-import shutil
 
 import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from catalog_classifier.ingest import run_ingest
 from catalog_classifier.tables import (
     BRONZE_IMAGES,
     BRONZE_LABELS,
     BRONZE_LISTINGS,
     BRONZE_QUARANTINE,
+    BRONZE_TABLES,
 )
 
+# The real_ingested fixture (conftest) appends bad records to copies of the real files: each
+# must land in quarantine with its reason while the 2,370 real rows arrive untouched.
 pytestmark = pytest.mark.real_data
-TABLES = [BRONZE_LISTINGS, BRONZE_LABELS, BRONZE_IMAGES, BRONZE_QUARANTINE]
+TABLES = list(BRONZE_TABLES)
 
 
-# Bad records appended to a copy of the real files: each must land in quarantine with its reason
-# while the 2,370 real rows arrive untouched.
-INJECTED_LISTINGS = (
-    '90001,"Cahier, 96 pages",,not-a-number,1234\n'
-    "90002,Stylo bleu,,5550001,\n"
-    '90003,"unterminated ""quote",x,5550002,5550003,extra-field\n'
-)
-INJECTED_LABELS = "90001,2522\n90004,10\n0,77777\n"
-
-
-@pytest.fixture(scope="module")
-def ingested(spark, config, real_data, tmp_path_factory):
-    from catalog_classifier.lakehouse import Lakehouse
-
-    work = tmp_path_factory.mktemp("real")
-    listings = work / "X_train.csv"
-    listings.write_text((real_data / "X_train.csv").read_text(encoding="utf-8") + INJECTED_LISTINGS)
-    labels = work / "Y_train.csv"
-    labels.write_text((real_data / "Y_train.csv").read_text(encoding="utf-8") + INJECTED_LABELS)
-    images = work / "images"
-    shutil.copytree(real_data / "images", images)
-    (images / "image_5550003_product_5550002.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 64)
-    (images / "image_5550004_product_5550005.jpg").write_bytes(b"")
-    lakehouse = Lakehouse(spark, str(work / "lakehouse"), "delta-rs")
-    files = dict(listings=[str(listings)], labels=[str(labels)], images=[str(images)])
-    first = run_ingest(spark, lakehouse, config, **files)
-    versions = lakehouse.versions(TABLES)
-    second = run_ingest(spark, lakehouse, config, **files)
-    return lakehouse, first, second, versions
-
-
-def test_all_2370_listings_arrive_with_text_identical_to_pandas(ingested, real_data):
-    lakehouse, first, _, _ = ingested
+def test_all_2370_listings_arrive_with_text_identical_to_pandas(real_ingested, real_data):
+    lakehouse, first, _, _ = real_ingested
     # Only an empty field is missing: words like "NA" or "None" are text.
     expected = pd.read_csv(
         real_data / "X_train.csv", index_col=0, keep_default_na=False, na_values=[""]
@@ -75,8 +45,8 @@ def test_all_2370_listings_arrive_with_text_identical_to_pandas(ingested, real_d
     assert multi_line == expected["description"].dropna().str.contains("\n").sum()
 
 
-def test_labels_join_every_listing(ingested, real_data):
-    lakehouse, first, _, _ = ingested
+def test_labels_join_every_listing(real_ingested, real_data):
+    lakehouse, first, _, _ = real_ingested
     y = pd.read_csv(real_data / "Y_train.csv", index_col=0)
     x = pd.read_csv(real_data / "X_train.csv", index_col=0)
     expected = dict(zip(x["productid"], y.loc[x.index, "prdtypecode"], strict=True))
@@ -95,8 +65,8 @@ def test_labels_join_every_listing(ingested, real_data):
     }
 
 
-def test_the_600_images_arrive_with_their_bytes(ingested, real_data):
-    lakehouse, first, _, _ = ingested
+def test_the_600_images_arrive_with_their_bytes(real_ingested, real_data):
+    lakehouse, first, _, _ = real_ingested
     manifest = pd.read_csv(real_data / "images_manifest.csv")
     images = lakehouse.read(BRONZE_IMAGES)
     # The 600 real images, and the injected broken JPEG (stored, flagged, without a listing).
@@ -119,8 +89,8 @@ def test_the_600_images_arrive_with_their_bytes(ingested, real_data):
     assert with_image == listed
 
 
-def test_second_run_changes_nothing(ingested):
-    lakehouse, first, second, versions = ingested
+def test_second_run_changes_nothing(real_ingested):
+    lakehouse, first, second, versions = real_ingested
     assert lakehouse.versions(TABLES) == versions
     assert (second.listings.inserted, second.listings.updated, second.listings.unchanged) == (
         0,

@@ -63,6 +63,16 @@ class IngestConfig:
 
 
 @dataclass(frozen=True)
+class FeaturesConfig:
+    # Languages the detector may answer (ISO 639-1): the catalog's and the few others present.
+    languages: tuple[str, ...] = ("fr", "en", "de", "es", "it", "nl", "pt")
+    # An image whose every RGB channel has a standard deviation under this is blank (solid).
+    blank_max_spread: float = 2.0
+    # Rows per Arrow batch handed to the image UDF: bounds executor memory (about 50 KB each).
+    image_batch_rows: int = 256
+
+
+@dataclass(frozen=True)
 class SampleConfig:
     dir: str = "./data/sample"
     listings: int = 1200
@@ -81,6 +91,7 @@ class Config:
     log_level: str = "INFO"
     spark: SparkConfig = field(default_factory=SparkConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
     categories: tuple[Category, ...] = ()
 

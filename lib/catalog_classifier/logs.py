@@ -65,3 +65,15 @@ class Progress:
             self.elapsed_s,
             self.rows_per_s,
         )
+
+
+def worker_logger(name: str, level: str = "INFO") -> logging.Logger:
+    """A logger for code run by Spark's Python workers, which have no logging set up.
+
+    Messages go to the worker's stderr: the console in local mode, the executor's log on a
+    cluster. Called once per partition, it configures each worker process once.
+    """
+    root = logging.getLogger()
+    if not any(getattr(h, "_catalog_classifier", False) for h in root.handlers):
+        setup_logging(level)
+    return logging.getLogger(name)

@@ -174,4 +174,101 @@ BRONZE_TABLES: tuple[TableSpec, ...] = (
     BRONZE_IMAGES,
     BRONZE_QUARANTINE,
 )
-ALL_TABLES: tuple[TableSpec, ...] = BRONZE_TABLES
+
+_COMPUTED_AT = Column("computed_at", "timestamp", False, "When this row was computed.")
+
+SILVER_TEXT_FEATURES = TableSpec(
+    layer="silver",
+    name="text_features",
+    keys=("productid",),
+    doc="Cleaned text and text measures of each listing in bronze.listings.",
+    writer="features",
+    columns=(
+        Column("productid", "long", False, "Product id (key)."),
+        Column(
+            "content_sha256",
+            "string",
+            False,
+            "bronze.listings.content_sha256 the row was computed from (detects changes).",
+        ),
+        Column(
+            "designation_clean",
+            "string",
+            False,
+            "Title with entities decoded, tags removed, mojibake repaired, NFC, single spaces.",
+        ),
+        Column("description_clean", "string", True, "Description cleaned alike; null if empty."),
+        Column("text", "string", False, "designation_clean . description_clean (original case)."),
+        Column("text_lower", "string", False, "text in lowercase."),
+        Column("designation_chars", "integer", False, "Characters of designation_clean."),
+        Column("designation_words", "integer", False, "Words of designation_clean."),
+        Column("description_chars", "integer", False, "Characters of description_clean (0)."),
+        Column("description_words", "integer", False, "Words of description_clean (0)."),
+        Column("has_description", "boolean", False, "The cleaned description is not empty."),
+        Column("language", "string", True, "Detected language (ISO 639-1); null: no letters."),
+        Column("language_probability", "double", True, "The detector's probability for it."),
+        Column("digit_share", "double", False, "Digits / non-space characters of text."),
+        Column("uppercase_share", "double", False, "Uppercase letters / letters of text."),
+        Column("problem", "string", True, "Null; else why cleaning failed (measures of raw text)."),
+        _COMPUTED_AT,
+    ),
+)
+
+SILVER_IMAGE_FEATURES = TableSpec(
+    layer="silver",
+    name="image_features",
+    keys=("imageid",),
+    doc="Decoded size, sharpness, brightness, blankness and perceptual hash of each image.",
+    writer="features",
+    columns=(
+        Column("imageid", "long", False, "Image id (key)."),
+        Column("productid", "long", False, "Product id of the image."),
+        Column("sha256", "string", False, "bronze.images.sha256 the row was computed from."),
+        Column("is_valid", "boolean", False, "Pillow decoded the whole image."),
+        Column(
+            "invalid_reason",
+            "string",
+            True,
+            "Null when valid; else not_an_image, corrupt, truncated, decompression_bomb, ...",
+        ),
+        Column("invalid_detail", "string", True, "The decoder's message, when invalid."),
+        Column("format", "string", True, "Format Pillow detected from the bytes."),
+        Column("mode", "string", True, "Pillow mode as stored (RGB, L, CMYK, P, ...)."),
+        Column("width", "integer", True, "Width in pixels."),
+        Column("height", "integer", True, "Height in pixels."),
+        Column("byte_size", "long", False, "Size of the file in bytes."),
+        Column(
+            "sharpness",
+            "double",
+            True,
+            "Variance of the Laplacian (3x3, 64-bit) of the grayscale image.",
+        ),
+        Column(
+            "sharpness_bucket",
+            "string",
+            True,
+            "sharp (>= 200), moderately_sharp (100-199), slightly_blurry (50-99), blurry (< 50).",
+        ),
+        Column("brightness", "double", True, "Mean gray level, 0-255."),
+        Column("contrast", "double", True, "Standard deviation of the gray levels."),
+        Column(
+            "pixel_spread",
+            "double",
+            True,
+            "Largest per-channel standard deviation of the RGB pixels (0 for a solid image).",
+        ),
+        Column("is_blank", "boolean", True, "pixel_spread under the conf threshold: solid image."),
+        Column("phash", "string", True, "64-bit perceptual hash (DCT), 16 hex digits."),
+        Column(
+            "duplicate_group",
+            "string",
+            True,
+            "The phash when several images share it (the same photo); else null.",
+        ),
+        Column("duplicate_count", "integer", True, "Images sharing this phash (1: unique)."),
+        _COMPUTED_AT,
+    ),
+)
+
+SILVER_TABLES: tuple[TableSpec, ...] = (SILVER_TEXT_FEATURES, SILVER_IMAGE_FEATURES)
+ALL_TABLES: tuple[TableSpec, ...] = BRONZE_TABLES + SILVER_TABLES

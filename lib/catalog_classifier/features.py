@@ -1,0 +1,216 @@
+"""The features stage: bronze listings and images -> silver text and image features.
+
+Incremental by default: a listing is computed when its ``content_sha256`` differs from the one
+its silver row was computed from (or it has none), an image likewise by ``sha256``. ``full``
+recomputes everything. Text and images are computed at the same time (two Spark jobs submitted
+from two driver threads share the executors), each in one Spark job that writes Delta.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from catalog_classifier.config import Config
+from catalog_classifier.image_features import changed_duplicate_groups, image_features
+from catalog_classifier.lakehouse import Lakehouse
+from catalog_classifier.tables import (
+    BRONZE_IMAGES,
+    BRONZE_LISTINGS,
+    SILVER_IMAGE_FEATURES,
+    SILVER_TABLES,
+    SILVER_TEXT_FEATURES,
+)
+from catalog_classifier.text_features import text_features
+
+log = logging.getLogger(__name__)
+
+ARROW_BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
+
+
+@dataclass
+class StepSummary:
+    computed: int = 0
+    inserted: int = 0
+    updated: int = 0
+    seconds: float = 0.0
+    # Rows of the table with a problem, by kind (text: cleaning failed; images: not valid).
+    problems: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.computed / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class FeaturesSummary:
+    full: bool
+    text: StepSummary = field(default_factory=StepSummary)
+    images: StepSummary = field(default_factory=StepSummary)
+    duplicate_rows_updated: int = 0
+    table_versions: dict[str, int | None] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for step in ("text", "images"):
+            out[step]["rows_per_s"] = round(getattr(self, step).rows_per_s, 1)
+        out["seconds"] = round(self.seconds, 2)
+        return out
+
+    def format(self) -> str:
+        mode = "full recompute" if self.full else "incremental"
+        lines = [f"Features finished in {self.seconds:.1f} s ({mode})"]
+        for name, step in (("text", self.text), ("images", self.images)):
+            lines.append(
+                f"  {name:7} {step.computed:>9,} computed ({step.inserted:,} new, "
+                f"{step.updated:,} updated) in {step.seconds:.1f} s, {step.rows_per_s:,.0f} rows/s"
+            )
+            for problem, count in sorted(step.problems.items()):
+                lines.append(f"          {problem:28} {count:>9,}")
+        lines.append(f"  duplicate groups: {self.duplicate_rows_updated:,} image rows updated")
+        lines.append(
+            "  table versions: " + ", ".join(f"{k}={v}" for k, v in self.table_versions.items())
+        )
+        return "\n".join(lines)
+
+
+def listings_to_compute(listings: DataFrame, text: DataFrame | None) -> DataFrame:
+    """Listings with no text features yet, or whose content changed since they were computed."""
+    if text is None:
+        return listings
+    done = text.select("productid", "content_sha256")
+    return listings.join(done, ["productid", "content_sha256"], "left_anti")
+
+
+def images_to_compute(images: DataFrame, features: DataFrame | None) -> DataFrame:
+    """Images with no features yet, or whose bytes changed since they were computed."""
+    if features is None:
+        return images
+    done = features.select("imageid", "sha256")
+    return images.join(done, ["imageid", "sha256"], "left_anti")
+
+
+def _problem_counts(lakehouse: Lakehouse, column: str) -> dict[str, int]:
+    """Rows of the table with a problem, by kind (``problem`` or ``invalid_reason``)."""
+    spec = SILVER_TEXT_FEATURES if column == "problem" else SILVER_IMAGE_FEATURES
+    rows = (
+        lakehouse.read(spec)
+        .filter(F.col(column).isNotNull())
+        .groupBy(F.regexp_extract(column, r"^[a-z_]+", 0).alias("problem"))
+        .count()
+        .collect()
+    )
+    return {r["problem"]: r["count"] for r in rows}
+
+
+def run_text_features(
+    lakehouse: Lakehouse, config: Config, computed_at: datetime, full: bool
+) -> StepSummary:
+    started = time.monotonic()
+    listings = lakehouse.read(BRONZE_LISTINGS)
+    existing = (
+        None
+        if full or not lakehouse.exists(SILVER_TEXT_FEATURES)
+        else lakehouse.read(SILVER_TEXT_FEATURES)
+    )
+    todo = listings_to_compute(listings, existing)
+    log.info("text features: computing %s listings", "all" if existing is None else "new/changed")
+    result = lakehouse.merge(
+        SILVER_TEXT_FEATURES, text_features(todo, computed_at, config.features.languages)
+    )
+    step = StepSummary(result.rows, result.inserted, result.updated, time.monotonic() - started)
+    log.info(
+        "text features: %d listings in %.1f s (%.0f listings/s)",
+        step.computed,
+        step.seconds,
+        step.rows_per_s,
+    )
+    return step
+
+
+def run_image_features(
+    lakehouse: Lakehouse, config: Config, computed_at: datetime, full: bool
+) -> StepSummary:
+    started = time.monotonic()
+    images = lakehouse.read(BRONZE_IMAGES)
+    existing = (
+        None
+        if full or not lakehouse.exists(SILVER_IMAGE_FEATURES)
+        else lakehouse.read(SILVER_IMAGE_FEATURES)
+    )
+    todo = images_to_compute(images, existing)
+    spark = lakehouse.spark
+    parallelism = spark.sparkContext.defaultParallelism
+    if todo.rdd.getNumPartitions() < parallelism:
+        # Few large files (one per ingest batch) would leave cores idle: decoding dominates.
+        todo = todo.repartition(2 * parallelism)
+    log.info("image features: computing %s images", "all" if existing is None else "new/changed")
+    features = image_features(
+        todo, computed_at, config.ingest.max_image_pixels, config.features.blank_max_spread
+    )
+    result = lakehouse.merge(SILVER_IMAGE_FEATURES, features)
+    step = StepSummary(result.rows, result.inserted, result.updated, time.monotonic() - started)
+    log.info(
+        "image features: %d images in %.1f s (%.0f images/s)",
+        step.computed,
+        step.seconds,
+        step.rows_per_s,
+    )
+    return step
+
+
+def refresh_duplicate_groups(lakehouse: Lakehouse) -> int:
+    """Recompute which images share a perceptual hash, over the whole table; write changes."""
+    features = lakehouse.read(SILVER_IMAGE_FEATURES)
+    result = lakehouse.merge(
+        SILVER_IMAGE_FEATURES,
+        changed_duplicate_groups(features),
+        update_columns=["duplicate_group", "duplicate_count"],
+        insert=False,
+    )
+    return result.updated
+
+
+def run_features(lakehouse: Lakehouse, config: Config, full: bool = False) -> FeaturesSummary:
+    """Compute the silver feature tables from bronze; return what was done."""
+    started = time.monotonic()
+    summary = FeaturesSummary(full=full)
+    computed_at = datetime.now(UTC).replace(microsecond=0)
+    for spec in (BRONZE_LISTINGS, BRONZE_IMAGES, *SILVER_TABLES):
+        lakehouse.ensure(spec)
+    spark = lakehouse.spark
+    previous_batch = spark.conf.get(ARROW_BATCH_CONF, None)
+    # Image rows are large: small Arrow batches bound the Python workers' memory.
+    spark.conf.set(ARROW_BATCH_CONF, str(config.features.image_batch_rows))
+    try:
+        steps: dict[str, Callable[[], StepSummary]] = {
+            "text": lambda: run_text_features(lakehouse, config, computed_at, full),
+            "images": lambda: run_image_features(lakehouse, config, computed_at, full),
+        }
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="features") as pool:
+            futures = {name: pool.submit(step) for name, step in steps.items()}
+            summary.text = futures["text"].result()
+            summary.images = futures["images"].result()
+    finally:
+        if previous_batch is None:
+            spark.conf.unset(ARROW_BATCH_CONF)
+        else:
+            spark.conf.set(ARROW_BATCH_CONF, previous_batch)
+    if summary.text.computed:
+        summary.text.problems = _problem_counts(lakehouse, "problem")
+    if summary.images.computed:
+        summary.images.problems = _problem_counts(lakehouse, "invalid_reason")
+        summary.duplicate_rows_updated = refresh_duplicate_groups(lakehouse)
+    summary.table_versions = lakehouse.versions(SILVER_TABLES)
+    summary.seconds = time.monotonic() - started
+    log.info("features done: %s", summary.as_dict())
+    return summary

@@ -1,0 +1,224 @@
+"""Text features of listings: cleaning that keeps meaning, simple measures, detected language.
+
+Everything here is a pure function: of a string, of a pandas frame (run by Spark's
+``mapInPandas`` on the executors), or of a Spark DataFrame. Reading and writing the tables is the
+job of :mod:`catalog_classifier.features`.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import time
+import unicodedata
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import ftfy
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from catalog_classifier.logs import worker_logger
+from catalog_classifier.tables import SILVER_TEXT_FEATURES
+
+log = logging.getLogger(__name__)
+
+# Between designation and description in ``text``: keeps the title a sentence of its own.
+TEXT_SEPARATOR = " . "
+# Entities nest (``&amp;eacute;`` is ``&eacute;`` escaped once more); a few rounds reach the fixed
+# point of any real text, and the bound keeps a pathological input from looping long.
+MAX_UNESCAPE_ROUNDS = 5
+# Block-level tags separate words (``valeur</p><p>Un``): they become a space. Inline tags
+# (``<b>``, ``<span>``) can sit inside a word and are removed without one.
+_BLOCK_TAGS = (
+    "address|article|blockquote|br|dd|div|dl|dt|footer|h[1-6]|header|hr|li|ol|p|pre|section|"
+    "table|tbody|td|tfoot|th|thead|tr|ul"
+)
+_BLOCK_TAG = re.compile(rf"</?\s*(?:{_BLOCK_TAGS})\b[^<>]*>", re.IGNORECASE)
+# A tag starts with a letter (or ``/``, ``!``): ``a < b`` in a sentence is not a tag.
+_ANY_TAG = re.compile(r"<[/!]?[A-Za-z][^<>]*>")
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_WHITESPACE = re.compile(r"\s+")
+_WORD = re.compile(r"\w+")
+
+# Languages the detector may answer: the catalog's (French, then German and English) and the few
+# others present in the data. Restricting the set makes short titles far more reliable.
+DEFAULT_LANGUAGES: tuple[str, ...] = ("fr", "en", "de", "es", "it", "nl", "pt")
+# Characters of designation + description given to the detector: enough for a reliable answer.
+LANGUAGE_SAMPLE_CHARS = 600
+
+
+def unescape_html(text: str) -> str:
+    """Decode HTML entities until the text stops changing (``&amp;eacute;`` -> ``é``)."""
+    for _ in range(MAX_UNESCAPE_ROUNDS):
+        decoded = html.unescape(text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
+
+
+def strip_tags(text: str) -> str:
+    """Remove HTML tags and comments; block tags leave a space so words stay apart."""
+    text = _HTML_COMMENT.sub(" ", text)
+    text = _BLOCK_TAG.sub(" ", text)
+    return _ANY_TAG.sub("", text)
+
+
+def clean_text(text: str | None) -> str | None:
+    """Readable text with its original case: entities, tags, mojibake, Unicode, whitespace.
+
+    ``None`` and text that is empty once cleaned give ``None`` (a missing description).
+    """
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return None
+    text = unescape_html(text)
+    text = strip_tags(text)
+    # Tags removed, the text may carry entities that were hidden inside them, or escaped twice.
+    text = unescape_html(text)
+    # ftfy repairs mojibake (UTF-8 read as Latin-1/Windows-1252: ``Ã©`` -> ``é``) and odd
+    # characters; HTML was handled above, so it must not guess about it.
+    text = ftfy.fix_text(text, unescape_html=False, normalization="NFC")
+    text = unicodedata.normalize("NFC", text)
+    text = _WHITESPACE.sub(" ", text).strip()
+    return text or None
+
+
+def join_text(designation: str | None, description: str | None) -> str:
+    """``designation . description`` (just the designation when there is no description)."""
+    parts = [p for p in (designation, description) if p]
+    return TEXT_SEPARATOR.join(parts)
+
+
+def count_words(text: str | None) -> int:
+    return len(_WORD.findall(text)) if text else 0
+
+
+def character_shares(text: str) -> tuple[float, float]:
+    """(digits / non-space characters, uppercase letters / letters), 0 when undefined."""
+    visible = [c for c in text if not c.isspace()]
+    letters = [c for c in visible if c.isalpha()]
+    digits = sum(c.isdigit() for c in visible)
+    upper = sum(c.isupper() for c in letters)
+    return (
+        digits / len(visible) if visible else 0.0,
+        upper / len(letters) if letters else 0.0,
+    )
+
+
+@lru_cache(maxsize=8)
+def _identifier(languages: tuple[str, ...]) -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    identifier = LanguageIdentifier.from_pickled_model(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(list(languages))
+    return identifier
+
+
+def detect_language(
+    text: str | None, languages: Sequence[str] = DEFAULT_LANGUAGES
+) -> tuple[str | None, float | None]:
+    """(ISO 639-1 code, probability) of ``text``, or (None, None) when it has no letters.
+
+    py3langid (a maintained, offline langid.py: naive Bayes over byte n-grams) answers in about
+    0.1 ms for a listing; the lowercase form is used, as title case confuses it.
+    """
+    if not text or not any(c.isalpha() for c in text):
+        return None, None
+    language, probability = _identifier(tuple(languages)).classify(
+        text[:LANGUAGE_SAMPLE_CHARS].lower()
+    )
+    return str(language), float(probability)
+
+
+TEXT_FEATURE_COLUMNS = [c.name for c in SILVER_TEXT_FEATURES.columns]
+
+
+def text_features_pandas(
+    listings: pd.DataFrame, computed_at: datetime, languages: Sequence[str] = DEFAULT_LANGUAGES
+) -> pd.DataFrame:
+    """Bronze listing rows (productid, designation, description, content_sha256) -> feature rows.
+
+    A row whose text breaks a cleaning step keeps its measures from the raw text and gets the
+    reason in ``problem``: one bad listing never stops the batch.
+    """
+    rows: list[dict[str, Any]] = []
+    for productid, designation, description, content_sha256 in zip(
+        listings["productid"],
+        listings["designation"],
+        listings["description"],
+        listings["content_sha256"],
+        strict=True,
+    ):
+        problem = None
+        try:
+            designation_clean = clean_text(designation) or ""
+            description_clean = clean_text(description)
+        except Exception as exc:  # noqa: BLE001 - a cleaning bug must not lose the listing
+            log.warning("listing %s: text cleaning failed: %r", productid, exc)
+            problem = f"cleaning_failed: {type(exc).__name__}: {exc}"[:500]
+            designation_clean = str(designation or "")
+            description_clean = None if description is None else str(description)
+        text = join_text(designation_clean, description_clean)
+        language, language_probability = detect_language(text, languages)
+        digit_share, uppercase_share = character_shares(text)
+        rows.append(
+            {
+                "productid": int(productid),
+                "content_sha256": content_sha256,
+                "designation_clean": designation_clean,
+                "description_clean": description_clean,
+                "text": text,
+                "text_lower": text.lower(),
+                "designation_chars": len(designation_clean),
+                "designation_words": count_words(designation_clean),
+                "description_chars": len(description_clean) if description_clean else 0,
+                "description_words": count_words(description_clean),
+                "has_description": description_clean is not None,
+                "language": language,
+                "language_probability": language_probability,
+                "digit_share": digit_share,
+                "uppercase_share": uppercase_share,
+                "problem": problem,
+                "computed_at": computed_at,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=TEXT_FEATURE_COLUMNS)
+    return frame
+
+
+def text_features(
+    listings: DataFrame, computed_at: datetime, languages: Sequence[str] = DEFAULT_LANGUAGES
+) -> DataFrame:
+    """Bronze listings -> rows of silver.text_features, computed on the executors."""
+    languages = tuple(languages)
+    # computed_at is one literal for the run: added by Spark, not carried through Arrow.
+    schema = T.StructType(
+        [f for f in SILVER_TEXT_FEATURES.spark_schema().fields if f.name != "computed_at"]
+    )
+
+    def compute(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        worker_log = worker_logger(__name__)
+        for batch in batches:
+            started = time.monotonic()
+            features = text_features_pandas(batch, computed_at, languages)
+            elapsed = time.monotonic() - started
+            worker_log.info(
+                "text features: %d listings in %.2f s (%.0f listings/s)",
+                len(batch),
+                elapsed,
+                len(batch) / elapsed if elapsed else 0.0,
+            )
+            yield features.drop(columns=["computed_at"])
+
+    return (
+        listings.select("productid", "designation", "description", "content_sha256")
+        .mapInPandas(compute, schema)
+        .withColumn("computed_at", F.lit(computed_at).cast("timestamp"))
+    )

@@ -1,0 +1,134 @@
+"""Text cleaning rules and measures, on real strings of ../shared/data/rakuten/X_train.csv."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+
+from catalog_classifier.text_features import (
+    character_shares,
+    clean_text,
+    count_words,
+    detect_language,
+    join_text,
+    strip_tags,
+    text_features_pandas,
+    unescape_html,
+)
+
+
+@pytest.fixture(scope="module")
+def listings(real_data) -> pd.DataFrame:
+    # Only an empty field is missing: "NA" in a title is text.
+    frame = pd.read_csv(
+        real_data / "X_train.csv", index_col=0, keep_default_na=False, na_values=[""]
+    )
+    frame["description"] = (
+        frame["description"].astype(object).where(frame["description"].notna(), None)
+    )
+    return frame.set_index("productid")
+
+
+def test_double_escaped_entities_are_decoded_until_stable(listings):
+    raw = listings.loc[278548075, "description"]
+    assert "d&amp;apos;importantes" in raw and "Ap&ocirc;tres" in raw
+    cleaned = clean_text(raw)
+    assert "d'importantes" in cleaned and "Apôtres" in cleaned and "leçons" in cleaned
+    assert "&" not in cleaned
+    assert unescape_html("&amp;amp;eacute;") == "é"
+
+
+def test_tags_are_removed_and_block_tags_keep_words_apart(listings):
+    raw = listings.loc[201115110, "description"]
+    assert "Wii U.<br> Pour" in raw
+    assert "Wii U. Pour un confort" in clean_text(raw)
+    paragraphs = listings.loc[3856414984, "description"]
+    assert paragraphs.startswith("<p>Créez")
+    cleaned = clean_text(paragraphs)
+    assert cleaned.startswith("Créez un endroit") and "l'écart" in cleaned and "<" not in cleaned
+    # Inline tags sit inside words; a block tag between two words must not glue them.
+    assert strip_tags("<b>L</b>ot de 30") == "Lot de 30"
+    assert clean_text("valeur</p><p>Un parement") == "valeur Un parement"
+    # A comparison in a sentence is not a tag.
+    assert clean_text("taille 3 < 5 et 7 > 6") == "taille 3 < 5 et 7 > 6"
+
+
+def test_mojibake_is_repaired(listings):
+    raw = listings.loc[4108914287, "description"]
+    assert "<br />Â· Accueil" in raw
+    cleaned = clean_text(raw)
+    assert "MATELAS: · Accueil : Ferme . · Soutien : Très Ferme" in cleaned
+    assert "Â" not in cleaned
+    assert clean_text("CrÃ©ez un endroit calme") == "Créez un endroit calme"
+
+
+def test_empty_descriptions_and_whitespace(listings):
+    assert listings.loc[3804725264, "description"] is None
+    assert clean_text(None) is None
+    assert clean_text("  <br/>&nbsp; \n ") is None
+    assert clean_text("a\t\tb \n c") == "a b c"
+    assert join_text("Titre", None) == "Titre"
+    assert join_text("Titre", "Texte") == "Titre . Texte"
+
+
+def test_unicode_is_normalized_to_nfc():
+    decomposed = "Cre\u0301ez"
+    assert clean_text(decomposed) == "Cr\u00e9ez"
+
+
+def test_language_of_french_german_english_and_italian_listings(listings):
+    expected = {
+        278548075: "fr",
+        3856414984: "fr",
+        3804725264: "de",
+        1832987245: "de",
+        1915836983: "en",
+        767597170: "it",
+    }
+    for productid, language in expected.items():
+        row = listings.loc[productid]
+        text = join_text(clean_text(row["designation"]), clean_text(row["description"]))
+        detected, probability = detect_language(text)
+        assert detected == language, (productid, detected, text[:80])
+        assert 0.5 < probability <= 1.0
+    assert detect_language("1234 - 56") == (None, None)
+
+
+def test_measures():
+    assert count_words("Lot de 30 spots GU10") == 5
+    assert count_words(None) == 0
+    digits, upper = character_shares("AB cd 12")
+    assert digits == pytest.approx(2 / 6) and upper == pytest.approx(0.5)
+    assert character_shares("   ") == (0.0, 0.0)
+
+
+def test_features_of_every_real_listing_have_no_nulls_where_due(listings):
+    batch = listings.reset_index()[["productid", "designation", "description"]].assign(
+        content_sha256="x"
+    )
+    features = text_features_pandas(batch, datetime.now(UTC))
+    assert len(features) == len(listings) == 2370
+    assert features["productid"].is_unique
+    required = [
+        "designation_clean",
+        "text",
+        "text_lower",
+        "designation_chars",
+        "description_chars",
+        "has_description",
+        "digit_share",
+        "uppercase_share",
+    ]
+    assert features[required].notna().all().all()
+    assert features["problem"].isna().all()
+    # Every listing has letters, so every listing gets a language.
+    assert features["language"].notna().all()
+    assert (features["has_description"] == features["description_clean"].notna()).all()
+    assert features["has_description"].sum() == listings["description"].notna().sum() - sum(
+        clean_text(d) is None for d in listings["description"].dropna()
+    )
+    share = features["language"].value_counts(normalize=True)
+    assert share.index[0] == "fr" and share["fr"] > 0.7
+    assert not features["text"].str.contains("&amp;|<br", regex=True).any()
