@@ -127,10 +127,7 @@ def test_features_are_computed_once_then_only_for_new_or_changed_rows(spark, lak
     assert text[2].description_clean == "Mit Spritzdüse" and len(text) == 4
     features = {r.imageid: r for r in lakehouse.read(SILVER_IMAGE_FEATURES).collect()}
     assert features[1001].duplicate_group is None and features[1001].duplicate_count == 1
-
-    full = run_features(lakehouse, config, full=True)
-    assert (full.text.computed, full.text.updated) == (4, 4)
-    assert (full.images.computed, full.images.updated) == (4, 4)
+    # --full is tested through the features job (test_jobs).
 
 
 def test_a_listing_whose_text_breaks_cleaning_is_kept_with_the_reason(monkeypatch):

@@ -9,14 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import image_name, jpeg, write_labels, write_listings, write_zip
-
 from catalog_classifier.sample import generate_sample
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_spark_submit_runs_the_pipeline_from_the_zipped_library(tmp_path, config):
+def test_the_pipeline_by_spark_submit_then_each_job_in_process(spark, tmp_path, config):
     sample = generate_sample(
         tmp_path / "sample",
         n_listings=60,
@@ -72,53 +70,25 @@ def test_spark_submit_runs_the_pipeline_from_the_zipped_library(tmp_path, config
     assert summary["features"]["text"]["computed"] == summary["ingest"]["listings"]["inserted"]
     assert summary["features"]["images"]["computed"] == 50
 
-
-def test_ingest_features_and_report_jobs_in_process(spark, tmp_path):
+    # The same jobs' main() in this process, on that lakehouse: their flags and summary files.
     import jobs.features
     import jobs.ingest
     import jobs.report
 
-    listings = write_listings(
-        tmp_path / "X.csv",
-        [
-            [0, "Stylo &amp;eacute;l&eacute;gant", "<p>Encre</p><p>bleue</p>", 11, 101],
-            [1, "Gartenschlauch 20 m", "", 12, 102],
-        ],
-    )
-    labels = write_labels(tmp_path / "Y.csv", [(0, 10), (1, 2583)])
-    images = write_zip(
-        tmp_path / "images.zip",
-        {image_name(101, 11): jpeg(), image_name(102, 12): jpeg(color=(200, 10, 10))},
-    )
     common = ["--lakehouse", str(tmp_path / "lakehouse")]
-    ingest_json = tmp_path / "ingest.json"
-    assert (
-        jobs.ingest.main(
-            [
-                *common,
-                "--listings",
-                str(listings),
-                "--labels",
-                str(labels),
-                "--images",
-                str(images),
-                "--summary-json",
-                str(ingest_json),
-            ]
-        )
-        == 0
-    )
-    assert json.loads(ingest_json.read_text())["listings"]["inserted"] == 2
-    features_json = tmp_path / "features.json"
-    assert jobs.features.main([*common, "--summary-json", str(features_json)]) == 0
-    first = json.loads(features_json.read_text())
-    assert (first["text"]["computed"], first["images"]["computed"], first["full"]) == (2, 2, False)
+    ingest_json, features_json = tmp_path / "ingest.json", tmp_path / "features.json"
+    labels_only = ["--labels", str(sample.labels_csv), "--summary-json", str(ingest_json)]
+    assert jobs.ingest.main([*common, *labels_only]) == 0
+    again = json.loads(ingest_json.read_text())
+    assert (again["labels"]["inserted"], again["labels"]["updated"]) == (0, 0)
+    assert again["labels"]["unchanged"] == summary["ingest"]["labels"]["inserted"]
     assert jobs.features.main([*common, "--full", "--summary-json", str(features_json)]) == 0
     full = json.loads(features_json.read_text())
-    assert (full["text"]["updated"], full["images"]["updated"], full["full"]) == (2, 2, True)
-    assert jobs.report.main([*common, "--out", str(tmp_path / "report")]) == 0
-    page = (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
-    assert "2583 Pool and accessories" in page and "10 Used books" in page
+    assert full["full"] is True
+    assert full["text"]["updated"] == summary["features"]["text"]["computed"]
+    assert full["images"]["updated"] == 50
+    assert jobs.report.main([*common, "--out", str(tmp_path / "report2")]) == 0
+    assert (tmp_path / "report2" / "figures" / "word_cloud.png").is_file()
 
 
 def test_spark_submit_rejects_an_unknown_job():
