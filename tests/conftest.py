@@ -65,12 +65,13 @@ def real_data() -> Path:
 
 @pytest.fixture(scope="session")
 def small_sample(tmp_path_factory: pytest.TempPathFactory, config: Config):
-    """A generated sample catalog small enough for fast tests, with every kind of blemish."""
+    """A generated sample catalog small enough for fast tests, with every kind of blemish (the
+    generator guarantees each from 300 listings and 200 images)."""
     from catalog_classifier.sample import generate_sample
 
     out = tmp_path_factory.mktemp("sample")
     return generate_sample(
-        out, n_listings=400, n_images=360, seed=7, image_size=96, priors=config.category_priors
+        out, n_listings=300, n_images=200, seed=7, image_size=96, priors=config.category_priors
     )
 
 

@@ -105,11 +105,7 @@ def test_features_are_computed_once_then_only_for_new_or_changed_rows(spark, lak
     assert features[1001].duplicate_group == features[1003].duplicate_group == features[1001].phash
     assert features[1001].duplicate_count == 2
     assert features[1002].duplicate_group is None and features[1002].duplicate_count == 1
-    versions = lakehouse.versions([SILVER_TEXT_FEATURES, SILVER_IMAGE_FEATURES])
-
-    again = run_features(lakehouse, config)
-    assert (again.text.computed, again.images.computed, again.duplicate_rows_updated) == (0, 0, 0)
-    assert lakehouse.versions([SILVER_TEXT_FEATURES, SILVER_IMAGE_FEATURES]) == versions
+    # A re-run with nothing new makes no commit: tested on the real sample (test_features_real).
 
     # Listing 2 changes, listing 5 is new; image 1003 is replaced by another photo: the
     # duplicate group of 1001 dissolves.

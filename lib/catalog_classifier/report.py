@@ -561,6 +561,11 @@ def build_report(lakehouse: Lakehouse, config: Config, out_dir: str | Path) -> R
         else pd.DataFrame(columns=["record_kind", "reason", "count"])
     )
 
+    if listings.empty:
+        raise ValueError(
+            f"{SILVER_TEXT_FEATURES.qualified_name} is empty: ingest listings and run the "
+            "features job before the report"
+        )
     report = Report(out, out / "index.html")
     labelled = int(listings.loc[listings["category"] != UNLABELLED, "listings"].sum())
     report.facts = {
