@@ -12,8 +12,8 @@ from catalog_classifier.features import run_features
 from catalog_classifier.report import build_report
 from catalog_classifier.tables import (
     BRONZE_LISTINGS,
+    FEATURE_TABLES,
     SILVER_IMAGE_FEATURES,
-    SILVER_TABLES,
     SILVER_TEXT_FEATURES,
 )
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.real_data
 def featured(real_ingested, config):
     lakehouse = real_ingested[0]
     first = run_features(lakehouse, config)
-    versions = lakehouse.versions(SILVER_TABLES)
+    versions = lakehouse.versions(FEATURE_TABLES)
     second = run_features(lakehouse, config)
     return lakehouse, first, second, versions
 
@@ -52,9 +52,10 @@ def test_every_image_gets_measures_and_the_broken_one_a_reason(featured):
     lakehouse, first, _, _ = featured
     assert (first.images.computed, first.images.inserted) == (601, 601)
     assert first.images.problems == {"corrupt": 1}
-    images = lakehouse.read(SILVER_IMAGE_FEATURES).toPandas().set_index("imageid")
+    images = lakehouse.read(SILVER_IMAGE_FEATURES).toPandas()
     assert len(images) == 601
     assert images[not_null_columns(SILVER_IMAGE_FEATURES)].notna().all().all()
+    images = images.set_index("imageid")
     broken = images.loc[5550003]
     assert not broken["is_valid"] and broken["invalid_reason"] == "corrupt"
     valid = images[images["is_valid"]]
@@ -89,7 +90,7 @@ def test_second_run_computes_nothing(featured):
         0,
         0,
     )
-    assert lakehouse.versions(SILVER_TABLES) == versions
+    assert lakehouse.versions(FEATURE_TABLES) == versions
 
 
 def test_the_report_renders_every_figure_with_a_reading(featured, config, real_data, tmp_path):

@@ -29,6 +29,7 @@ from catalog_classifier.imaging import (
     PROBLEM_NOT_JPEG,
     PROBLEM_TRUNCATED,
     open_image,
+    unidentified_problem,
 )
 from catalog_classifier.logs import worker_logger
 from catalog_classifier.tables import SILVER_IMAGE_FEATURES
@@ -89,9 +90,10 @@ def measure_image(data: bytes, max_pixels: int, blank_max_spread: float) -> dict
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         return {**row, "invalid_reason": PROBLEM_BOMB, "invalid_detail": str(exc)}
     except UnidentifiedImageError:
+        # Named as the ingest names it: JPEG magic followed by garbage is a corrupt JPEG.
         return {
             **row,
-            "invalid_reason": PROBLEM_NOT_AN_IMAGE,
+            "invalid_reason": unidentified_problem(data),
             "invalid_detail": "Pillow cannot identify the bytes as an image",
         }
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a property of the file

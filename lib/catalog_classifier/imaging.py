@@ -47,6 +47,12 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
     return image
 
 
+def unidentified_problem(data: bytes) -> str:
+    """The problem of bytes Pillow cannot identify: a JPEG's magic number followed by garbage is
+    a corrupt JPEG; anything else is not an image at all."""
+    return PROBLEM_CORRUPT if data.startswith(JPEG_MAGIC) else PROBLEM_NOT_AN_IMAGE
+
+
 def check_image_bytes(data: bytes, max_pixels: int) -> ImageCheck:
     """Say whether ``data`` is a sound JPEG, and if not, why; never raises on bad bytes."""
     try:
@@ -56,8 +62,9 @@ def check_image_bytes(data: bytes, max_pixels: int) -> ImageCheck:
             "JPEG" if data.startswith(JPEG_MAGIC) else None, None, None, PROBLEM_BOMB, str(exc)
         )
     except UnidentifiedImageError:
-        problem = PROBLEM_CORRUPT if data.startswith(JPEG_MAGIC) else PROBLEM_NOT_AN_IMAGE
-        return ImageCheck(None, None, None, problem, "Pillow cannot identify the bytes as an image")
+        return ImageCheck(
+            None, None, None, unidentified_problem(data), "Pillow cannot identify the bytes"
+        )
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a property of the file
         # A file cut inside its header fails here already ("Truncated File Read").
         problem = PROBLEM_TRUNCATED if "truncated" in str(exc).lower() else PROBLEM_CORRUPT
