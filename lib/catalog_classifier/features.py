@@ -25,8 +25,8 @@ from catalog_classifier.lakehouse import Lakehouse
 from catalog_classifier.tables import (
     BRONZE_IMAGES,
     BRONZE_LISTINGS,
+    FEATURE_TABLES,
     SILVER_IMAGE_FEATURES,
-    SILVER_TABLES,
     SILVER_TEXT_FEATURES,
 )
 from catalog_classifier.text_features import text_features
@@ -185,7 +185,7 @@ def run_features(lakehouse: Lakehouse, config: Config, full: bool = False) -> Fe
     started = time.monotonic()
     summary = FeaturesSummary(full=full)
     computed_at = datetime.now(UTC).replace(microsecond=0)
-    for spec in (BRONZE_LISTINGS, BRONZE_IMAGES, *SILVER_TABLES):
+    for spec in (BRONZE_LISTINGS, BRONZE_IMAGES, *FEATURE_TABLES):
         lakehouse.ensure(spec)
     spark = lakehouse.spark
     previous_batch = spark.conf.get(ARROW_BATCH_CONF, None)
@@ -210,7 +210,7 @@ def run_features(lakehouse: Lakehouse, config: Config, full: bool = False) -> Fe
     if summary.images.computed:
         summary.images.problems = _problem_counts(lakehouse, "invalid_reason")
         summary.duplicate_rows_updated = refresh_duplicate_groups(lakehouse)
-    summary.table_versions = lakehouse.versions(SILVER_TABLES)
+    summary.table_versions = lakehouse.versions(FEATURE_TABLES)
     summary.seconds = time.monotonic() - started
     log.info("features done: %s", summary.as_dict())
     return summary

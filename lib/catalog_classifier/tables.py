@@ -270,5 +270,94 @@ SILVER_IMAGE_FEATURES = TableSpec(
     ),
 )
 
-SILVER_TABLES: tuple[TableSpec, ...] = (SILVER_TEXT_FEATURES, SILVER_IMAGE_FEATURES)
-ALL_TABLES: tuple[TableSpec, ...] = BRONZE_TABLES + SILVER_TABLES
+SILVER_SPLITS = TableSpec(
+    layer="silver",
+    name="splits",
+    keys=("productid",),
+    doc="Train / valid / test split and cross-validation fold of each labelled listing.",
+    writer="train",
+    columns=(
+        Column("productid", "long", False, "Product id (key)."),
+        Column("prdtypecode", "integer", False, "The label the split was stratified on."),
+        Column(
+            "split",
+            "string",
+            False,
+            "train, valid or test: from a salted hash of productid alone (stable as data grows).",
+        ),
+        Column("fold", "integer", False, "Cross-validation fold (0..K-1), stratified by class."),
+        Column("hash_unit", "double", False, "The productid's salted hash mapped to [0, 1)."),
+        Column("assigned_at", "timestamp", False, "When the row was last written."),
+    ),
+)
+
+_EMBEDDING_DOC = "float32 little-endian vector (numpy.frombuffer(..., '<f4'))."
+
+SILVER_TEXT_EMBEDDINGS = TableSpec(
+    layer="silver",
+    name="text_embeddings",
+    keys=("productid", "encoder"),
+    doc="Sentence embeddings of each listing's cleaned text by a frozen text encoder (a cache).",
+    writer="train, score",
+    columns=(
+        Column("productid", "long", False, "Product id (key)."),
+        Column("encoder", "string", False, "Encoder id: name and weights fingerprint (key)."),
+        Column("content_sha256", "string", False, "bronze.listings.content_sha256 embedded."),
+        Column("dim", "integer", False, "Length of the embedding."),
+        Column("embedding", "binary", False, _EMBEDDING_DOC),
+        _COMPUTED_AT,
+    ),
+)
+
+SILVER_IMAGE_EMBEDDINGS = TableSpec(
+    layer="silver",
+    name="image_embeddings",
+    keys=("imageid", "backbone"),
+    doc="Pooled features of each valid image by a frozen image backbone (a cache).",
+    writer="train, score",
+    columns=(
+        Column("imageid", "long", False, "Image id (key)."),
+        Column("backbone", "string", False, "Backbone id: name and weights fingerprint (key)."),
+        Column("productid", "long", False, "Product id of the image."),
+        Column("sha256", "string", False, "bronze.images.sha256 embedded."),
+        Column("dim", "integer", False, "Length of the embedding."),
+        Column("embedding", "binary", False, _EMBEDDING_DOC),
+        _COMPUTED_AT,
+    ),
+)
+
+SILVER_TABLES: tuple[TableSpec, ...] = (
+    SILVER_TEXT_FEATURES,
+    SILVER_IMAGE_FEATURES,
+    SILVER_SPLITS,
+    SILVER_TEXT_EMBEDDINGS,
+    SILVER_IMAGE_EMBEDDINGS,
+)
+FEATURE_TABLES: tuple[TableSpec, ...] = (SILVER_TEXT_FEATURES, SILVER_IMAGE_FEATURES)
+
+GOLD_EVALUATIONS = TableSpec(
+    layer="gold",
+    name="evaluations",
+    keys=("evaluation_id",),
+    doc="Scores of each evaluated model on a split or a cross-validation run.",
+    writer="evaluate",
+    columns=(
+        Column("evaluation_id", "string", False, "Run id . model . split (key)."),
+        Column("run_id", "string", False, "The evaluate run this row belongs to."),
+        Column("model", "string", False, "tfidf, text or image."),
+        Column("model_version", "string", True, "Registered model version (null in CV)."),
+        Column("split", "string", False, "test, valid, or cv<K> for cross-validation."),
+        Column("rows", "long", False, "Listings scored."),
+        Column("weighted_f1", "double", False, "F1 weighted by class support (the metric)."),
+        Column("macro_f1", "double", False, "Unweighted mean of the per-class F1."),
+        Column("accuracy", "double", False, "Share of correct top-1 predictions."),
+        Column("weighted_f1_std", "double", True, "Spread over folds (cross-validation only)."),
+        Column("per_class", "string", False, "JSON: per class precision, recall, F1, support."),
+        Column("confusion", "string", False, "JSON: confusion matrix (rows: true, cols: pred)."),
+        Column("input_versions", "string", False, "JSON: Delta versions of the tables read."),
+        Column("evaluated_at", "timestamp", False, "When the evaluation ran."),
+    ),
+)
+
+GOLD_TABLES: tuple[TableSpec, ...] = (GOLD_EVALUATIONS,)
+ALL_TABLES: tuple[TableSpec, ...] = BRONZE_TABLES + SILVER_TABLES + GOLD_TABLES

@@ -1,0 +1,92 @@
+"""Train / valid / test splits and cross-validation folds of the labelled listings.
+
+A listing's split depends only on a salted SHA-256 of its productid, mapped to [0, 1): it keeps
+its split whatever else is added to the catalog, and the same function runs in Spark and in plain
+Python. Because the hash is independent of the class, each class is split in the configured
+proportions up to sampling noise (stratified in expectation). Cross-validation folds are exactly
+stratified: within each class, listings are ranked by the same hash and dealt round-robin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import UTC, datetime
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from catalog_classifier.config import SplitsConfig
+from catalog_classifier.lakehouse import Lakehouse, WriteResult
+from catalog_classifier.tables import BRONZE_LABELS, BRONZE_LISTINGS, SILVER_SPLITS
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "valid", "test")
+# 13 hex digits = 52 bits: exactly representable in a double.
+_HASH_HEX_DIGITS = 13
+
+
+def hash_unit(productid: int, salt: str) -> float:
+    """The productid's salted hash in [0, 1): the Python twin of :func:`hash_unit_column`."""
+    digest = hashlib.sha256(f"{salt}:{productid}".encode()).hexdigest()
+    return int(digest[:_HASH_HEX_DIGITS], 16) / float(16**_HASH_HEX_DIGITS)
+
+
+def hash_unit_column(productid: Column, salt: str) -> Column:
+    digest = F.sha2(F.concat(F.lit(f"{salt}:"), productid.cast("string")), 256)
+    as_long = F.conv(F.substring(digest, 1, _HASH_HEX_DIGITS), 16, 10).cast("long")
+    return as_long.cast("double") / F.lit(float(16**_HASH_HEX_DIGITS))
+
+
+def split_of(unit: float, config: SplitsConfig) -> str:
+    if unit < config.train:
+        return "train"
+    return "valid" if unit < config.train + config.valid else "test"
+
+
+def assign_splits(labelled: DataFrame, config: SplitsConfig, assigned_at: datetime) -> DataFrame:
+    """(productid, prdtypecode) -> the rows of ``silver.splits``."""
+    unit = hash_unit_column(F.col("productid"), config.salt)
+    split = (
+        F.when(F.col("hash_unit") < config.train, "train")
+        .when(F.col("hash_unit") < config.train + config.valid, "valid")
+        .otherwise("test")
+    )
+    by_class = Window.partitionBy("prdtypecode").orderBy("hash_unit", "productid")
+    return (
+        labelled.select("productid", "prdtypecode")
+        .withColumn("hash_unit", unit)
+        .withColumn("split", split)
+        .withColumn("fold", ((F.row_number().over(by_class) - 1) % config.cv_folds).cast("int"))
+        .withColumn("assigned_at", F.lit(assigned_at).cast("timestamp"))
+    )
+
+
+def labelled_listings(lakehouse: Lakehouse) -> DataFrame:
+    """Labels of listings that exist in bronze (a label alone cannot be trained on)."""
+    listings = lakehouse.read(BRONZE_LISTINGS).select("productid")
+    return (
+        lakehouse.read(BRONZE_LABELS).select("productid", "prdtypecode").join(listings, "productid")
+    )
+
+
+def run_splits(lakehouse: Lakehouse, config: SplitsConfig) -> WriteResult:
+    """Write the split of every labelled listing; only new or changed rows are merged."""
+    assigned_at = datetime.now(UTC).replace(microsecond=0)
+    rows = assign_splits(labelled_listings(lakehouse), config, assigned_at)
+    if lakehouse.exists(SILVER_SPLITS):
+        existing = lakehouse.read(SILVER_SPLITS).select("productid", "prdtypecode", "split", "fold")
+        rows = rows.join(existing, ["productid", "prdtypecode", "split", "fold"], "left_anti")
+    result = lakehouse.merge(SILVER_SPLITS, rows)
+    counts = {
+        r["split"]: r["count"]
+        for r in lakehouse.read(SILVER_SPLITS).groupBy("split").count().collect()
+    }
+    log.info(
+        "splits: %s (%d rows written, version %s)",
+        {s: counts.get(s, 0) for s in SPLITS},
+        result.rows,
+        lakehouse.version(SILVER_SPLITS),
+    )
+    return result
