@@ -1,4 +1,4 @@
-"""Splits: deterministic, stable as data grows, stratified folds; the Python and Spark hashes agree."""
+"""Splits: deterministic, stable as data grows, stratified folds; one hash in Spark and Python."""
 
 from __future__ import annotations
 
