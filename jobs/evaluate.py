@@ -1,0 +1,41 @@
+"""Evaluate the registered models on a split, or by K-fold cross-validation.
+
+./spark-submit.sh evaluate [--split test] [--out report/evaluation]
+./spark-submit.sh evaluate --cv 5 [--models tfidf,text,image]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from catalog_classifier.cli import job_parser, start_job
+from catalog_classifier.evaluation import run_cross_validation, run_evaluate
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = job_parser(__doc__.splitlines()[0])
+    parser.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    parser.add_argument("--cv", type=int, default=None, metavar="K", help="K-fold cross-validation")
+    parser.add_argument("--models", default=None, help="comma-separated (default: all)")
+    parser.add_argument("--out", default="report/evaluation", help="folder of the HTML page")
+    parser.add_argument("--summary-json", default=None, help="also write the summary as JSON here")
+    args = parser.parse_args(argv)
+    if args.cv is not None and args.cv < 2:
+        parser.error("--cv needs at least 2 folds")
+    job = start_job("evaluate", args)
+    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+    if args.cv:
+        summary = run_cross_validation(job.lakehouse, job.config, args.cv, args.out, models)
+    else:
+        summary = run_evaluate(job.lakehouse, job.config, args.split, args.out, models)
+    print(summary.format())
+    if args.summary_json:
+        with open(args.summary_json, "w", encoding="utf-8") as handle:
+            json.dump(summary.as_dict(), handle, indent=2)
+    job.log.info("job evaluate done: %s", json.dumps(summary.as_dict()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,596 @@
+"""Evaluating the models: metrics, per-class report, confusion matrix, examples, Grad-CAM.
+
+``run_evaluate`` scores the latest registered version of each model on a split (test by
+default); ``run_cross_validation`` trains and scores each model on K stratified folds of the
+labelled listings (``evaluate --cv 5``). Both write one row per model to ``gold.evaluations`` and
+an HTML page with PNG figures, readable offline, beside the data-quality report.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html
+import io
+import json
+import logging
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from pyspark.sql import DataFrame  # noqa: E402
+from pyspark.sql import functions as F  # noqa: E402
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support  # noqa: E402
+
+from catalog_classifier.config import Config  # noqa: E402
+from catalog_classifier.datasets import image_rows, text_rows  # noqa: E402
+from catalog_classifier.lakehouse import Lakehouse  # noqa: E402
+from catalog_classifier.registry import Registry  # noqa: E402
+from catalog_classifier.splits import run_splits  # noqa: E402
+from catalog_classifier.tables import GOLD_EVALUATIONS, SILVER_SPLITS  # noqa: E402
+from catalog_classifier.training import classification_metrics  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+MODELS = ("tfidf", "text", "image")
+
+
+@dataclass
+class Evaluation:
+    model: str
+    split: str
+    version: str | None
+    rows: int
+    metrics: dict[str, float]
+    per_class: pd.DataFrame
+    confusion: np.ndarray
+    codes: list[int]
+    fold_scores: list[float] = field(default_factory=list)
+
+    @property
+    def weighted_f1_std(self) -> float | None:
+        return float(np.std(self.fold_scores)) if self.fold_scores else None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "model": self.model,
+            "split": self.split,
+            "version": self.version,
+            "rows": self.rows,
+            **{k: round(v, 4) for k, v in self.metrics.items()},
+        }
+        if self.fold_scores:
+            out["weighted_f1_folds"] = [round(s, 4) for s in self.fold_scores]
+            out["weighted_f1_std"] = round(self.weighted_f1_std or 0.0, 4)
+        return out
+
+
+def evaluate_predictions(
+    model: str,
+    split: str,
+    version: str | None,
+    labels: Sequence[int],
+    probabilities: np.ndarray,
+    codes: Sequence[int],
+    names: dict[int, str],
+) -> Evaluation:
+    """Scores of class-index predictions against class-index labels."""
+    labels = [int(v) for v in labels]
+    predicted = probabilities.argmax(1).tolist() if len(labels) else []
+    metrics = classification_metrics(labels, predicted)
+    present = sorted(set(labels) | set(predicted))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, predicted, labels=present, zero_division=0
+    )
+    per_class = pd.DataFrame(
+        {
+            "prdtypecode": [codes[i] for i in present],
+            "category": [names.get(codes[i], str(codes[i])) for i in present],
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "support": support,
+        }
+    )
+    confusion = confusion_matrix(labels, predicted, labels=list(range(len(codes))))
+    return Evaluation(
+        model, split, version, len(labels), metrics, per_class, confusion, list(codes)
+    )
+
+
+def most_confused_pairs(
+    evaluation: Evaluation, names: dict[int, str], top: int = 10
+) -> list[dict[str, Any]]:
+    """The off-diagonal cells with the most listings: (true, predicted, count, share of true)."""
+    matrix = evaluation.confusion.copy()
+    np.fill_diagonal(matrix, 0)
+    totals = evaluation.confusion.sum(1)
+    pairs = []
+    for flat in np.argsort(matrix, axis=None)[::-1][:top]:
+        i, j = np.unravel_index(flat, matrix.shape)
+        if matrix[i, j] == 0:
+            break
+        codes = evaluation.codes
+        pairs.append(
+            {
+                "true": codes[i],
+                "true_name": names.get(codes[i], ""),
+                "predicted": codes[j],
+                "predicted_name": names.get(codes[j], ""),
+                "count": int(matrix[i, j]),
+                "share_of_true": float(matrix[i, j] / totals[i]) if totals[i] else 0.0,
+            }
+        )
+    return pairs
+
+
+def plot_confusion(evaluation: Evaluation, names: dict[int, str], path: Path) -> Path:
+    """Row-normalised confusion matrix (each true class sums to 1) as a PNG."""
+    matrix = evaluation.confusion.astype(float)
+    sums = matrix.sum(1, keepdims=True)
+    normalized = np.divide(matrix, sums, out=np.zeros_like(matrix), where=sums > 0)
+    labels = [f"{c} {names.get(c, '')}"[:28] for c in evaluation.codes]
+    fig, ax = plt.subplots(figsize=(12, 10.5))
+    image = ax.imshow(normalized, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.set_xlabel("predicted category")
+    ax.set_ylabel("true category")
+    ax.set_title(
+        f"{evaluation.model}: confusion matrix on {evaluation.split} "
+        f"(row-normalised, {evaluation.rows} listings)"
+    )
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if normalized[i, j] >= 0.1:
+                color = "white" if normalized[i, j] > 0.5 else "black"
+                ax.text(
+                    j,
+                    i,
+                    f"{normalized[i, j]:.1f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color=color,
+                )
+    fig.colorbar(image, ax=ax, fraction=0.04, label="share of the true class")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def evaluation_row(
+    evaluation: Evaluation, run_id: str, input_versions: dict[str, int | None], at: datetime
+) -> dict[str, Any]:
+    per_class = evaluation.per_class.to_dict(orient="records")
+    return {
+        "evaluation_id": f"{run_id}.{evaluation.model}.{evaluation.split}",
+        "run_id": run_id,
+        "model": evaluation.model,
+        "model_version": evaluation.version,
+        "split": evaluation.split,
+        "rows": int(evaluation.rows),
+        "weighted_f1": float(evaluation.metrics["weighted_f1"]),
+        "macro_f1": float(evaluation.metrics["macro_f1"]),
+        "accuracy": float(evaluation.metrics["accuracy"]),
+        "weighted_f1_std": evaluation.weighted_f1_std,
+        "per_class": json.dumps(per_class, default=float),
+        "confusion": json.dumps(
+            {"codes": evaluation.codes, "matrix": evaluation.confusion.tolist()}
+        ),
+        "input_versions": json.dumps(input_versions),
+        "evaluated_at": at,
+    }
+
+
+def write_evaluations(lakehouse: Lakehouse, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    spark = lakehouse.spark
+    frame = spark.createDataFrame(pd.DataFrame(rows), GOLD_EVALUATIONS.spark_schema())
+    lakehouse.merge(GOLD_EVALUATIONS, frame)
+
+
+# ------------------------------------------------------------------------------ rows to score
+
+
+def rows_for(lakehouse: Lakehouse, config: Config, model: str) -> DataFrame:
+    codes = config.label_codes
+    return image_rows(lakehouse, codes) if model == "image" else text_rows(lakehouse, codes)
+
+
+def _probabilities(frame: pd.DataFrame) -> np.ndarray:
+    return np.stack(frame["probabilities"].to_numpy()) if len(frame) else np.zeros((0, 1))
+
+
+@dataclass
+class EvaluateSummary:
+    run_id: str
+    split: str
+    evaluations: list[Evaluation]
+    html_path: Path | None
+    seconds: float = 0.0
+
+    def format(self) -> str:
+        lines = [f"Evaluation {self.run_id} on {self.split} in {self.seconds:.1f} s"]
+        for e in self.evaluations:
+            spread = f" ± {e.weighted_f1_std:.4f}" if e.fold_scores else ""
+            lines.append(
+                f"  {e.model:6} weighted F1 {e.metrics['weighted_f1']:.4f}{spread}  macro F1 "
+                f"{e.metrics['macro_f1']:.4f}  accuracy {e.metrics['accuracy']:.4f}  "
+                f"({e.rows} listings, version {e.version})"
+            )
+        if self.html_path:
+            lines.append(f"  page: {self.html_path}")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "split": self.split,
+            "models": {e.model: e.as_dict() for e in self.evaluations},
+            "page": str(self.html_path) if self.html_path else None,
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def run_evaluate(
+    lakehouse: Lakehouse,
+    config: Config,
+    split: str = "test",
+    out_dir: str = "report/evaluation",
+    models: Sequence[str] | None = None,
+) -> EvaluateSummary:
+    """Score the latest registered version of each model on ``split``; page + gold rows."""
+    from catalog_classifier.train import predict_probabilities
+
+    started = time.monotonic()
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    registry = Registry(config, lakehouse.root)
+    names = config.category_names
+    codes = config.label_codes
+    out = Path(out_dir)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    evaluations, sections, gold = [], [], []
+    at = datetime.now(UTC).replace(microsecond=0)
+    for model in models or MODELS:
+        if registry.latest_version(model) is None:
+            log.warning("evaluate: no registered %s model; skipped", model)
+            continue
+        registered = registry.load(model)
+        rows = rows_for(lakehouse, config, model).filter(F.col("split") == split)
+        versions = lakehouse.versions(_input_tables(model))
+        frame = predict_probabilities(lakehouse, config, registered.folder, rows)
+        probs = _probabilities(frame)
+        evaluation = evaluate_predictions(
+            model, split, registered.version, frame["label"].tolist(), probs, codes, names
+        )
+        evaluations.append(evaluation)
+        gold.append(evaluation_row(evaluation, run_id, versions, at))
+        figure = plot_confusion(evaluation, names, out / "figures" / f"confusion_{model}.png")
+        examples = misclassified_examples(
+            lakehouse, config, frame, probs, config.evaluation.misclassified_examples
+        )
+        gradcams = (
+            gradcam_section(lakehouse, config, registered.folder, frame, probs, out)
+            if model == "image"
+            else ""
+        )
+        sections.append(_model_section(evaluation, names, figure, examples, gradcams, config))
+        shutil.rmtree(registered.folder.parent, ignore_errors=True)
+    write_evaluations(lakehouse, gold)
+    page = write_page(out, f"Model evaluation on the {split} split", evaluations, sections, run_id)
+    summary = EvaluateSummary(run_id, split, evaluations, page, time.monotonic() - started)
+    log.info("evaluate done: %s", json.dumps(summary.as_dict()))
+    return summary
+
+
+def _input_tables(model: str) -> Any:
+    from catalog_classifier.train import INPUT_TABLES
+
+    return INPUT_TABLES[model]
+
+
+def run_cross_validation(
+    lakehouse: Lakehouse,
+    config: Config,
+    folds: int | None = None,
+    out_dir: str = "report/evaluation",
+    models: Sequence[str] | None = None,
+) -> EvaluateSummary:
+    """K-fold stratified cross-validation of each model; mean and spread of each metric.
+
+    Each fold's model trains on the other folds (early stopping on the rows of those folds
+    whose hash split is ``valid``) and predicts the held-out fold. Text and image embeddings are
+    computed once and reused across folds; the heads train in memory with the same loop.
+    """
+    from catalog_classifier import train as trainer
+
+    started = time.monotonic()
+    k = folds or config.splits.cv_folds
+    splits_config = dataclasses.replace(config.splits, cv_folds=k)
+    config = dataclasses.replace(config, splits=splits_config)
+    run_splits(lakehouse, splits_config)
+    stored_folds = lakehouse.read(SILVER_SPLITS).agg(F.max("fold")).first()[0]
+    if stored_folds is not None and stored_folds + 1 != k:
+        raise ValueError(f"silver.splits holds {stored_folds + 1} folds, not {k}")
+    run_id = "cv" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    names, codes = config.category_names, config.label_codes
+    out = Path(out_dir)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    evaluations, sections, gold = [], [], []
+    at = datetime.now(UTC).replace(microsecond=0)
+    for model in models or config.train.models:
+        rows = rows_for(lakehouse, config, model).cache()
+        versions = lakehouse.versions(_input_tables(model))
+        all_labels: list[int] = []
+        all_probs: list[np.ndarray] = []
+        fold_scores = []
+        for fold in range(k):
+            fold_started = time.monotonic()
+            held_out = F.col("fold") == fold
+            # Within the training folds: hash-valid rows for early stopping, the rest to train.
+            training = rows.filter(~held_out).withColumn(
+                "split", F.when(F.col("split") == "valid", "valid").otherwise("train")
+            )
+            test = rows.filter(held_out)
+            labels, probs = trainer.cross_validation_fold(lakehouse, config, model, training, test)
+            score = classification_metrics(labels, probs.argmax(1).tolist())["weighted_f1"]
+            fold_scores.append(score)
+            all_labels += labels
+            all_probs.append(probs)
+            log.info(
+                "cv %s fold %d/%d: weighted F1 %.4f (%d listings, %.0f s)",
+                model,
+                fold + 1,
+                k,
+                score,
+                len(labels),
+                time.monotonic() - fold_started,
+            )
+        rows.unpersist()
+        evaluation = evaluate_predictions(
+            model, f"cv{k}", None, all_labels, np.concatenate(all_probs), codes, names
+        )
+        evaluation.fold_scores = fold_scores
+        evaluation.metrics["weighted_f1"] = float(np.mean(fold_scores))
+        evaluations.append(evaluation)
+        gold.append(evaluation_row(evaluation, run_id, versions, at))
+        figure = plot_confusion(evaluation, names, out / "figures" / f"confusion_cv_{model}.png")
+        sections.append(_model_section(evaluation, names, figure, "", "", config))
+    write_evaluations(lakehouse, gold)
+    page = write_page(
+        out, f"{k}-fold cross-validation", evaluations, sections, run_id, name="cv.html"
+    )
+    summary = EvaluateSummary(run_id, f"cv{k}", evaluations, page, time.monotonic() - started)
+    log.info("cross-validation done: %s", json.dumps(summary.as_dict()))
+    return summary
+
+
+# ------------------------------------------------------------------------------ examples
+
+
+def misclassified_examples(
+    lakehouse: Lakehouse, config: Config, frame: pd.DataFrame, probs: np.ndarray, limit: int
+) -> str:
+    """An HTML table of the most confident mistakes, with the listing's text and image."""
+    if not len(frame) or not limit:
+        return ""
+    codes, names = config.label_codes, config.category_names
+    predicted = probs.argmax(1)
+    wrong = np.flatnonzero(predicted != frame["label"].to_numpy())
+    if not len(wrong):
+        return "<p>No misclassified listing.</p>"
+    wrong = wrong[np.argsort(-probs[wrong].max(1))][:limit]
+    products = [int(p) for p in frame["productid"].to_numpy()[wrong]]
+    details = _listing_details(lakehouse, products)
+    cells = []
+    for index in wrong:
+        productid = int(frame["productid"].iloc[index])
+        info = details.get(productid, {})
+        true_code = codes[int(frame["label"].iloc[index])]
+        pred_code = codes[int(predicted[index])]
+        thumb = (
+            f"<img class='thumb' src='data:image/jpeg;base64,{info['thumb']}'>"
+            if info.get("thumb")
+            else "<span class='muted'>no image</span>"
+        )
+        text = html.escape((info.get("text") or "")[:300])
+        cells.append(
+            f"<tr><td>{thumb}</td><td>{productid}</td><td>{text}</td>"
+            f"<td>{true_code} {html.escape(names.get(true_code, ''))}</td>"
+            f"<td>{pred_code} {html.escape(names.get(pred_code, ''))}</td>"
+            f"<td>{probs[index].max():.2f}</td></tr>"
+        )
+    return (
+        "<table><tr><th>image</th><th>productid</th><th>text</th><th>true</th>"
+        "<th>predicted</th><th>confidence</th></tr>" + "".join(cells) + "</table>"
+    )
+
+
+def _listing_details(lakehouse: Lakehouse, products: list[int]) -> dict[int, dict[str, Any]]:
+    from catalog_classifier.tables import BRONZE_IMAGES, BRONZE_LISTINGS, SILVER_TEXT_FEATURES
+
+    wanted = lakehouse.spark.createDataFrame([(p,) for p in products], "productid long")
+    text = lakehouse.read(SILVER_TEXT_FEATURES).select("productid", "text")
+    listings = lakehouse.read(BRONZE_LISTINGS).select("productid", "imageid")
+    images = lakehouse.read(BRONZE_IMAGES).select("imageid", "content")
+    rows = (
+        wanted.join(text, "productid", "left")
+        .join(listings, "productid", "left")
+        .join(images, "imageid", "left")
+        .collect()
+    )
+    return {r["productid"]: {"text": r["text"], "thumb": _thumbnail(r["content"])} for r in rows}
+
+
+def _thumbnail(content: bytes | None, size: int = 96) -> str | None:
+    if not content:
+        return None
+    from PIL import Image
+
+    try:
+        image = Image.open(io.BytesIO(bytes(content))).convert("RGB")
+        image.thumbnail((size, size))
+    except Exception:  # noqa: BLE001 - an undecodable image just gets no thumbnail
+        return None
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=80)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def gradcam_section(
+    lakehouse: Lakehouse,
+    config: Config,
+    folder: Path,
+    frame: pd.DataFrame,
+    probs: np.ndarray,
+    out: Path,
+) -> str:
+    """Grad-CAM overlays for a sample of correct and wrong image predictions."""
+    from catalog_classifier.image_model import gradcam_overlays
+
+    limit = config.evaluation.gradcam_examples
+    if not len(frame) or not limit:
+        return ""
+    predicted = probs.argmax(1)
+    correct = np.flatnonzero(predicted == frame["label"].to_numpy())
+    wrong = np.flatnonzero(predicted != frame["label"].to_numpy())
+    rng = np.random.default_rng(config.train.seed)
+    chosen = [
+        *rng.permutation(correct)[: limit // 2].tolist(),
+        *rng.permutation(wrong)[: limit - min(limit // 2, len(correct))].tolist(),
+    ]
+    if not chosen:
+        return ""
+    imageids = [int(frame["imageid"].iloc[i]) for i in chosen]
+    files = gradcam_overlays(lakehouse, folder, imageids, [int(predicted[i]) for i in chosen], out)
+    codes, names = config.label_codes, config.category_names
+    cells = []
+    for index, imageid in zip(chosen, imageids, strict=True):
+        if imageid not in files:
+            continue
+        true_code, pred_code = codes[int(frame["label"].iloc[index])], codes[int(predicted[index])]
+        verdict = "correct" if true_code == pred_code else "wrong"
+        cells.append(
+            f"<figure><img src='{files[imageid]}' width='224'><figcaption>{verdict}: "
+            f"predicted {pred_code} {html.escape(names.get(pred_code, ''))} "
+            f"({probs[index].max():.2f}); true {true_code} "
+            f"{html.escape(names.get(true_code, ''))}</figcaption></figure>"
+        )
+    return (
+        "<h3>Grad-CAM: where the image model looked</h3><p class='reading'>Warm colours mark the "
+        "regions that raised the predicted class's score most (last convolutional block).</p>"
+        "<div class='grid'>" + "".join(cells) + "</div>"
+    )
+
+
+# ---------------------------------------------------------------------------------- page
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;color:#222}
+table{border-collapse:collapse;margin:1rem 0;font-size:0.9rem}
+td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}
+.reading{color:#444;font-style:italic}.muted{color:#999}.thumb{width:96px}
+.grid{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0;width:230px;font-size:0.8rem}
+"""
+
+
+def _model_section(
+    evaluation: Evaluation,
+    names: dict[int, str],
+    figure: Path,
+    examples: str,
+    gradcams: str,
+    config: Config,
+) -> str:
+    pairs = most_confused_pairs(evaluation, names, config.evaluation.confused_pairs)
+    pair_rows = "".join(
+        f"<tr><td>{p['true']} {html.escape(p['true_name'])}</td><td>{p['predicted']} "
+        f"{html.escape(p['predicted_name'])}</td><td>{p['count']}</td>"
+        f"<td>{p['share_of_true']:.0%}</td></tr>"
+        for p in pairs
+    )
+    per_class = evaluation.per_class.sort_values("f1")
+    class_rows = "".join(
+        f"<tr><td>{r.prdtypecode}</td><td>{html.escape(r.category)}</td><td>{r.precision:.2f}"
+        f"</td><td>{r.recall:.2f}</td><td>{r.f1:.2f}</td><td>{r.support}</td></tr>"
+        for r in per_class.itertuples()
+    )
+    spread = (
+        f" ± {evaluation.weighted_f1_std:.4f} over {len(evaluation.fold_scores)} folds "
+        f"({', '.join(f'{s:.3f}' for s in evaluation.fold_scores)})"
+        if evaluation.fold_scores
+        else ""
+    )
+    worst = per_class.iloc[0] if len(per_class) else None
+    reading = (
+        f"Weighted F1 {evaluation.metrics['weighted_f1']:.3f}{spread}; the weakest category is "
+        f"{worst.prdtypecode} {worst.category} (F1 {worst.f1:.2f})."
+        if worst is not None
+        else ""
+    )
+    return f"""
+<h2>{evaluation.model} (version {evaluation.version or "-"})</h2>
+<p>{evaluation.rows} listings. <b>Weighted F1 {evaluation.metrics["weighted_f1"]:.4f}</b>{spread},
+macro F1 {evaluation.metrics["macro_f1"]:.4f}, accuracy {evaluation.metrics["accuracy"]:.4f}.</p>
+<p class='reading'>{html.escape(reading)}</p>
+<img src='figures/{figure.name}' width='900'>
+<p class='reading'>Each row is a true category; a dark cell off the diagonal is a category that
+is often mistaken for another.</p>
+<h3>Most confused pairs</h3>
+<table><tr><th>true</th><th>predicted as</th><th>listings</th><th>share of the true class</th>
+</tr>{pair_rows}</table>
+<details><summary>Per-category report (worst first)</summary>
+<table><tr><th>code</th><th>category</th><th>precision</th><th>recall</th><th>F1</th>
+<th>support</th></tr>{class_rows}</table></details>
+{"<h3>Most confident mistakes</h3>" + examples if examples else ""}
+{gradcams}
+"""
+
+
+def write_page(
+    out: Path,
+    title: str,
+    evaluations: list[Evaluation],
+    sections: list[str],
+    run_id: str,
+    name: str = "index.html",
+) -> Path:
+    summary_rows = "".join(
+        f"<tr><td>{e.model}</td><td>{e.version or '-'}</td><td>{e.rows}</td>"
+        f"<td>{e.metrics['weighted_f1']:.4f}"
+        + (f" ± {e.weighted_f1_std:.4f}" if e.fold_scores else "")
+        + f"</td><td>{e.metrics['macro_f1']:.4f}</td><td>{e.metrics['accuracy']:.4f}</td></tr>"
+        for e in evaluations
+    )
+    page = f"""<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>
+<style>{_CSS}</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p class='muted'>Evaluation run {run_id}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Weighted F1 is
+the challenge's metric (F1 of each category weighted by its number of listings).</p>
+<table><tr><th>model</th><th>version</th><th>listings</th><th>weighted F1</th><th>macro F1</th>
+<th>accuracy</th></tr>{summary_rows}</table>
+{"".join(sections) if sections else "<p>No model evaluated: train one first.</p>"}
+</body></html>"""
+    path = out / name
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def scratch_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="evaluate-"))

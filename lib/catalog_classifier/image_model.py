@@ -1,0 +1,235 @@
+"""The image model: an ImageNet backbone (EfficientNet-Lite0 by default) and a classification head.
+
+Two modes, as for text:
+
+* ``frozen`` (the CPU default): the backbone embeds each valid image once (eval transform);
+  the pooled features are cached in ``silver.image_embeddings``. For training, augmented copies
+  (random crop, flip, colour jitter) of the training images are embedded too, decoded and
+  augmented in Petastorm's TransformSpec, with extra copies for the classes with fewer images
+  than the median. The head trains on the features, fed by Petastorm.
+* ``finetune`` (GPU): backbone and head train together on images decoded and augmented in the
+  TransformSpec for every epoch.
+
+Blank and invalid images never reach training (see :func:`datasets.image_rows`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from pyspark.sql import DataFrame
+from pyspark.sql import types as T
+
+from catalog_classifier.config import ImageModelConfig
+from catalog_classifier.logs import worker_logger
+from catalog_classifier.text_model import to_blob
+from catalog_classifier.torch_compat import ensure_torchvision
+
+log = logging.getLogger(__name__)
+
+_BACKBONES: dict[tuple[str, str | None, str], tuple[torch.nn.Module, Any]] = {}
+
+
+def get_backbone(name: str, weights_path: str | None, device: str = "cpu") -> tuple[Any, Any]:
+    """The process's backbone (eval mode) and its spec, loaded on first use and then reused."""
+    key = (name, weights_path, device)
+    if key not in _BACKBONES:
+        from catalog_classifier.image_backbone import load_backbone
+
+        backbone, spec = load_backbone(name, weights_path)
+        _BACKBONES[key] = (backbone.eval().to(device), spec)
+    return _BACKBONES[key]
+
+
+def backbone_id(name: str, weights_path: str | None) -> str:
+    """Backbone name and a fingerprint of its weights file: cached features are tied to both."""
+    from catalog_classifier.image_backbone import weights_file
+
+    path = Path(weights_file(name, weights_path))
+    digest = hashlib.sha256(str(path.stat().st_size).encode())
+    with path.open("rb") as handle:
+        digest.update(handle.read(1 << 20))
+    return f"{name}@{digest.hexdigest()[:12]}"
+
+
+EMBEDDING_ROW_SCHEMA = T.StructType(
+    [
+        T.StructField("imageid", T.LongType(), False),
+        T.StructField("backbone", T.StringType(), False),
+        T.StructField("productid", T.LongType(), False),
+        T.StructField("sha256", T.StringType(), False),
+        T.StructField("dim", T.IntegerType(), False),
+        T.StructField("embedding", T.BinaryType(), False),
+        T.StructField("computed_at", T.TimestampType(), False),
+    ]
+)
+
+
+def embed_images(
+    contents: list[bytes], name: str, weights_path: str | None, batch_size: int, device: str
+) -> np.ndarray:
+    """Pooled features (eval transform) of image files; a row of NaN for one that fails."""
+    from catalog_classifier.image_backbone import extract_features
+
+    backbone, spec = get_backbone(name, weights_path, device)
+    return extract_features(backbone, spec, contents, batch_size=batch_size, device=device)
+
+
+def image_embeddings(
+    rows: DataFrame,
+    backbone: str,
+    config: ImageModelConfig,
+    computed_at: datetime,
+    torch_threads: int = 1,
+) -> DataFrame:
+    """(imageid, productid, sha256, content) -> rows of ``silver.image_embeddings``, on the
+    executors; each Python worker loads the backbone once. Images that fail to decode are left
+    out (the features stage already marks them invalid)."""
+    name, weights_path, batch_size = config.backbone, config.weights_path, config.embed_batch_size
+
+    def compute(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        logger = worker_logger("catalog_classifier.image_model")
+        if torch_threads:
+            torch.set_num_threads(torch_threads)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        for batch in batches:
+            vectors = embed_images(
+                [bytes(c) for c in batch["content"]], name, weights_path, batch_size, device
+            )
+            ok = ~np.isnan(vectors).any(axis=1)
+            if (~ok).any():
+                logger.warning(
+                    "image embeddings: %d images failed to decode: imageids %s",
+                    int((~ok).sum()),
+                    batch["imageid"][~ok].tolist()[:20],
+                )
+            yield pd.DataFrame(
+                {
+                    "imageid": batch["imageid"][ok].astype("int64"),
+                    "backbone": backbone,
+                    "productid": batch["productid"][ok].astype("int64"),
+                    "sha256": batch["sha256"][ok],
+                    "dim": np.int32(vectors.shape[1]),
+                    "embedding": [to_blob(v) for v in vectors[ok]],
+                    "computed_at": pd.Timestamp(computed_at),
+                }
+            )
+
+    return rows.select("imageid", "productid", "sha256", "content").mapInPandas(
+        compute, EMBEDDING_ROW_SCHEMA
+    )
+
+
+@dataclass
+class DecodeAugment:
+    """Petastorm TransformSpec function: JPEG bytes -> a normalised image tensor (C, H, W),
+    augmented when ``train`` is true. Picklable for the process pool; the transforms are
+    built once per worker."""
+
+    backbone: str
+    weights_path: str | None
+    train: bool
+    seed: int = 0
+
+    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+        from catalog_classifier.image_backbone import decode_image
+
+        transform, size = _transform(self.backbone, self.weights_path, self.train)
+        pixels = []
+        for content in batch["content"]:
+            image = decode_image(bytes(content), size)
+            pixels.append(np.ascontiguousarray(transform(image).numpy(), dtype=np.float32))
+        out = batch.drop(columns=["content"]).copy()
+        out["pixels"] = pixels
+        return out
+
+    def edit_fields(self) -> list[tuple[str, Any, tuple[int, ...], bool]]:
+        _, size = _transform(self.backbone, self.weights_path, self.train)
+        return [("pixels", np.float32, (3, size, size), False)]
+
+
+_TRANSFORMS: dict[tuple[str, str | None, bool], tuple[Any, int]] = {}
+
+
+def _transform(name: str, weights_path: str | None, train: bool) -> tuple[Any, int]:
+    key = (name, weights_path, train)
+    if key not in _TRANSFORMS:
+        ensure_torchvision()
+        from catalog_classifier.image_backbone import backbone_spec, eval_transform, train_transform
+
+        spec = backbone_spec(name)
+        transform = train_transform(spec) if train else eval_transform(spec)
+        _TRANSFORMS[key] = (transform, spec.input_size)
+    return _TRANSFORMS[key]
+
+
+def copies_per_class(counts: dict[int, int], base: int, minority_extra: int) -> dict[int, int]:
+    """Augmented copies of each training image by class: ``base``, plus ``minority_extra`` for
+    classes with fewer images than the median class."""
+    if not counts:
+        return {}
+    median = float(np.median(list(counts.values())))
+    return {c: base + (minority_extra if n < median else 0) for c, n in counts.items()}
+
+
+def save_backbone_reference(folder: Path, name: str, weights_path: str | None, bid: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    info = {"backbone": name, "weights_path": weights_path, "backbone_id": bid}
+    (folder / "backbone.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+
+
+def gradcam_overlays(
+    lakehouse: Any, folder: Path, imageids: list[int], classes: list[int], out: Path
+) -> dict[int, str]:
+    """Grad-CAM overlays of a saved frozen image model for ``imageids`` and the given class
+    indices, written as ``figures/gradcam_<imageid>.png`` under ``out``; imageid -> path."""
+    from pyspark.sql import functions as F
+
+    from catalog_classifier.heads import load_head
+    from catalog_classifier.image_backbone import (
+        ImageClassifier,
+        decode_image,
+        eval_transform,
+        grad_cam,
+        load_backbone,
+        overlay_heatmap,
+    )
+    from catalog_classifier.tables import BRONZE_IMAGES
+
+    info = json.loads((folder / "backbone.json").read_text(encoding="utf-8"))
+    backbone, spec = load_backbone(info["backbone"], info["weights_path"])
+    model = ImageClassifier(backbone, load_head(folder)).eval()
+    transform = eval_transform(spec)
+    rows = (
+        lakehouse.read(BRONZE_IMAGES)
+        .filter(F.col("imageid").isin(imageids))
+        .select("imageid", "content")
+        .collect()
+    )
+    contents = {int(r["imageid"]): bytes(r["content"]) for r in rows}
+    written: dict[int, str] = {}
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    for imageid, class_index in zip(imageids, classes, strict=True):
+        if imageid not in contents:
+            continue
+        try:
+            image = decode_image(contents[imageid], spec.input_size)
+        except ValueError as exc:
+            log.warning("grad-cam: image %d skipped: %s", imageid, exc)
+            continue
+        heatmap = grad_cam(model, transform(image), class_index)
+        shown = image.resize((spec.input_size, spec.input_size))
+        name = f"figures/gradcam_{imageid}.png"
+        overlay_heatmap(shown, heatmap).save(out / name)
+        written[imageid] = name
+    return written

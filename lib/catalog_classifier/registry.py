@@ -1,0 +1,150 @@
+"""The model registry: every trained model is an MLflow run and a registered model version.
+
+Local default: an MLflow store under the lakehouse (``<lakehouse>/_mlflow/mlflow.db``, a SQLite
+tracking and registry database, and ``<lakehouse>/_mlflow/artifacts``). On Databricks
+(``registry.tracking_uri: databricks``) the workspace's tracking server and registry.
+
+A run holds the parameters, the per-epoch metrics, the final metrics, the Delta versions of the
+tables the model was trained on (as tags ``delta.<layer>.<table>``), the label map, and one
+artifact folder ``model/`` with all that scoring needs. Weights are safetensors files or a Spark
+ML pipeline folder: loading a model never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from catalog_classifier.config import Config
+
+log = logging.getLogger(__name__)
+
+MODEL_ARTIFACT = "model"
+MODEL_META = "model.json"
+
+
+def tracking_uri(config: Config, lakehouse_root: str) -> str:
+    if config.registry.tracking_uri:
+        return config.registry.tracking_uri
+    root = Path(lakehouse_root) / "_mlflow"
+    root.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(root / 'mlflow.db').absolute()}"
+
+
+def artifact_location(lakehouse_root: str) -> str:
+    return (Path(lakehouse_root) / "_mlflow" / "artifacts").absolute().as_uri()
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    name: str  # registered model name, e.g. catalog-classifier-tfidf
+    model: str  # tfidf, text, image
+    version: str
+    run_id: str
+    folder: Path  # local copy of the model artifact folder
+    meta: dict[str, Any]
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}/{self.version}"
+
+
+class Registry:
+    """Log, register and load the project's models."""
+
+    def __init__(self, config: Config, lakehouse_root: str) -> None:
+        import mlflow
+
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        self.config = config
+        self.uri = tracking_uri(config, lakehouse_root)
+        self.lakehouse_root = lakehouse_root
+        mlflow.set_tracking_uri(self.uri)
+        mlflow.set_registry_uri(self.uri)
+        self.client = mlflow.MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+        experiment = self.client.get_experiment_by_name(config.registry.experiment)
+        if experiment is None:
+            location = None if self.uri == "databricks" else artifact_location(lakehouse_root)
+            self.experiment_id = self.client.create_experiment(
+                config.registry.experiment, artifact_location=location
+            )
+        else:
+            self.experiment_id = experiment.experiment_id
+
+    def registered_name(self, model: str) -> str:
+        return f"{self.config.registry.model_prefix}-{model}"
+
+    def log_model(
+        self,
+        model: str,
+        folder: Path,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        history: Sequence[dict[str, Any]],
+        input_versions: dict[str, int | None],
+        tags: dict[str, str] | None = None,
+    ) -> RegisteredModel:
+        """One run with everything about the model, then a new registered version of it."""
+        import mlflow
+
+        meta = json.loads((folder / MODEL_META).read_text(encoding="utf-8"))
+        with mlflow.start_run(experiment_id=self.experiment_id, run_name=f"train-{model}") as run:
+            mlflow.log_params({k: _param(v) for k, v in params.items()})
+            for row in history:
+                step = int(row.get("epoch", 0))
+                for key, value in row.items():
+                    if key != "epoch" and isinstance(value, int | float):
+                        mlflow.log_metric(key, float(value), step=step)
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+            mlflow.set_tags(
+                {
+                    "model": model,
+                    "label_codes": json.dumps(meta["label_codes"]),
+                    **{f"delta.{k}": str(v) for k, v in input_versions.items()},
+                    **(tags or {}),
+                }
+            )
+            mlflow.log_dict(meta, "label_map.json")
+            mlflow.log_artifacts(str(folder), MODEL_ARTIFACT)
+            run_id = run.info.run_id
+        name = self.registered_name(model)
+        if not self.client.search_registered_models(filter_string=f"name='{name}'"):
+            self.client.create_registered_model(name)
+        version = self.client.create_model_version(name, f"runs:/{run_id}/{MODEL_ARTIFACT}", run_id)
+        log.info("registry: %s version %s (run %s)", name, version.version, run_id)
+        return RegisteredModel(name, model, str(version.version), run_id, folder, meta)
+
+    def latest_version(self, model: str) -> str | None:
+        versions = self.client.search_model_versions(f"name='{self.registered_name(model)}'")
+        return max((v.version for v in versions), key=int, default=None)
+
+    def load(self, model: str, version: str | None = None) -> RegisteredModel:
+        """Download a registered version (the latest by default) into a local folder."""
+        import mlflow
+
+        name = self.registered_name(model)
+        version = version or self.latest_version(model)
+        if version is None:
+            raise LookupError(f"no registered version of {name}: train it first")
+        found = self.client.get_model_version(name, str(version))
+        target = Path(tempfile.mkdtemp(prefix=f"{name}-v{version}-"))
+        path = mlflow.artifacts.download_artifacts(
+            run_id=found.run_id, artifact_path=MODEL_ARTIFACT, dst_path=str(target)
+        )
+        folder = Path(path)
+        meta = json.loads((folder / MODEL_META).read_text(encoding="utf-8"))
+        return RegisteredModel(name, model, str(version), found.run_id, folder, meta)
+
+    def run_metrics(self, run_id: str) -> dict[str, float]:
+        return dict(self.client.get_run(run_id).data.metrics)
+
+
+def _param(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text[:6000]

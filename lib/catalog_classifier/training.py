@@ -1,0 +1,284 @@
+"""One device-agnostic training loop for every PyTorch model of the project.
+
+CUDA when present (bf16 autocast, pinned host memory, non-blocking copies), the CPU otherwise;
+seeded; AdamW with linear warm-up and cosine decay per step; class-weighted cross-entropy; early
+stopping on the validation weighted F1 (the challenge's metric), keeping the best weights; one log
+line per epoch (loss, accuracy, weighted F1) and a tqdm bar over the batches of an epoch.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.metrics import accuracy_score, f1_score
+from tqdm.auto import tqdm
+
+log = logging.getLogger(__name__)
+
+Batch = dict[str, Any]
+# A function that opens one epoch of batches (a Petastorm feed's epoch, or an in-memory one).
+EpochSource = Callable[[int], AbstractContextManager[Iterator[Batch]]]
+
+
+@dataclass
+class EpochStats:
+    epoch: int
+    train_loss: float
+    train_rows: int
+    valid_loss: float
+    valid_accuracy: float
+    valid_weighted_f1: float
+    valid_macro_f1: float
+    learning_rate: float
+    seconds: float
+
+
+@dataclass
+class FitResult:
+    history: list[EpochStats] = field(default_factory=list)
+    best_epoch: int = -1
+    best_weighted_f1: float = -1.0
+    stopped_early: bool = False
+    seconds: float = 0.0
+    device: str = "cpu"
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["history"] = [asdict(h) for h in self.history]
+        return out
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def resolve_device(requested: str = "auto") -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(requested)
+
+
+def classification_metrics(
+    y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[int] | None = None
+) -> dict[str, float]:
+    """Weighted F1 (the challenge's metric), macro F1 over the classes present, accuracy."""
+    if len(y_true) == 0:
+        return {"weighted_f1": 0.0, "macro_f1": 0.0, "accuracy": 0.0}
+    present = sorted(set(y_true)) if labels is None else list(labels)
+    return {
+        "weighted_f1": float(
+            f1_score(y_true, y_pred, labels=present, average="weighted", zero_division=0)
+        ),
+        "macro_f1": float(
+            f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)
+        ),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+    }
+
+
+def to_device(value: Any, device: torch.device) -> Any:
+    """Move a tensor, or a dict of tensors, to ``device`` (pinned and non-blocking on CUDA)."""
+    if isinstance(value, dict):
+        return {k: to_device(v, device) for k, v in value.items()}
+    if isinstance(value, torch.Tensor):
+        if device.type == "cuda":
+            return value.pin_memory().to(device, non_blocking=True)
+        return value.to(device)
+    return value
+
+
+def forward(model: torch.nn.Module, inputs: Any) -> torch.Tensor:
+    return model(**inputs) if isinstance(inputs, dict) else model(inputs)
+
+
+def _autocast(device: torch.device) -> AbstractContextManager[Any]:
+    return torch.autocast(
+        device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"
+    )
+
+
+def predict_logits(
+    model: torch.nn.Module,
+    batches: Iterator[Batch],
+    to_xy: Callable[[Batch], tuple[Any, torch.Tensor | None]],
+    device: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Logits (float32, on the CPU) of every batch, and the labels when the batches have them."""
+    model.eval()
+    logits, labels = [], []
+    with torch.inference_mode(), _autocast(device):
+        for batch in batches:
+            inputs, y = to_xy(batch)
+            logits.append(forward(model, to_device(inputs, device)).float().cpu())
+            if y is not None:
+                labels.append(y.long().cpu())
+    out = torch.cat(logits) if logits else torch.empty(0)
+    return out, (torch.cat(labels) if labels else None)
+
+
+def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / max(1, warmup_steps)
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def fit(
+    model: torch.nn.Module,
+    train_epoch: EpochSource,
+    valid_epoch: EpochSource,
+    to_xy: Callable[[Batch], tuple[Any, torch.Tensor]],
+    *,
+    train_rows: int,
+    batch_size: int,
+    epochs: int,
+    patience: int,
+    learning_rate: float,
+    weight_decay: float = 0.01,
+    class_weights: Sequence[float] | None = None,
+    device: torch.device | None = None,
+    seed: int = 0,
+    name: str = "model",
+    on_epoch: Callable[[EpochStats], None] | None = None,
+) -> FitResult:
+    """Train ``model`` (its trainable parameters) and leave it holding the best weights."""
+    seed_everything(seed)
+    device = device or resolve_device()
+    model.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay)
+    steps_per_epoch = max(1, math.ceil(train_rows / batch_size))
+    total = steps_per_epoch * epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, warmup_cosine(total, max(1, total // 20))
+    )
+    weight = (
+        torch.tensor(class_weights, dtype=torch.float32, device=device)
+        if class_weights is not None
+        else None
+    )
+    loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
+    result = FitResult(device=device.type)
+    best_state: dict[str, torch.Tensor] | None = None
+    since_best = 0
+    started = time.monotonic()
+    for epoch in range(1, epochs + 1):
+        epoch_started = time.monotonic()
+        model.train()
+        loss_sum, rows = 0.0, 0
+        with train_epoch(epoch) as batches:
+            bar = tqdm(
+                batches,
+                total=steps_per_epoch,
+                desc=f"{name} epoch {epoch}/{epochs}",
+                leave=False,
+                disable=None,
+            )
+            for batch in bar:
+                inputs, y = to_xy(batch)
+                inputs, y = to_device(inputs, device), to_device(y.long(), device)
+                optimizer.zero_grad(set_to_none=True)
+                with _autocast(device):
+                    logits = forward(model, inputs)
+                loss = loss_fn(logits.float(), y)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                optimizer.step()
+                scheduler.step()
+                loss_sum += float(loss.detach()) * len(y)
+                rows += len(y)
+                bar.set_postfix(loss=f"{loss_sum / rows:.4f}")
+        with valid_epoch(epoch) as batches:
+            logits, labels = predict_logits(model, batches, to_xy, device)
+        assert labels is not None
+        valid_loss = float(torch.nn.functional.cross_entropy(logits, labels)) if len(labels) else 0
+        metrics = classification_metrics(labels.tolist(), logits.argmax(1).tolist())
+        stats = EpochStats(
+            epoch=epoch,
+            train_loss=loss_sum / max(1, rows),
+            train_rows=rows,
+            valid_loss=valid_loss,
+            valid_accuracy=metrics["accuracy"],
+            valid_weighted_f1=metrics["weighted_f1"],
+            valid_macro_f1=metrics["macro_f1"],
+            learning_rate=scheduler.get_last_lr()[0],
+            seconds=time.monotonic() - epoch_started,
+        )
+        result.history.append(stats)
+        log.info(
+            "%s epoch %d/%d: train loss %.4f (%d rows), valid loss %.4f, accuracy %.4f, "
+            "weighted F1 %.4f, %.1f s (%.0f rows/s)",
+            name,
+            epoch,
+            epochs,
+            stats.train_loss,
+            rows,
+            stats.valid_loss,
+            stats.valid_accuracy,
+            stats.valid_weighted_f1,
+            stats.seconds,
+            rows / stats.seconds if stats.seconds else 0.0,
+        )
+        if on_epoch is not None:
+            on_epoch(stats)
+        if stats.valid_weighted_f1 > result.best_weighted_f1:
+            result.best_weighted_f1 = stats.valid_weighted_f1
+            result.best_epoch = epoch
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            since_best = 0
+        else:
+            since_best += 1
+            if since_best >= patience:
+                result.stopped_early = True
+                log.info("%s: early stop after epoch %d (best %d)", name, epoch, result.best_epoch)
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+class TensorEpochs:
+    """In-memory epochs over tensors (validation sets, tests): an :data:`EpochSource`."""
+
+    def __init__(
+        self, tensors: dict[str, torch.Tensor], batch_size: int, shuffle: bool, seed: int = 0
+    ) -> None:
+        self.tensors = tensors
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.rows = len(next(iter(tensors.values())))
+
+    def __call__(self, epoch: int) -> AbstractContextManager[Iterator[Batch]]:
+        from contextlib import nullcontext
+
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed + epoch)
+            order = torch.randperm(self.rows, generator=generator)
+        else:
+            order = torch.arange(self.rows)
+        batches = (
+            {k: v[order[i : i + self.batch_size]] for k, v in self.tensors.items()}
+            for i in range(0, self.rows, self.batch_size)
+        )
+        return nullcontext(batches)
+
+
+def copy_model(model: torch.nn.Module) -> torch.nn.Module:
+    return copy.deepcopy(model)
