@@ -208,6 +208,10 @@ def gradcam_overlays(
 
     info = json.loads((folder / "backbone.json").read_text(encoding="utf-8"))
     backbone, spec = load_backbone(info["backbone"], info["weights_path"])
+    if (folder / "backbone.safetensors").exists():  # a fine-tuned backbone
+        from safetensors.torch import load_file
+
+        backbone.load_state_dict(load_file(folder / "backbone.safetensors"))
     model = ImageClassifier(backbone, load_head(folder)).eval()
     transform = eval_transform(spec)
     rows = (
