@@ -9,6 +9,20 @@ from pathlib import Path
 
 from PIL import Image
 
+# Training settings small enough for tests (the models still learn the generated sample).
+SMALL_TRAINING = [
+    "train.tfidf.max_iter=15",
+    "train.tfidf.char_ngrams=[3]",
+    "train.text.mode=frozen",
+    "train.text.epochs=6",
+    "train.image.mode=frozen",
+    "train.image.epochs=6",
+    "train.image.augment_copies=1",
+    "train.image.minority_extra_copies=1",
+    "evaluation.gradcam_examples=4",
+    "evaluation.misclassified_examples=5",
+]
+
 LISTINGS_HEADER = ["", "designation", "description", "productid", "imageid"]
 
 

@@ -9,12 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers import SMALL_TRAINING
+
 from catalog_classifier.sample import generate_sample
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_the_pipeline_by_spark_submit_then_each_job_in_process(spark, tmp_path, config):
+def test_the_pipeline_by_spark_submit_then_each_job_in_process(spark, tmp_path, e5_encoder, config):
     sample = generate_sample(
         tmp_path / "sample",
         n_listings=60,
@@ -47,6 +49,9 @@ def test_the_pipeline_by_spark_submit_then_each_job_in_process(spark, tmp_path, 
             str(tmp_path / "report"),
             "--set",
             "spark.conf.spark.sql.shuffle.partitions=2",
+            *[arg for setting in SMALL_TRAINING for arg in ("--set", setting)],
+            "--set",
+            f"train.text.encoder={e5_encoder}",
         ],
         cwd=tmp_path,
         env=env,
@@ -69,6 +74,11 @@ def test_the_pipeline_by_spark_submit_then_each_job_in_process(spark, tmp_path, 
     assert summary["ingest"]["images"]["inserted"] == 50
     assert summary["features"]["text"]["computed"] == summary["ingest"]["listings"]["inserted"]
     assert summary["features"]["images"]["computed"] == 50
+    # Trained, registered and evaluated: each model's version 1 scored on the test split.
+    assert set(summary["train"]) == set(summary["evaluate"]) == {"tfidf", "text", "image"}
+    assert all(model["version"] == "1" for model in summary["train"].values())
+    assert (tmp_path / "report" / "evaluation" / "index.html").is_file()
+    assert (tmp_path / "lakehouse" / "_mlflow" / "mlflow.db").is_file()
 
     # The same jobs' main() in this process, on that lakehouse: their flags and summary files.
     import jobs.features

@@ -10,6 +10,7 @@ Each model's folder holds ``model.json`` (kind, mode, label map, settings) and i
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -27,6 +28,7 @@ import pandas as pd
 import torch
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from safetensors.torch import load_file, save_file
 
 from catalog_classifier import image_model, text_model
 from catalog_classifier.config import Config, ImageModelConfig, TextModelConfig
@@ -412,11 +414,9 @@ def finetune_text(
     """Encoder + head end to end, starting from the head trained on frozen embeddings; fed by
     Petastorm with tokenisation in the TransformSpec."""
     text_model.ensure_torchvision()
-    from transformers import AutoModel
-
     cfg = config.train.text
     tokenize = text_model.Tokenize(source, cfg.max_length, cfg.prefix)
-    model = text_model.TextClassifier(AutoModel.from_pretrained(source), head)
+    model = text_model.TextClassifier(text_model.load_encoder_model(source), head)
     cache = _petastorm_cache(lakehouse, config)
     pool, workers = config.train.reader_pool, config.train.reader_workers
     select = rows.select("text", "label")
@@ -520,13 +520,17 @@ def train_image(
             device,
             training["label"].tolist(),
         )
+    if mode == "finetune":
+        finetuned, result = finetune_image(lakehouse, config, rows, head, device, train_labels)
+        head = finetuned.head
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file(
+            {k: v.contiguous() for k, v in finetuned.backbone.state_dict().items()},
+            folder / "backbone.safetensors",
+        )
     save_head(head, folder)
     image_model.save_backbone_reference(folder, cfg.backbone, cfg.weights_path, bid)
-    write_meta(folder, "image", "frozen", config, {"settings": asdict(cfg), "backbone_id": bid})
-    if mode == "finetune":
-        log.warning(
-            "image: finetune mode trains the backbone on the GPU; this run used frozen features"
-        )
+    write_meta(folder, "image", mode, config, {"settings": asdict(cfg), "backbone_id": bid})
     rows.unpersist()
     metrics = {
         "valid_weighted_f1": result.best_weighted_f1,
@@ -536,13 +540,85 @@ def train_image(
     }
     return ModelOutcome(
         "image",
-        "frozen",
+        mode,
         folder,
         {**asdict(cfg), "backbone_id": bid, "device": device.type},
         metrics,
         [asdict(h) for h in result.history],
         seconds=time.monotonic() - started,
     )
+
+
+def finetune_image(
+    lakehouse: Lakehouse,
+    config: Config,
+    rows: DataFrame,
+    head: ClassifierHead,
+    device: torch.device,
+    train_labels: Sequence[int],
+) -> tuple[Any, FitResult]:
+    """Backbone + head end to end (GPU mode), starting from the head trained on frozen
+    features; every epoch decodes and augments the training images in Petastorm's
+    TransformSpec (minority classes repeated), the valid images with the eval transform."""
+    from catalog_classifier.image_backbone import ImageClassifier
+
+    cfg = config.train.image
+    backbone, _ = image_model.get_backbone(cfg.backbone, cfg.weights_path, "cpu")
+    model = ImageClassifier(copy.deepcopy(backbone).train(), head)
+    model.freeze_backbone(False)
+    counts = pd.Series(list(train_labels)).value_counts().to_dict()
+    repeats = image_model.copies_per_class(counts, 1, cfg.minority_extra_copies)
+    spark = lakehouse.spark
+    repeat_frame = spark.createDataFrame(
+        [(int(c), i) for c, n in repeats.items() for i in range(n)], "label int, copy int"
+    )
+    select = ["imageid", "content", "label"]
+    train_data = rows.filter(F.col("split") == "train").select(*select).join(repeat_frame, "label")
+    cache = _petastorm_cache(lakehouse, config)
+    pool, workers = config.train.reader_pool, config.train.reader_workers
+    augment = image_model.DecodeAugment(cfg.backbone, cfg.weights_path, train=True)
+    plain = image_model.DecodeAugment(cfg.backbone, cfg.weights_path, train=False)
+    with (
+        PetastormFeed(
+            spark, train_data.select(*select), cache, "image-ft-train", pool, workers
+        ) as train_feed,
+        PetastormFeed(
+            spark,
+            rows.filter(F.col("split") == "valid").select(*select),
+            cache,
+            "image-ft-valid",
+            pool,
+            workers,
+        ) as valid_feed,
+    ):
+
+        def epoch_of(feed: PetastormFeed, decode: Any, shuffle: bool):  # type: ignore[no-untyped-def]
+            return lambda e: feed.epoch(
+                cfg.batch_size,
+                shuffle=shuffle,
+                seed=config.train.seed + e,
+                transform=decode,
+                edit_fields=decode.edit_fields(),
+                removed_fields=["content"],
+            )
+
+        result = fit(
+            model,
+            epoch_of(train_feed, augment, True),
+            epoch_of(valid_feed, plain, False),
+            lambda b: (b["pixels"], b["label"]),
+            train_rows=train_feed.rows,
+            batch_size=cfg.batch_size,
+            epochs=cfg.finetune_epochs,
+            patience=cfg.patience,
+            learning_rate=cfg.finetune_learning_rate,
+            weight_decay=cfg.weight_decay,
+            class_weights=class_weights(train_labels, len(config.label_codes)),
+            device=device,
+            seed=config.train.seed,
+            name="image-finetune",
+        )
+    return model.cpu().eval(), result
 
 
 def augmented_embeddings(
@@ -700,6 +776,8 @@ def predict_probabilities(
         frame = embedding_frame(lakehouse, "text", "productid", encoder_id, rows.select(*keep))
     else:
         info = json.loads((folder / "backbone.json").read_text(encoding="utf-8"))
+        if meta["mode"] == "finetune":
+            return _predict_finetuned_image(folder, info, head, rows, keep)
         bid = ensure_image_embeddings(lakehouse, config, rows)
         if bid != info["backbone_id"]:
             raise ValueError(f"the model was trained on backbone {info['backbone_id']}, not {bid}")
@@ -742,6 +820,20 @@ def _predict_finetuned_text(
     frame = frame.drop(columns=["text"])
     frame["embedding"] = list(vectors)
     return _apply_head(head, frame)
+
+
+def _predict_finetuned_image(
+    folder: Path, info: dict[str, Any], head: ClassifierHead, rows: DataFrame, keep: list[str]
+) -> pd.DataFrame:
+    from catalog_classifier.image_backbone import extract_features, load_backbone
+
+    backbone, spec = load_backbone(info["backbone"], info["weights_path"])
+    backbone.load_state_dict(load_file(folder / "backbone.safetensors"))
+    frame = rows.select(*keep, "content").toPandas()
+    vectors = extract_features(backbone.eval(), spec, [bytes(c) for c in frame["content"]])
+    frame = frame.drop(columns=["content"])
+    frame["embedding"] = list(vectors)
+    return _apply_head(head, frame[~np.isnan(vectors).any(axis=1)])
 
 
 def steps_per_epoch(rows: int, batch_size: int) -> int:

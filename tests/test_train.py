@@ -1,0 +1,172 @@
+"""Training, the registry and evaluation on the generated sample, with small settings."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+from pyspark.sql import functions as F
+from tests.conftest import REPO
+from tests.helpers import SMALL_TRAINING
+
+from catalog_classifier.config import load_config
+from catalog_classifier.datasets import image_rows, text_rows
+from catalog_classifier.evaluation import run_cross_validation, run_evaluate
+from catalog_classifier.features import run_features
+from catalog_classifier.ingest import run_ingest
+from catalog_classifier.lakehouse import Lakehouse
+from catalog_classifier.registry import Registry
+from catalog_classifier.tables import (
+    GOLD_EVALUATIONS,
+    SILVER_IMAGE_EMBEDDINGS,
+    SILVER_SPLITS,
+    SILVER_TEXT_EMBEDDINGS,
+)
+from catalog_classifier.train import (
+    predict_probabilities,
+    run_train,
+    train_image,
+    train_text,
+    train_tfidf,
+)
+
+
+@pytest.fixture(scope="module")
+def small_config(config, e5_encoder):
+    small = load_config(
+        REPO / "conf" / "local.yaml",
+        [
+            "spark.master=local[2]",
+            "spark.conf.spark.sql.shuffle.partitions=2",
+            *SMALL_TRAINING,
+            f"train.text.encoder={e5_encoder}",
+        ],
+    )
+    return dataclasses.replace(small, spark=config.spark)
+
+
+@pytest.fixture(scope="module")
+def trained(spark, small_config, small_sample, tmp_path_factory):
+    """The generated sample ingested, featured and trained (all three models, registered)."""
+    lakehouse = Lakehouse(spark, str(tmp_path_factory.mktemp("train") / "lakehouse"), "delta-rs")
+    run_ingest(
+        spark,
+        lakehouse,
+        small_config,
+        [str(small_sample.listings_csv)],
+        [str(small_sample.labels_csv)],
+        [str(small_sample.images_zip)],
+    )
+    run_features(lakehouse, small_config)
+    summary = run_train(lakehouse, small_config)
+    return lakehouse, summary
+
+
+def test_train_registers_every_model_with_metrics_and_input_versions(trained, small_config):
+    lakehouse, summary = trained
+    assert set(summary.models) == {"tfidf", "text", "image"}
+    assert sum(summary.splits.values()) == lakehouse.read(SILVER_SPLITS).count() > 250
+    registry = Registry(small_config, lakehouse.root)
+    for name, info in summary.models.items():
+        assert info["version"] == "1"
+        # Better than chance on 27 classes: the generated titles carry their class's words.
+        assert info["valid_weighted_f1"] > 0.2, (name, info)
+        registered = registry.load(name)
+        run = registry.client.get_run(registered.run_id)
+        assert run.data.tags["delta.silver.splits"] == str(lakehouse.version(SILVER_SPLITS))
+        assert json.loads(run.data.tags["label_codes"]) == small_config.label_codes
+        assert "valid_weighted_f1" in run.data.metrics
+        if name != "tfidf":
+            history = registry.client.get_metric_history(registered.run_id, "valid_weighted_f1")
+            assert len(history) >= 2  # one point per epoch
+    # Embedding caches: one row per labelled listing / usable labelled image, reused next time.
+    embedded = lakehouse.read(SILVER_TEXT_EMBEDDINGS).count()
+    assert embedded == text_rows(lakehouse, small_config.label_codes).count()
+    assert (
+        lakehouse.read(SILVER_IMAGE_EMBEDDINGS).count()
+        == image_rows(lakehouse, small_config.label_codes).count()
+    )
+
+
+@pytest.mark.parametrize("model", ["tfidf", "text", "image"])
+def test_registry_round_trip_gives_the_same_predictions(trained, small_config, tmp_path, model):
+    lakehouse, _ = trained
+    trainer = {"tfidf": train_tfidf, "text": train_text, "image": train_image}[model]
+    outcome = trainer(lakehouse, small_config, tmp_path / "model")
+    codes = small_config.label_codes
+    rows = (image_rows if model == "image" else text_rows)(lakehouse, codes)
+    rows = rows.filter(F.col("split") == "test")
+    before = predict_probabilities(lakehouse, small_config, outcome.folder, rows)
+    # A registry of its own: the shared one keeps version 1 of each model for the other tests.
+    registry = Registry(small_config, str(tmp_path / "registry-root"))
+    registered = registry.log_model(
+        model, outcome.folder, outcome.params, outcome.metrics, outcome.history, {}
+    )
+    loaded = registry.load(model, registered.version)
+    assert not any(p.suffix in (".pt", ".pkl", ".pickle") for p in loaded.folder.rglob("*"))
+    after = predict_probabilities(lakehouse, small_config, loaded.folder, rows)
+    key = "imageid" if model == "image" else "productid"
+    before, after = before.sort_values(key), after.sort_values(key)
+    assert len(before) == len(after) > 0
+    probs_before, probs_after = np.stack(before["probabilities"]), np.stack(after["probabilities"])
+    assert probs_before.shape[1] == len(codes)
+    np.testing.assert_allclose(probs_before, probs_after, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(probs_after.sum(1), 1.0, atol=1e-5)
+
+
+def test_evaluate_writes_gold_rows_and_a_page_with_figures(trained, small_config, tmp_path):
+    lakehouse, _ = trained
+    summary = run_evaluate(lakehouse, small_config, "test", str(tmp_path / "evaluation"))
+    assert [e.model for e in summary.evaluations] == ["tfidf", "text", "image"]
+    gold = lakehouse.read(GOLD_EVALUATIONS).filter(F.col("run_id") == summary.run_id).toPandas()
+    assert sorted(gold["model"]) == ["image", "text", "tfidf"]
+    assert (gold["split"] == "test").all() and gold["weighted_f1"].between(0, 1).all()
+    assert (gold["model_version"] == "1").all()
+    per_class = json.loads(gold.iloc[0]["per_class"])
+    assert {"prdtypecode", "category", "precision", "recall", "f1", "support"} <= set(per_class[0])
+    page = summary.html_path.read_text(encoding="utf-8")
+    for model in ("tfidf", "text", "image"):
+        assert (tmp_path / "evaluation" / "figures" / f"confusion_{model}.png").stat().st_size > 0
+        assert f"figures/confusion_{model}.png" in page
+    assert "Most confused pairs" in page and "Most confident mistakes" in page
+    assert "Grad-CAM" in page
+    assert len(list((tmp_path / "evaluation" / "figures").glob("gradcam_*.png"))) >= 1
+
+
+def test_cross_validation_scores_every_listing_once(trained, small_config, tmp_path):
+    lakehouse, _ = trained
+    summary = run_cross_validation(
+        lakehouse, small_config, 3, str(tmp_path / "cv"), models=["text", "image"]
+    )
+    labelled = text_rows(lakehouse, small_config.label_codes).count()
+    text, image = summary.evaluations
+    assert text.rows == labelled and len(text.fold_scores) == 3
+    assert image.rows == image_rows(lakehouse, small_config.label_codes).count()
+    assert text.metrics["weighted_f1"] == pytest.approx(np.mean(text.fold_scores))
+    gold = lakehouse.read(GOLD_EVALUATIONS).filter(F.col("split") == "cv3").count()
+    assert gold == 2
+
+
+def test_a_training_step_lowers_the_loss_of_the_fine_tuned_text_model(e5_encoder):
+    from catalog_classifier.heads import ClassifierHead
+    from catalog_classifier.text_model import TextClassifier, get_encoder, load_encoder_model
+
+    torch.manual_seed(0)
+    encoder = get_encoder(str(e5_encoder), 32, "passage: ")
+    tokens = encoder.tokenize(
+        ["piscine tubulaire 3m", "Cahier 96 pages grands carreaux", "Puzzle 1000 pièces"] * 2
+    )
+    labels = torch.tensor([0, 1, 2] * 2)
+    model = TextClassifier(load_encoder_model(str(e5_encoder)), ClassifierHead(384, 3))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(3):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(**tokens), labels)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss))
+    assert losses[-1] < losses[0]
