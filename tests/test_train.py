@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import numpy as np
 import pytest
 import torch
 from pyspark.sql import functions as F
-from tests.conftest import REPO
-from tests.helpers import SMALL_TRAINING
 
-from catalog_classifier.config import load_config
 from catalog_classifier.datasets import image_rows, text_rows
 from catalog_classifier.evaluation import run_cross_validation, run_evaluate
-from catalog_classifier.features import run_features
-from catalog_classifier.ingest import run_ingest
-from catalog_classifier.lakehouse import Lakehouse
 from catalog_classifier.registry import Registry
 from catalog_classifier.tables import (
     GOLD_EVALUATIONS,
@@ -27,47 +20,15 @@ from catalog_classifier.tables import (
 )
 from catalog_classifier.train import (
     predict_probabilities,
-    run_train,
     train_image,
     train_text,
     train_tfidf,
 )
 
 
-@pytest.fixture(scope="module")
-def small_config(config, e5_encoder):
-    small = load_config(
-        REPO / "conf" / "local.yaml",
-        [
-            "spark.master=local[2]",
-            "spark.conf.spark.sql.shuffle.partitions=2",
-            *SMALL_TRAINING,
-            f"train.text.encoder={e5_encoder}",
-        ],
-    )
-    return dataclasses.replace(small, spark=config.spark)
-
-
-@pytest.fixture(scope="module")
-def trained(spark, small_config, small_sample, tmp_path_factory):
-    """The generated sample ingested, featured and trained (all three models, registered)."""
-    lakehouse = Lakehouse(spark, str(tmp_path_factory.mktemp("train") / "lakehouse"), "delta-rs")
-    run_ingest(
-        spark,
-        lakehouse,
-        small_config,
-        [str(small_sample.listings_csv)],
-        [str(small_sample.labels_csv)],
-        [str(small_sample.images_zip)],
-    )
-    run_features(lakehouse, small_config)
-    summary = run_train(lakehouse, small_config)
-    return lakehouse, summary
-
-
 def test_train_registers_every_model_with_metrics_and_input_versions(trained, small_config):
     lakehouse, summary = trained
-    assert set(summary.models) == {"tfidf", "text", "image"}
+    assert set(summary.models) == {"tfidf", "text", "image", "fusion"}
     assert sum(summary.splits.values()) == lakehouse.read(SILVER_SPLITS).count() > 250
     registry = Registry(small_config, lakehouse.root)
     for name, info in summary.models.items():
@@ -120,11 +81,13 @@ def test_registry_round_trip_gives_the_same_predictions(trained, small_config, t
 def test_evaluate_writes_gold_rows_and_a_page_with_figures(trained, small_config, tmp_path):
     lakehouse, _ = trained
     summary = run_evaluate(lakehouse, small_config, "test", str(tmp_path / "evaluation"))
-    assert [e.model for e in summary.evaluations] == ["tfidf", "text", "image"]
+    assert [e.model for e in summary.evaluations] == ["tfidf", "text", "image", "fusion"]
     gold = lakehouse.read(GOLD_EVALUATIONS).filter(F.col("run_id") == summary.run_id).toPandas()
-    assert sorted(gold["model"]) == ["image", "text", "tfidf"]
+    assert sorted(gold["model"]) == ["fusion", "image", "text", "tfidf"]
     assert (gold["split"] == "test").all() and gold["weighted_f1"].between(0, 1).all()
-    assert (gold["model_version"] == "1").all()
+    registry = Registry(small_config, lakehouse.root)
+    for row in gold.itertuples():
+        assert row.model_version == registry.latest_version(row.model)
     per_class = json.loads(gold.iloc[0]["per_class"])
     assert {"prdtypecode", "category", "precision", "recall", "f1", "support"} <= set(per_class[0])
     page = summary.html_path.read_text(encoding="utf-8")
@@ -132,22 +95,28 @@ def test_evaluate_writes_gold_rows_and_a_page_with_figures(trained, small_config
         assert (tmp_path / "evaluation" / "figures" / f"confusion_{model}.png").stat().st_size > 0
         assert f"figures/confusion_{model}.png" in page
     assert "Most confused pairs" in page and "Most confident mistakes" in page
-    assert "Grad-CAM" in page
+    assert "Grad-CAM" in page and "Fusion against its members" in page
+    assert (tmp_path / "evaluation" / "figures" / "reliability_fusion.png").stat().st_size > 0
     assert len(list((tmp_path / "evaluation" / "figures").glob("gradcam_*.png"))) >= 1
 
 
 def test_cross_validation_scores_every_listing_once(trained, small_config, tmp_path):
     lakehouse, _ = trained
     summary = run_cross_validation(
-        lakehouse, small_config, 3, str(tmp_path / "cv"), models=["text", "image"]
+        lakehouse, small_config, 3, str(tmp_path / "cv"), models=["text", "image", "fusion"]
     )
     labelled = text_rows(lakehouse, small_config.label_codes).count()
-    text, image = summary.evaluations
+    text, image, fused = summary.evaluations
     assert text.rows == labelled and len(text.fold_scores) == 3
     assert image.rows == image_rows(lakehouse, small_config.label_codes).count()
     assert text.metrics["weighted_f1"] == pytest.approx(np.mean(text.fold_scores))
+    # The fusion is cross-validated on the members' out-of-fold probabilities.
+    assert fused.rows == labelled and len(fused.fold_scores) == 3
+    assert fused.metrics["with_image_rows"] + fused.metrics["without_image_rows"] == labelled
+    assert 0 <= fused.metrics["expected_calibration_error"] <= 1
+    assert (tmp_path / "cv" / "figures" / "reliability_cv_fusion.png").is_file()
     gold = lakehouse.read(GOLD_EVALUATIONS).filter(F.col("split") == "cv3").count()
-    assert gold == 2
+    assert gold == 3
 
 
 def test_a_training_step_lowers_the_loss_of_the_fine_tuned_text_model(e5_encoder):

@@ -20,7 +20,8 @@ import yaml
 
 DEFAULT_CONF = "conf/local.yaml"
 DELTA_ENGINES = ("auto", "delta-spark", "delta-rs")
-MODEL_NAMES = ("tfidf", "text", "image")
+MODEL_NAMES = ("tfidf", "text", "image", "fusion")
+FUSION_METHODS = ("auto", "vote", "stacking")
 MODEL_MODES = ("auto", "frozen", "finetune")
 
 
@@ -109,7 +110,11 @@ class TfidfConfig:
     vocab_size: int = 262144
     # Presence (1) instead of counts before IDF: titles repeat words for search engines.
     binary: bool = True
-    reg_param: float = 0.001
+    # driver: the linear layer fit by scikit-learn on the features collected to the driver (the
+    # training features must fit there: ~1 GB for 85k listings); spark: Spark ML's distributed
+    # LR (any size, but ~20 s an L-BFGS iteration at 141k features on 2 cores).
+    solver: str = "driver"
+    reg_param: float = 0.0003
     elastic_net: float = 0.0
     max_iter: int = 200
     class_weights: bool = True
@@ -164,9 +169,25 @@ class ImageModelConfig:
 
 
 @dataclass(frozen=True)
+class FusionConfig:
+    # vote (weighted soft vote + temperature), stacking (logistic regression on the members'
+    # log-probabilities), or auto: the one with the better K-fold weighted F1 on the valid split.
+    method: str = "auto"
+    vote_step: float = 0.05
+    stacking_c: float = 0.1
+    cv_folds: int = 5
+    # An availability group (e.g. listings with an image) needs this many valid rows to be fit.
+    min_rows: int = 20
+    # needs_review: fused confidence under the threshold at which the valid listings above it
+    # reach this precision.
+    review_precision: float = 0.95
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     seed: int = 20240601
-    models: tuple[str, ...] = ("tfidf", "text", "image")
+    # fusion comes last: it is fit on the valid-split predictions of the registered members.
+    models: tuple[str, ...] = ("tfidf", "text", "image", "fusion")
     # auto: cuda when present, else cpu.
     device: str = "auto"
     # Petastorm's reader pool: process or dummy. Never thread (it silently lost rows, STACK.md).
@@ -179,6 +200,20 @@ class TrainConfig:
     tfidf: TfidfConfig = field(default_factory=TfidfConfig)
     text: TextModelConfig = field(default_factory=TextModelConfig)
     image: ImageModelConfig = field(default_factory=ImageModelConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    # Rows per Arrow batch handed to the scoring UDF (spark.sql.execution.arrow.maxRecordsPerBatch).
+    arrow_batch_rows: int = 512
+    # Texts and images per forward pass inside a batch.
+    text_batch_size: int = 32
+    image_batch_size: int = 32
+    # Listings per MERGE commit: a crash loses at most one chunk's work; the next run resumes.
+    chunk_rows: int = 250000
+    # Torch threads per Python worker (0: the cores shared by the tasks running at once).
+    torch_threads: int = 0
 
 
 @dataclass(frozen=True)
@@ -213,6 +248,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     registry: RegistryConfig = field(default_factory=RegistryConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
     categories: tuple[Category, ...] = ()
 
     def __post_init__(self) -> None:
@@ -228,6 +264,12 @@ class Config:
         for name, model in (("text", self.train.text), ("image", self.train.image)):
             if model.mode not in MODEL_MODES:
                 raise ConfigError(f"train.{name}.mode must be one of {MODEL_MODES}")
+        if self.train.tfidf.solver not in ("driver", "spark"):
+            raise ConfigError("train.tfidf.solver must be driver or spark")
+        if self.train.fusion.method not in FUSION_METHODS:
+            raise ConfigError(f"train.fusion.method must be one of {FUSION_METHODS}")
+        if not 0 < self.train.fusion.review_precision <= 1:
+            raise ConfigError("train.fusion.review_precision must be in (0, 1]")
         unknown = sorted(set(self.train.models) - set(MODEL_NAMES))
         if unknown:
             raise ConfigError(f"train.models: unknown {unknown}; known: {MODEL_NAMES}")

@@ -39,12 +39,20 @@ from catalog_classifier.datasets import image_rows, text_rows  # noqa: E402
 from catalog_classifier.lakehouse import Lakehouse  # noqa: E402
 from catalog_classifier.registry import Registry  # noqa: E402
 from catalog_classifier.splits import run_splits  # noqa: E402
-from catalog_classifier.tables import GOLD_EVALUATIONS, SILVER_SPLITS  # noqa: E402
+from catalog_classifier.tables import (  # noqa: E402
+    BRONZE_IMAGES,
+    BRONZE_LISTINGS,
+    GOLD_EVALUATIONS,
+    SILVER_IMAGE_FEATURES,
+    SILVER_SPLITS,
+    SILVER_TEXT_FEATURES,
+)
 from catalog_classifier.training import classification_metrics  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 MODELS = ("tfidf", "text", "image")
+FUSION_TABLES = (SILVER_SPLITS, SILVER_TEXT_FEATURES, BRONZE_LISTINGS, SILVER_IMAGE_FEATURES)
 
 
 @dataclass
@@ -266,7 +274,8 @@ def run_evaluate(
     (out / "figures").mkdir(parents=True, exist_ok=True)
     evaluations, sections, gold = [], [], []
     at = datetime.now(UTC).replace(microsecond=0)
-    for model in models or MODELS:
+    requested = list(models or (*MODELS, "fusion"))
+    for model in [m for m in requested if m != "fusion"]:
         if registry.latest_version(model) is None:
             log.warning("evaluate: no registered %s model; skipped", model)
             continue
@@ -291,6 +300,11 @@ def run_evaluate(
         )
         sections.append(_model_section(evaluation, names, figure, examples, gradcams, config))
         shutil.rmtree(registered.folder.parent, ignore_errors=True)
+    if "fusion" in requested and registry.latest_version("fusion") is not None:
+        evaluation, section = evaluate_fusion(lakehouse, config, registry, split, out)
+        evaluations.append(evaluation)
+        gold.append(evaluation_row(evaluation, run_id, lakehouse.versions(FUSION_TABLES), at))
+        sections.append(section)
     write_evaluations(lakehouse, gold)
     page = write_page(out, f"Model evaluation on the {split} split", evaluations, sections, run_id)
     summary = EvaluateSummary(run_id, split, evaluations, page, time.monotonic() - started)
@@ -333,10 +347,14 @@ def run_cross_validation(
     (out / "figures").mkdir(parents=True, exist_ok=True)
     evaluations, sections, gold = [], [], []
     at = datetime.now(UTC).replace(microsecond=0)
-    for model in models or config.train.models:
+    requested = list(models or config.train.models)
+    out_of_fold: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+    for model in [m for m in requested if m != "fusion"]:
         rows = rows_for(lakehouse, config, model).cache()
         versions = lakehouse.versions(_input_tables(model))
+        all_ids: list[int] = []
         all_labels: list[int] = []
+        all_folds: list[int] = []
         all_probs: list[np.ndarray] = []
         fold_scores = []
         for fold in range(k):
@@ -347,10 +365,14 @@ def run_cross_validation(
                 "split", F.when(F.col("split") == "valid", "valid").otherwise("train")
             )
             test = rows.filter(held_out)
-            labels, probs = trainer.cross_validation_fold(lakehouse, config, model, training, test)
+            ids, labels, probs = trainer.cross_validation_fold(
+                lakehouse, config, model, training, test
+            )
             score = classification_metrics(labels, probs.argmax(1).tolist())["weighted_f1"]
             fold_scores.append(score)
+            all_ids += ids
             all_labels += labels
+            all_folds += [fold] * len(ids)
             all_probs.append(probs)
             log.info(
                 "cv %s fold %d/%d: weighted F1 %.4f (%d listings, %.0f s)",
@@ -362,6 +384,12 @@ def run_cross_validation(
                 time.monotonic() - fold_started,
             )
         rows.unpersist()
+        out_of_fold[model] = (
+            np.asarray(all_ids, np.int64),
+            np.asarray(all_labels, int),
+            np.asarray(all_folds, int),
+            np.concatenate(all_probs),
+        )
         evaluation = evaluate_predictions(
             model, f"cv{k}", None, all_labels, np.concatenate(all_probs), codes, names
         )
@@ -371,6 +399,11 @@ def run_cross_validation(
         gold.append(evaluation_row(evaluation, run_id, versions, at))
         figure = plot_confusion(evaluation, names, out / "figures" / f"confusion_cv_{model}.png")
         sections.append(_model_section(evaluation, names, figure, "", "", config))
+    if "fusion" in requested and out_of_fold:
+        evaluation, section = cross_validate_fusion(config, out_of_fold, k, out)
+        evaluations.append(evaluation)
+        gold.append(evaluation_row(evaluation, run_id, lakehouse.versions(FUSION_TABLES), at))
+        sections.append(section)
     write_evaluations(lakehouse, gold)
     page = write_page(
         out, f"{k}-fold cross-validation", evaluations, sections, run_id, name="cv.html"
@@ -378,6 +411,206 @@ def run_cross_validation(
     summary = EvaluateSummary(run_id, f"cv{k}", evaluations, page, time.monotonic() - started)
     log.info("cross-validation done: %s", json.dumps(summary.as_dict()))
     return summary
+
+
+# ------------------------------------------------------------------------------ fusion
+
+
+def plot_reliability(
+    confidence: np.ndarray, correct: np.ndarray, path: Path, title: str
+) -> tuple[Path, float]:
+    """Reliability curve of the fused top probability (calibrated: on the diagonal)."""
+    from catalog_classifier.fusion import reliability_curve
+
+    bins, ece = reliability_curve(confidence, correct)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], color="#999", linestyle="--", label="perfect calibration")
+    ax.plot(
+        [b["confidence"] for b in bins],
+        [b["accuracy"] for b in bins],
+        marker="o",
+        label=f"fused (ECE {ece:.3f})",
+    )
+    for b in bins:
+        ax.annotate(str(b["count"]), (b["confidence"], b["accuracy"]), fontsize=7)
+    ax.set_xlabel("confidence (fused top probability)")
+    ax.set_ylabel("accuracy")
+    ax.set_title(title)
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path, ece
+
+
+def fusion_section(
+    evaluation: Evaluation, groups: dict[str, float], reliability: Path, ece: float, extra: str
+) -> str:
+    rows = []
+    for name in ("with_image", "without_image"):
+        if f"{name}_rows" not in groups:
+            continue
+        cells = [f"{groups.get(f'{name}_fusion_weighted_f1', float('nan')):.4f}"]
+        for member in ("tfidf", "text", "image"):
+            value = groups.get(f"{name}_{member}_weighted_f1")
+            cells.append("-" if value is None else f"{value:.4f}")
+        rows.append(
+            f"<tr><td>{name.replace('_', ' ')}</td><td>{int(groups[f'{name}_rows'])}</td>"
+            + "".join(f"<td>{c}</td>" for c in cells)
+            + "</tr>"
+        )
+    return f"""
+<h3>Fusion against its members</h3>
+<table><tr><th>listings</th><th>rows</th><th>fusion</th><th>tfidf</th><th>text</th>
+<th>image</th></tr>{"".join(rows)}</table>
+<p class='reading'>Weighted F1 on the same listings. Listings without a usable image are fused
+from the text members only, so an absent image never costs accuracy.</p>
+{extra}
+<h3>Calibration</h3>
+<img src='figures/{reliability.name}' width='420'>
+<p class='reading'>Expected calibration error {ece:.3f}: among listings scored with confidence
+p, about p are right when the curve follows the diagonal (bin counts beside the points).</p>
+"""
+
+
+def evaluate_fusion(
+    lakehouse: Lakehouse, config: Config, registry: Registry, split: str, out: Path
+) -> tuple[Evaluation, str]:
+    """The latest fused model and the member versions it was fit on, scored on ``split``."""
+    from catalog_classifier import fusion
+
+    registered = registry.load("fusion")
+    model = fusion.FusionModel.load(registered.folder)
+    loaded = {m: registry.load(m, v) for m, v in model.members.items()}
+    try:
+        members = fusion.member_predictions(
+            lakehouse, config, {m: r.folder for m, r in loaded.items()}, split
+        )
+    finally:
+        for item in [registered, *loaded.values()]:
+            shutil.rmtree(item.folder.parent, ignore_errors=True)
+    fused, used = model.predict(members.probs, members.available)
+    names, codes = config.category_names, config.label_codes
+    evaluation = evaluate_predictions(
+        "fusion", split, registered.version, members.labels.tolist(), fused, codes, names
+    )
+    groups = fusion.evaluate_groups(fused, used, members)
+    evaluation.metrics.update(groups)
+    confidence, correct = fused.max(1), fused.argmax(1) == members.labels
+    reliability, ece = plot_reliability(
+        confidence, correct, out / "figures" / "reliability_fusion.png", f"{split} split"
+    )
+    evaluation.metrics["expected_calibration_error"] = ece
+    review = confidence < model.review_threshold
+    evaluation.metrics["needs_review_share"] = float(review.mean()) if len(review) else 0.0
+    if (~review).any():
+        evaluation.metrics["precision_not_reviewed"] = float(correct[~review].mean())
+    figure = plot_confusion(evaluation, names, out / "figures" / "confusion_fusion.png")
+    extra = (
+        f"<p>Method: {html.escape(model.method)} (members {html.escape(str(model.members))}); "
+        f"selection on the valid split: {html.escape(json.dumps(model.selection))}.</p>"
+        f"<p>Review threshold {model.review_threshold:.3f} (chosen on the valid split for "
+        f"precision {config.train.fusion.review_precision:.0%}): "
+        f"{evaluation.metrics['needs_review_share']:.1%} of these listings go to review"
+        + (
+            f"; the others are right {evaluation.metrics['precision_not_reviewed']:.1%} "
+            "of the time.</p>"
+            if "precision_not_reviewed" in evaluation.metrics
+            else ".</p>"
+        )
+    )
+    section = _model_section(evaluation, names, figure, "", "", config)
+    section += fusion_section(evaluation, groups, reliability, ece, extra)
+    return evaluation, section
+
+
+def cross_validate_fusion(
+    config: Config,
+    out_of_fold: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    k: int,
+    out: Path,
+) -> tuple[Evaluation, str]:
+    """Fusion by K-fold over the members' out-of-fold probabilities: each fold's combiner is fit
+    on the other folds' listings, as the registered one is fit on the valid split."""
+    from catalog_classifier import fusion
+
+    cfg = config.train.fusion
+    text_member = next(m for m in ("tfidf", "text") if m in out_of_fold)
+    ids, labels, folds, _ = out_of_fold[text_member]
+    order = np.argsort(ids)
+    ids, labels, folds = ids[order], labels[order], folds[order]
+    at = {int(p): i for i, p in enumerate(ids)}
+    n, n_classes = len(ids), len(config.label_codes)
+    probs, available = {}, {}
+    for member, (m_ids, _, _, m_probs) in out_of_fold.items():
+        matrix, mask = np.zeros((n, n_classes)), np.zeros(n, bool)
+        for productid, p in zip(m_ids, m_probs, strict=True):
+            if int(productid) in at:
+                matrix[at[int(productid)]], mask[at[int(productid)]] = p, True
+        probs[member], available[member] = matrix, mask
+    fused = np.zeros((n, n_classes))
+    used = np.full(n, "none", dtype=object)
+    fold_scores, chosen = [], []
+    for fold in range(k):
+        train, test = folds != fold, folds == fold
+        model = fusion.fit_fusion(
+            {m: p[train] for m, p in probs.items()},
+            {m: a[train] for m, a in available.items()},
+            labels[train],
+            n_classes,
+            folds=cfg.cv_folds,
+            seed=config.train.seed,
+            method=cfg.method,
+            min_rows=cfg.min_rows,
+            vote_step=cfg.vote_step,
+            stacking_c=cfg.stacking_c,
+        )
+        chosen.append(model.method)
+        fused[test], used[test] = model.predict(
+            {m: p[test] for m, p in probs.items()}, {m: a[test] for m, a in available.items()}
+        )
+        fold_scores.append(fusion.weighted_f1(labels[test], fused[test].argmax(1)))
+    members = fusion.MemberPredictions(ids, labels, probs, available)
+    groups = fusion.evaluate_groups(fused, used, members)
+    names, codes = config.category_names, config.label_codes
+    evaluation = evaluate_predictions(
+        "fusion", f"cv{k}", None, labels.tolist(), fused, codes, names
+    )
+    evaluation.fold_scores = fold_scores
+    evaluation.metrics["weighted_f1"] = float(np.mean(fold_scores))
+    with_image = available.get("image", np.zeros(n, bool))
+    gains = []
+    for fold in range(k):
+        rows = (folds == fold) & with_image
+        if rows.sum() and "tfidf" in probs:
+            best = max(
+                fusion.weighted_f1(labels[rows], probs[m][rows].argmax(1))
+                for m in probs
+                if available[m][rows].all()
+            )
+            gains.append(fusion.weighted_f1(labels[rows], fused[rows].argmax(1)) - best)
+    evaluation.metrics.update({k_: float(v) for k_, v in groups.items()})
+    if gains:
+        evaluation.metrics["with_image_gain_over_best_member"] = float(np.mean(gains))
+        evaluation.metrics["with_image_gain_std"] = float(np.std(gains))
+    figure = plot_confusion(evaluation, names, out / "figures" / "confusion_cv_fusion.png")
+    confidence = fused.max(1)
+    correct = fused.argmax(1) == labels
+    reliability, ece = plot_reliability(
+        confidence, correct, out / "figures" / "reliability_cv_fusion.png", f"{k}-fold CV"
+    )
+    evaluation.metrics["expected_calibration_error"] = ece
+    methods = ", ".join(f"{m} ×{chosen.count(m)}" for m in sorted(set(chosen)))
+    extra = (
+        f"<p>Method chosen in the folds: {methods}. Mean gain over the best single model on "
+        f"listings with an image, per fold: "
+        f"{np.mean(gains) if gains else float('nan'):+.4f} ± {np.std(gains) if gains else 0:.4f}"
+        "</p>"
+    )
+    section = _model_section(evaluation, names, figure, "", "", config)
+    section += fusion_section(evaluation, groups, reliability, ece, extra)
+    return evaluation, section
 
 
 # ------------------------------------------------------------------------------ examples
@@ -422,8 +655,6 @@ def misclassified_examples(
 
 
 def _listing_details(lakehouse: Lakehouse, products: list[int]) -> dict[int, dict[str, Any]]:
-    from catalog_classifier.tables import BRONZE_IMAGES, BRONZE_LISTINGS, SILVER_TEXT_FEATURES
-
     wanted = lakehouse.spark.createDataFrame([(p,) for p in products], "productid long")
     text = lakehouse.read(SILVER_TEXT_FEATURES).select("productid", "text")
     listings = lakehouse.read(BRONZE_LISTINGS).select("productid", "imageid")

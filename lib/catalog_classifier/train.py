@@ -695,11 +695,83 @@ class TrainSummary:
         return "\n".join(lines)
 
 
-TRAINERS = {"tfidf": train_tfidf, "text": train_text, "image": train_image}
+def train_fusion(
+    lakehouse: Lakehouse, config: Config, folder: Path, registry: Registry | None = None
+) -> ModelOutcome:
+    """Late fusion of the latest registered members, fit on their valid-split predictions;
+    the review threshold is chosen on the same listings for the configured precision."""
+    from catalog_classifier import fusion
+
+    started = time.monotonic()
+    registry = registry or Registry(config, lakehouse.root)
+    cfg = config.train.fusion
+    loaded = {}
+    for member in fusion.MEMBERS:
+        if registry.latest_version(member) is None:
+            log.warning("fusion: no registered %s model; fused without it", member)
+            continue
+        loaded[member] = registry.load(member)
+    if not loaded:
+        raise LookupError("fusion: no member model is registered: train tfidf, text, image first")
+    try:
+        members = fusion.member_predictions(
+            lakehouse, config, {m: r.folder for m, r in loaded.items()}, "valid"
+        )
+    finally:
+        for registered in loaded.values():
+            shutil.rmtree(registered.folder.parent, ignore_errors=True)
+    model = fusion.fit_fusion(
+        members.probs,
+        members.available,
+        members.labels,
+        len(config.label_codes),
+        folds=cfg.cv_folds,
+        seed=config.train.seed,
+        method=cfg.method,
+        min_rows=cfg.min_rows,
+        vote_step=cfg.vote_step,
+        stacking_c=cfg.stacking_c,
+    )
+    model.members = {m: r.version for m, r in loaded.items()}
+    fused, used = model.predict(members.probs, members.available)
+    confidence = fused.max(1)
+    correct = fused.argmax(1) == members.labels
+    threshold, precision, share = fusion.review_threshold(confidence, correct, cfg.review_precision)
+    model.review_threshold, model.review_precision = threshold, precision
+    model.save(folder)
+    write_meta(folder, "fusion", model.method, config, {"members": model.members})
+    metrics = {
+        "valid_weighted_f1": fusion.weighted_f1(members.labels, fused.argmax(1)),
+        "valid_accuracy": float(correct.mean()),
+        "review_threshold": threshold,
+        "review_precision_above": precision,
+        "auto_accepted_share": share,
+        **{f"valid_{k}": v for k, v in fusion.evaluate_groups(fused, used, members).items()},
+    }
+    selection = model.selection.get("cv_weighted_f1", {})
+    metrics.update({f"cv_{m}_weighted_f1": v for m, v in selection.items()})
+    params = {
+        "method": model.method,
+        "selection": model.selection,
+        "members": model.members,
+        **asdict(cfg),
+    }
+    return ModelOutcome(
+        "fusion",
+        model.method,
+        folder,
+        params,
+        metrics,
+        seconds=time.monotonic() - started,
+    )
+
+
+TRAINERS = {"tfidf": train_tfidf, "text": train_text, "image": train_image, "fusion": train_fusion}
 INPUT_TABLES = {
     "tfidf": TEXT_INPUT_TABLES,
     "text": TEXT_INPUT_TABLES,
     "image": IMAGE_INPUT_TABLES,
+    "fusion": tuple(dict.fromkeys(TEXT_INPUT_TABLES + IMAGE_INPUT_TABLES)),
 }
 
 
@@ -725,7 +797,10 @@ def run_train(
         workdir = Path(tempfile.mkdtemp(prefix=f"train-{name}-"))
         try:
             log.info("train: %s on inputs %s", name, versions)
-            outcome = TRAINERS[name](lakehouse, config, workdir / "model")
+            if name == "fusion":
+                outcome = train_fusion(lakehouse, config, workdir / "model", registry)
+            else:
+                outcome = TRAINERS[name](lakehouse, config, workdir / "model")
             outcome.input_versions = versions
             outcome.registered = registry.log_model(
                 name,
@@ -848,16 +923,17 @@ _CV_AUGMENTED: dict[tuple[str, str], pd.DataFrame] = {}
 
 def cross_validation_fold(
     lakehouse: Lakehouse, config: Config, model: str, training: DataFrame, test: DataFrame
-) -> tuple[list[int], np.ndarray]:
-    """Train ``model`` on ``training`` (split train/valid) and return the labels and class
-    probabilities of ``test``. Embeddings (and augmented image copies) are computed once per
+) -> tuple[list[int], list[int], np.ndarray]:
+    """Train ``model`` on ``training`` (split train/valid) and return the productids, labels and
+    class probabilities of ``test``. Embeddings (and augmented image copies) are computed once per
     run and reused by every fold; heads train in memory with the same loop as ``train``."""
     codes = config.label_codes
     device = resolve_device(config.train.device)
     if model == "tfidf":
         fitted = fit_tfidf(training, config.train.tfidf, len(codes))
-        frame = predict_tfidf(fitted.model, test, keep=["label"]).toPandas()
-        return frame["label"].tolist(), np.stack(frame["probabilities"].map(np.asarray))
+        frame = predict_tfidf(fitted.model, test, keep=["productid", "label"]).toPandas()
+        probs = np.stack(frame["probabilities"].map(np.asarray))
+        return frame["productid"].astype(int).tolist(), frame["label"].tolist(), probs
     if model == "text":
         cfg: TextModelConfig | ImageModelConfig = config.train.text
         _, model_id = ensure_text_embeddings(lakehouse, config, training.unionByName(test))
@@ -876,7 +952,7 @@ def cross_validation_fold(
         augmented = _CV_AUGMENTED[cache_key]
         train_ids = {int(r["imageid"]) for r in training.select("imageid").collect()}
         extra = augmented[augmented["imageid"].isin(train_ids)][["embedding", "label"]]
-    columns = [key, "label"]
+    columns = list(dict.fromkeys([key, "productid", "label"]))
     train_frame = embedding_frame(
         lakehouse, kind, key, model_id, training.filter(F.col("split") == "train").select(*columns)
     )[["embedding", "label"]]
@@ -899,4 +975,8 @@ def cross_validation_fold(
         train_frame["label"].astype(int).tolist(),
     )
     scored = _apply_head(head, test_frame)
-    return scored["label"].astype(int).tolist(), np.stack(scored["probabilities"].to_numpy())
+    return (
+        scored["productid"].astype(int).tolist(),
+        scored["label"].astype(int).tolist(),
+        np.stack(scored["probabilities"].to_numpy()),
+    )

@@ -1,0 +1,405 @@
+"""Late fusion of the member models' class probabilities (TF-IDF, text encoder, image).
+
+Fitted on the valid split, two ways, and the one that validates better is kept:
+
+* ``vote``: a weighted soft vote, weights on a simplex grid chosen for weighted F1, then one
+  temperature fitted by log-likelihood so that the fused probabilities stay calibrated;
+* ``stacking``: a multinomial logistic regression on the members' log-probabilities.
+
+Missing modalities are normal (no image, an invalid or blank one; an empty text). Each listing
+is fused from the members it has: the fusion holds one fitted combiner per *availability group*
+(``tfidf+text+image``, ``tfidf+text``, ``image``), so a listing without an image gets exactly
+the text members' fusion; it is never scored by a combiner that expects an image.
+
+Everything here is numpy and scikit-learn on in-memory arrays: the same object fuses in the
+driver (fitting, evaluation) and in the executors' pandas UDFs (scoring).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+MEMBERS = ("tfidf", "text", "image")
+TEXT_MEMBERS = ("tfidf", "text")
+IMAGE_MEMBERS = ("image",)
+EPSILON = 1e-6
+FUSION_FILE = "fusion.json"
+
+
+def group_name(members: Sequence[str]) -> str:
+    return "+".join(m for m in MEMBERS if m in members)
+
+
+def weighted_f1(labels: np.ndarray, predicted: np.ndarray) -> float:
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(labels, predicted, average="weighted", zero_division=0))
+
+
+def _log_probs(probs: Sequence[np.ndarray]) -> np.ndarray:
+    return np.concatenate([np.log(np.clip(p, EPSILON, 1.0)) for p in probs], axis=1)
+
+
+def _tempered(probs: np.ndarray, temperature: float) -> np.ndarray:
+    logits = np.log(np.clip(probs, EPSILON, 1.0)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    out = np.exp(logits)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
+    """The temperature that maximises the log-likelihood of ``labels`` (a 1-D search)."""
+    from scipy.optimize import minimize_scalar
+
+    def nll(log_t: float) -> float:
+        tempered = _tempered(probs, float(np.exp(log_t)))
+        return -float(np.mean(np.log(np.clip(tempered[np.arange(len(labels)), labels], 1e-12, 1))))
+
+    result = minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded")
+    return float(np.exp(result.x))
+
+
+@dataclass
+class GroupFusion:
+    """The combiner of one availability group."""
+
+    members: list[str]
+    method: str  # vote | stacking
+    weights: list[float] = field(default_factory=list)
+    temperature: float = 1.0
+    coef: list[list[float]] = field(default_factory=list)
+    intercept: list[float] = field(default_factory=list)
+    classes: list[int] = field(default_factory=list)
+
+    def predict(self, probs: Sequence[np.ndarray], n_classes: int) -> np.ndarray:
+        if self.method == "vote":
+            fused = sum(w * p for w, p in zip(self.weights, probs, strict=True))
+            return _tempered(np.asarray(fused), self.temperature)
+        scores = _log_probs(probs) @ np.asarray(self.coef).T + np.asarray(self.intercept)
+        scores -= scores.max(axis=1, keepdims=True)
+        known = np.exp(scores)
+        known /= known.sum(axis=1, keepdims=True)
+        out = np.zeros((len(known), n_classes))
+        out[:, self.classes] = known  # classes absent from the valid split keep probability 0
+        return out
+
+
+def fit_vote(probs: Sequence[np.ndarray], labels: np.ndarray, step: float = 0.05) -> GroupFusion:
+    """Grid search over the simplex for weighted F1 (ties: higher log-likelihood)."""
+    n = len(probs)
+    ticks = int(round(1 / step))
+    best: tuple[float, float, tuple[float, ...]] | None = None
+    for combo in itertools.product(range(ticks + 1), repeat=n):
+        if sum(combo) != ticks:
+            continue
+        weights = tuple(c / ticks for c in combo)
+        fused = sum(w * p for w, p in zip(weights, probs, strict=True))
+        f1 = weighted_f1(labels, np.asarray(fused).argmax(1))
+        loglik = float(np.mean(np.log(np.clip(fused[np.arange(len(labels)), labels], 1e-12, 1))))
+        if best is None or (f1, loglik) > best[:2]:
+            best = (f1, loglik, weights)
+    assert best is not None
+    weights = list(best[2])
+    fused = np.asarray(sum(w * p for w, p in zip(weights, probs, strict=True)))
+    return GroupFusion([], "vote", weights=weights, temperature=fit_temperature(fused, labels))
+
+
+def fit_stacking(probs: Sequence[np.ndarray], labels: np.ndarray, c: float = 0.1) -> GroupFusion:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=c, max_iter=2000)
+    model.fit(_log_probs(probs), labels)
+    return GroupFusion(
+        [],
+        "stacking",
+        coef=model.coef_.tolist(),
+        intercept=model.intercept_.tolist(),
+        classes=[int(k) for k in model.classes_],
+    )
+
+
+def _fitter(method: str, vote_step: float, stacking_c: float) -> Any:
+    if method == "vote":
+        return lambda probs, labels: fit_vote(probs, labels, vote_step)
+    return lambda probs, labels: fit_stacking(probs, labels, stacking_c)
+
+
+def _cv_score(
+    fitter: Any, probs: Sequence[np.ndarray], labels: np.ndarray, folds: int, seed: int
+) -> float:
+    """Weighted F1 of a fitter fitted and scored by stratified K-fold within these rows."""
+    from sklearn.model_selection import StratifiedKFold
+
+    n_classes = probs[0].shape[1]
+    counts = np.bincount(labels)
+    k = max(2, min(folds, int(counts[counts > 0].min()) if len(counts) else 2))
+    if len(labels) < 2 * k:
+        return float("nan")
+    # Classes rarer than k cannot be stratified: the splitter only warns, the scores stay valid.
+    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    predicted = np.zeros(len(labels), dtype=int)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for train_idx, test_idx in splitter.split(np.zeros(len(labels)), labels):
+            part = [p[train_idx] for p in probs]
+            group = fitter(part, labels[train_idx])
+            test = [p[test_idx] for p in probs]
+            predicted[test_idx] = group.predict(test, n_classes).argmax(1)
+    return weighted_f1(labels, predicted)
+
+
+@dataclass
+class FusionModel:
+    """One combiner per availability group, and how the method was chosen."""
+
+    n_classes: int
+    method: str
+    groups: dict[str, GroupFusion]
+    selection: dict[str, Any] = field(default_factory=dict)
+    members: dict[str, str] = field(default_factory=dict)  # member -> registry version
+    review_threshold: float = 0.0
+    review_precision: float = 0.0
+
+    def predict(
+        self, probs: Mapping[str, np.ndarray | None], available: Mapping[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Fused probabilities, and per row the availability group used (its name).
+
+        ``probs[m]`` is an (n, classes) array (rows where ``m`` is unavailable are ignored);
+        ``available[m]`` a boolean mask. A row with no member available gets a uniform
+        distribution and the group ``none``.
+        """
+        n = len(next(iter(available.values())))
+        out = np.full((n, self.n_classes), 1.0 / self.n_classes)
+        used = np.full(n, "none", dtype=object)
+        mask = {m: np.asarray(available.get(m, np.zeros(n, bool)), bool) for m in MEMBERS}
+        for name, group in self.groups.items():
+            rows = np.ones(n, bool)
+            for m in MEMBERS:
+                rows &= mask[m] if m in group.members else True
+            rows &= used == "none"
+            # A group takes the rows that have all its members; larger groups first (sorted).
+            if not rows.any():
+                continue
+            member_probs = [np.asarray(probs[m])[rows] for m in group.members]
+            out[rows] = group.predict(member_probs, self.n_classes)
+            used[rows] = name
+        return out, used
+
+    def save(self, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        payload = asdict(self)
+        (folder / FUSION_FILE).write_text(json.dumps(payload, indent=2), encoding="utf-8")
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path) -> FusionModel:
+        payload = json.loads((Path(folder) / FUSION_FILE).read_text(encoding="utf-8"))
+        groups = {k: GroupFusion(**v) for k, v in payload.pop("groups").items()}
+        return cls(groups=groups, **payload)
+
+
+def group_order(groups: Mapping[str, GroupFusion]) -> dict[str, GroupFusion]:
+    """Largest groups first, so a listing with every member uses the full combiner."""
+    return dict(sorted(groups.items(), key=lambda kv: -len(kv[1].members)))
+
+
+def availability_groups(present: Sequence[str] = MEMBERS) -> list[tuple[str, ...]]:
+    """Every member together, the text members, the image member: of those present."""
+    groups: list[tuple[str, ...]] = []
+    for group in (MEMBERS, TEXT_MEMBERS, IMAGE_MEMBERS):
+        members = tuple(m for m in group if m in present)
+        if members and members not in groups:
+            groups.append(members)
+    return groups
+
+
+def fit_fusion(
+    probs: Mapping[str, np.ndarray],
+    available: Mapping[str, np.ndarray],
+    labels: np.ndarray,
+    n_classes: int,
+    folds: int = 5,
+    seed: int = 42,
+    method: str = "auto",
+    min_rows: int = 20,
+    vote_step: float = 0.05,
+    stacking_c: float = 0.1,
+) -> FusionModel:
+    """Fit every availability group on the valid rows that have its members.
+
+    ``method``: ``vote``, ``stacking`` or ``auto`` (each validated by K-fold within the valid
+    rows, pooled over the groups; the better one is kept and both scores are recorded).
+    """
+    labels = np.asarray(labels, int)
+    candidates = ["vote", "stacking"] if method == "auto" else [method]
+    cv: dict[str, dict[str, float]] = {m: {} for m in candidates}
+    fitted: dict[str, dict[str, GroupFusion]] = {m: {} for m in candidates}
+    for members in availability_groups(list(probs)):
+        rows = np.ones(len(labels), bool)
+        for m in members:
+            rows &= np.asarray(available[m], bool)
+        if rows.sum() < min_rows:
+            log.warning(
+                "fusion: %s has %d valid rows only; skipped", group_name(members), rows.sum()
+            )
+            continue
+        member_probs = [np.asarray(probs[m])[rows] for m in members]
+        for candidate in candidates:
+            group = _fitter(candidate, vote_step, stacking_c)(member_probs, labels[rows])
+            group.members = list(members)
+            fitted[candidate][group_name(members)] = group
+            if len(candidates) > 1:
+                cv[candidate][group_name(members)] = _cv_score(
+                    _fitter(candidate, vote_step, stacking_c),
+                    member_probs,
+                    labels[rows],
+                    folds,
+                    seed,
+                )
+    if not any(fitted.values()):
+        raise ValueError("fusion: no availability group has enough valid rows to fit")
+    if len(candidates) > 1:
+        pooled = {
+            m: float(np.nanmean(list(cv[m].values()))) if cv[m] else float("nan")
+            for m in candidates
+        }
+        chosen = max(candidates, key=lambda m: (pooled[m], m == "vote"))
+        other = next(m for m in candidates if m != chosen)
+        selection = {
+            "chosen": chosen,
+            "cv_weighted_f1": pooled,
+            "per_group": cv,
+            "margin": pooled[chosen] - pooled[other],
+        }
+    else:
+        chosen, selection = candidates[0], {"chosen": candidates[0]}
+    log.info("fusion: %s chosen (%s)", chosen, json.dumps(selection))
+    return FusionModel(n_classes, chosen, group_order(fitted[chosen]), selection)
+
+
+def review_threshold(
+    confidence: np.ndarray, correct: np.ndarray, target_precision: float
+) -> tuple[float, float, float]:
+    """The lowest confidence threshold whose listings at or above it reach ``target_precision``.
+
+    Returns (threshold, precision above it, share of listings above it). When no threshold
+    reaches the target, the highest confidence is returned (everything goes to review).
+    """
+    order = np.argsort(-confidence)
+    conf, hits = confidence[order], np.asarray(correct, float)[order]
+    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    ok = np.nonzero(precision >= target_precision)[0]
+    if not len(ok):
+        return float(conf[0]) + 1e-9 if len(conf) else 1.0, 0.0, 0.0
+    # The largest prefix whose precision holds; the threshold is its lowest confidence.
+    last = int(ok.max())
+    return float(conf[last]), float(precision[last]), float((last + 1) / len(conf))
+
+
+def reliability_curve(
+    confidence: np.ndarray, correct: np.ndarray, bins: int = 10
+) -> tuple[list[dict[str, float]], float]:
+    """Per confidence bin: mean confidence, accuracy, count; and the expected calibration error."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    rows, ece = [], 0.0
+    for lo, hi in itertools.pairwise(edges):
+        inside = (confidence > lo) & (confidence <= hi)
+        if not inside.any():
+            continue
+        mean_conf = float(confidence[inside].mean())
+        accuracy = float(np.asarray(correct)[inside].mean())
+        rows.append(
+            {
+                "low": lo,
+                "high": hi,
+                "confidence": mean_conf,
+                "accuracy": accuracy,
+                "count": int(inside.sum()),
+            }
+        )
+        ece += inside.mean() * abs(mean_conf - accuracy)
+    return rows, float(ece)
+
+
+# --------------------------------------------------------------- members' predictions (driver)
+
+
+@dataclass
+class MemberPredictions:
+    """The members' probabilities over the same listings (one row per productid)."""
+
+    productids: np.ndarray
+    labels: np.ndarray
+    probs: dict[str, np.ndarray]
+    available: dict[str, np.ndarray]
+
+
+def member_predictions(
+    lakehouse: Any, config: Any, folders: Mapping[str, Path], split: str
+) -> MemberPredictions:
+    """Each member's class probabilities for the labelled listings of ``split``.
+
+    Text members cover every listing whose cleaned text is not empty; the image member covers
+    those with a usable image (decoded, not blank). Missing rows get zeros and ``available``
+    false.
+    """
+    from pyspark.sql import functions as F
+
+    from catalog_classifier.datasets import image_rows, text_rows
+    from catalog_classifier.train import predict_probabilities
+
+    codes = config.label_codes
+    texts = text_rows(lakehouse, codes).filter(F.col("split") == split)
+    base = texts.select("productid", "label", (F.length(F.trim("text")) > 0).alias("has_text"))
+    frame = base.toPandas().sort_values("productid").reset_index(drop=True)
+    index = {int(p): i for i, p in enumerate(frame["productid"])}
+    n, k = len(frame), len(codes)
+    probs: dict[str, np.ndarray] = {}
+    available: dict[str, np.ndarray] = {}
+    for member, folder in folders.items():
+        rows = image_rows(lakehouse, codes) if member == "image" else texts
+        rows = rows.filter(F.col("split") == split)
+        if member != "image":
+            rows = rows.filter(F.length(F.trim("text")) > 0)
+        predicted = predict_probabilities(lakehouse, config, Path(folder), rows)
+        matrix, mask = np.zeros((n, k)), np.zeros(n, bool)
+        for productid, p in zip(predicted["productid"], predicted["probabilities"], strict=True):
+            at = index.get(int(productid))
+            if at is not None:
+                matrix[at], mask[at] = np.asarray(p), True
+        probs[member], available[member] = matrix, mask
+    return MemberPredictions(
+        frame["productid"].to_numpy(np.int64), frame["label"].to_numpy(int), probs, available
+    )
+
+
+def evaluate_groups(
+    fused: np.ndarray, used: np.ndarray, members: MemberPredictions
+) -> dict[str, float]:
+    """Fusion vs each member on the listings with an image, and on those without one."""
+    out: dict[str, float] = {}
+    labels = members.labels
+    with_image = members.available.get("image", np.zeros(len(labels), bool))
+    for name, rows in (("with_image", with_image), ("without_image", ~with_image)):
+        if not rows.any():
+            continue
+        out[f"{name}_rows"] = float(rows.sum())
+        out[f"{name}_fusion_weighted_f1"] = weighted_f1(labels[rows], fused[rows].argmax(1))
+        for member, p in members.probs.items():
+            covered = rows & members.available[member]
+            if covered.sum() == rows.sum():
+                out[f"{name}_{member}_weighted_f1"] = weighted_f1(labels[rows], p[rows].argmax(1))
+    return out

@@ -1,0 +1,117 @@
+"""Late fusion: missing modalities, method selection, review threshold, calibration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from catalog_classifier.fusion import (
+    FusionModel,
+    fit_fusion,
+    fit_vote,
+    reliability_curve,
+    review_threshold,
+    weighted_f1,
+)
+
+K = 4
+
+
+def _noisy(labels: np.ndarray, accuracy: float, rng: np.random.Generator) -> np.ndarray:
+    """Probabilities right with the given accuracy, wrong on a random other class otherwise,
+    and less confident when wrong (as real models are: that is what fusion exploits)."""
+    probs = rng.dirichlet(np.ones(K) * 0.5, size=len(labels)) * 0.4
+    right = rng.random(len(labels)) < accuracy
+    target = np.where(right, labels, (labels + rng.integers(1, K, len(labels))) % K)
+    probs[np.arange(len(labels)), target] += np.where(right, 0.6, 0.3)
+    return probs / probs.sum(1, keepdims=True)
+
+
+@pytest.fixture()
+def members():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, K, 600)
+    probs = {
+        "tfidf": _noisy(labels, 0.7, rng),
+        "text": _noisy(labels, 0.65, rng),
+        "image": _noisy(labels, 0.45, rng),
+    }
+    available = {
+        "tfidf": np.ones(600, bool),
+        "text": np.ones(600, bool),
+        "image": rng.random(600) < 0.5,
+    }
+    available["tfidf"][:20] = available["text"][:20] = False  # empty texts
+    available["image"][:20] = True
+    return labels, probs, available
+
+
+def test_fusion_beats_each_member_on_independent_errors(members):
+    labels, probs, available = members
+    model = fit_fusion(probs, available, labels, K, method="vote")
+    fused, _ = model.predict(probs, available)
+    best_member = max(weighted_f1(labels, p.argmax(1)) for p in probs.values())
+    assert weighted_f1(labels, fused.argmax(1)) > best_member + 0.02
+
+
+def test_a_listing_without_image_gets_exactly_the_text_members_fusion(members):
+    labels, probs, available = members
+    model = fit_fusion(probs, available, labels, K)
+    fused, used = model.predict(probs, available)
+    no_image = available["text"] & ~available["image"]
+    assert set(used[no_image]) == {"tfidf+text"}
+    text_only = model.groups["tfidf+text"].predict([probs["tfidf"], probs["text"]], K)
+    np.testing.assert_allclose(fused[no_image], text_only[no_image])
+    # Whatever the image model says for those rows, nothing changes.
+    scrambled = dict(probs, image=np.roll(probs["image"], 1, axis=1))
+    again, _ = model.predict(scrambled, available)
+    np.testing.assert_allclose(again[no_image], fused[no_image])
+
+
+def test_empty_text_uses_the_image_alone_and_no_modality_is_uniform(members):
+    labels, probs, available = members
+    model = fit_fusion(probs, available, labels, K)
+    _, used = model.predict(probs, available)
+    assert set(used[:20]) == {"image"}
+    nothing = {m: np.zeros(3, bool) for m in available}
+    fused, used = model.predict({m: p[:3] for m, p in probs.items()}, nothing)
+    assert set(used) == {"none"}
+    np.testing.assert_allclose(fused, 1.0 / K)
+
+
+def test_auto_records_both_methods_and_keeps_the_better_one(members, tmp_path):
+    labels, probs, available = members
+    model = fit_fusion(probs, available, labels, K, method="auto")
+    scores = model.selection["cv_weighted_f1"]
+    assert set(scores) == {"vote", "stacking"}
+    assert model.method == max(scores, key=scores.get)
+    assert model.selection["margin"] >= 0
+    loaded = FusionModel.load(model.save(tmp_path))
+    np.testing.assert_allclose(
+        loaded.predict(probs, available)[0], model.predict(probs, available)[0]
+    )
+
+
+def test_vote_weights_lie_on_the_simplex_and_the_temperature_calibrates(members):
+    labels, probs, _ = members
+    group = fit_vote([probs["tfidf"], probs["text"]], labels)
+    assert sum(group.weights) == pytest.approx(1.0) and min(group.weights) >= 0
+    fused = group.predict([probs["tfidf"], probs["text"]], K)
+    raw = group.weights[0] * probs["tfidf"] + group.weights[1] * probs["text"]
+    _, ece = reliability_curve(fused.max(1), fused.argmax(1) == labels)
+    _, ece_raw = reliability_curve(raw.max(1), raw.argmax(1) == labels)
+    # The averaged probabilities are under-confident here; the fitted temperature fixes most.
+    assert group.temperature < 1 and ece < ece_raw / 2
+
+
+def test_review_threshold_reaches_the_target_precision_above_it():
+    rng = np.random.default_rng(1)
+    confidence = rng.random(1000)
+    correct = rng.random(1000) < confidence  # more confident, more often right
+    threshold, precision, share = review_threshold(confidence, correct, 0.9)
+    above = confidence >= threshold
+    assert correct[above].mean() >= 0.9 and precision >= 0.9
+    assert share == pytest.approx(above.mean())
+    # Unreachable: nothing is auto-accepted.
+    threshold, _, share = review_threshold(confidence, np.zeros(1000, bool), 0.9)
+    assert share == 0.0 and (confidence < threshold).all()
