@@ -3,8 +3,8 @@
 ./spark-submit.sh pipeline --sample                       # generate the sample if missing, run all
 ./spark-submit.sh pipeline --listings X.csv --labels Y.csv --images images.zip
 
-Steps so far: [generate sample] -> ingest -> features -> report -> train -> evaluate. Scoring
-joins as it lands. --no-train stops after the report.
+Steps: [generate sample] -> ingest -> features -> report -> train -> evaluate -> score.
+--no-train stops after the report; --no-score after the evaluation.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from catalog_classifier.features import run_features
 from catalog_classifier.ingest import run_ingest
 from catalog_classifier.report import build_report
 from catalog_classifier.sample_job import generate_from_config
+from catalog_classifier.scoring import run_score
 from catalog_classifier.tables import ALL_TABLES
 from catalog_classifier.train import run_train
 
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         "--report-dir", default="report", help="where to write the report (default: ./report)"
     )
     parser.add_argument("--no-train", action="store_true", help="stop after the report")
+    parser.add_argument("--no-score", action="store_true", help="stop after the evaluation")
     parser.add_argument(
         "--models", default=None, help="models to train, comma-separated (default from conf)"
     )
@@ -43,38 +45,44 @@ def main(argv: list[str] | None = None) -> int:
     if args.sample:
         sample_dir = Path(job.config.sample.dir)
         if args.regenerate or not (sample_dir / "X.csv").exists():
-            job.log.info("step 1/6: generating the built-in sample in %s", sample_dir)
+            job.log.info("step 1/7: generating the built-in sample in %s", sample_dir)
             generate_from_config(job.config)
         else:
-            job.log.info("step 1/6: built-in sample already in %s", sample_dir)
+            job.log.info("step 1/7: built-in sample already in %s", sample_dir)
         listings = [str(sample_dir / "X.csv")]
         labels = [str(sample_dir / "Y.csv")]
         images = [str(sample_dir / "images.zip")]
     elif not listings and not images:
         parser.error("give --sample, or the files to ingest")
-    job.log.info("step 2/6: ingest")
+    job.log.info("step 2/7: ingest")
     summary = run_ingest(job.spark, job.lakehouse, job.config, listings, labels, images)
     print(summary.format())
-    job.log.info("step 3/6: features")
+    job.log.info("step 3/7: features")
     features = run_features(job.lakehouse, job.config)
     print(features.format())
-    job.log.info("step 4/6: report")
+    job.log.info("step 4/7: report")
     report = build_report(job.lakehouse, job.config, args.report_dir)
     print(f"Report: {report.html_path} ({len(report.figures)} figures)")
     trained: dict = {}
     evaluated: dict = {}
     if not args.no_train:
-        job.log.info("step 5/6: train")
+        job.log.info("step 5/7: train")
         models = [m for m in args.models.split(",") if m] if args.models else None
         training = run_train(job.lakehouse, job.config, models)
         print(training.format())
         trained = training.models
-        job.log.info("step 6/6: evaluate on the test split")
+        job.log.info("step 6/7: evaluate on the test split")
         evaluation = run_evaluate(
             job.lakehouse, job.config, "test", str(Path(args.report_dir) / "evaluation"), models
         )
         print(evaluation.format())
         evaluated = evaluation.as_dict()["models"]
+    scored: dict = {}
+    if not args.no_train and not args.no_score:
+        job.log.info("step 7/7: score every listing with the fused model")
+        scoring = run_score(job.lakehouse, job.config)
+        print(scoring.format())
+        scored = scoring.as_dict()
     print(f"\nDelta tables under {job.lakehouse.root} (engine {job.lakehouse.engine.name}):")
     for spec in ALL_TABLES:
         if job.lakehouse.exists(spec):
@@ -92,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                 "features": features.as_dict(),
                 "train": trained,
                 "evaluate": evaluated,
+                "score": scored,
             }
         ),
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -237,3 +237,66 @@ def gradcam_overlays(
         overlay_heatmap(shown, heatmap).save(out / name)
         written[imageid] = name
     return written
+
+
+class ImagePredictor:
+    """A saved image model as a function from image bytes to class probabilities.
+
+    Frozen mode: the backbone it references (checked to be the same weights) + its head;
+    finetune mode: the fine-tuned backbone saved beside the head. Images that fail to decode
+    come back with a false mask (the caller fuses those listings without an image).
+    """
+
+    def __init__(self, folder: Path | str, device: str = "cpu") -> None:
+        from safetensors.torch import load_file
+
+        from catalog_classifier.heads import load_head
+        from catalog_classifier.image_backbone import load_backbone
+
+        folder = Path(folder)
+        meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+        info = json.loads((folder / "backbone.json").read_text(encoding="utf-8"))
+        if meta["mode"] == "finetune":
+            backbone, spec = load_backbone(info["backbone"], info["weights_path"])
+            backbone.load_state_dict(load_file(folder / "backbone.safetensors"))
+            self.backbone, self.spec = backbone.eval().to(device), spec
+        else:
+            found = backbone_id(info["backbone"], info["weights_path"])
+            if found != info["backbone_id"]:
+                raise ValueError(
+                    f"image model {folder}: trained on backbone {info['backbone_id']}, "
+                    f"found {found}"
+                )
+            self.backbone, self.spec = get_backbone(info["backbone"], info["weights_path"], device)
+        self.head = load_head(folder).to(device)
+        self.device = device
+
+    def predict(
+        self, images: Sequence[bytes], batch_size: int = 32
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities (N, classes), decoded (N,) bool)."""
+        from catalog_classifier.image_backbone import extract_features
+
+        probs = np.zeros((len(images), self.head.n_classes), dtype=np.float32)
+        if not len(images):
+            return probs, np.zeros(0, bool)
+        features = extract_features(
+            self.backbone, self.spec, images, batch_size=batch_size, device=self.device
+        )
+        ok = ~np.isnan(features).any(axis=1)
+        if ok.any():
+            with torch.inference_mode():
+                logits = self.head(torch.from_numpy(features[ok]).to(self.device))
+                probs[ok] = torch.softmax(logits, dim=1).float().cpu().numpy()
+        return probs, ok
+
+
+_PREDICTORS: dict[tuple[str, str], ImagePredictor] = {}
+
+
+def image_predictor(folder: Path | str, device: str = "cpu") -> ImagePredictor:
+    """The process's predictor for a saved model folder (loaded on first use)."""
+    key = (str(folder), device)
+    if key not in _PREDICTORS:
+        _PREDICTORS[key] = ImagePredictor(folder, device)
+    return _PREDICTORS[key]

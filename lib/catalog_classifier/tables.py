@@ -359,5 +359,37 @@ GOLD_EVALUATIONS = TableSpec(
     ),
 )
 
-GOLD_TABLES: tuple[TableSpec, ...] = (GOLD_EVALUATIONS,)
+GOLD_PREDICTIONS = TableSpec(
+    layer="gold",
+    name="predictions",
+    keys=("productid", "model_version"),
+    doc=(
+        "The fused model's category for each listing, one row per listing and fused model "
+        "version; a changed listing's row is updated in place (Delta history keeps the old one)."
+    ),
+    writer="score",
+    columns=(
+        Column("productid", "long", False, "Product id (key)."),
+        Column("model_version", "string", False, "Registered fusion model version (key)."),
+        Column("prdtypecode", "integer", False, "Predicted product type code."),
+        Column("category", "string", False, "Readable name of prdtypecode."),
+        Column("confidence", "double", False, "Fused probability of prdtypecode."),
+        Column("top3", "string", False, "JSON: the three likeliest [{prdtypecode, probability}]."),
+        Column("needs_review", "boolean", False, "confidence under the review threshold."),
+        Column("review_threshold", "double", False, "The threshold (chosen on the valid split)."),
+        Column("modalities", "string", False, "Members fused: tfidf+text+image, tfidf+text, ..."),
+        Column("tfidf_prdtypecode", "integer", True, "TF-IDF model's code (null: no text)."),
+        Column("tfidf_probability", "double", True, "TF-IDF model's probability for it."),
+        Column("text_prdtypecode", "integer", True, "Text encoder model's code (null: no text)."),
+        Column("text_probability", "double", True, "Text encoder model's probability for it."),
+        Column("image_prdtypecode", "integer", True, "Image model's code (null: no usable image)."),
+        Column("image_probability", "double", True, "Image model's probability for it."),
+        Column("imageid", "long", True, "The listing's image id."),
+        Column("input_hash", "string", False, "sha256 of the inputs scored (text, image)."),
+        Column("input_versions", "string", False, "JSON: Delta versions of the tables read."),
+        Column("scored_at", "timestamp", False, "When the listing was scored."),
+    ),
+)
+
+GOLD_TABLES: tuple[TableSpec, ...] = (GOLD_EVALUATIONS, GOLD_PREDICTIONS)
 ALL_TABLES: tuple[TableSpec, ...] = BRONZE_TABLES + SILVER_TABLES + GOLD_TABLES

@@ -320,3 +320,50 @@ def save_encoder_reference(folder: Path, source: str, encoder_id: str, config: T
 def default_torch_threads() -> int:
     """Threads per Spark Python worker: the cores split among the concurrent tasks."""
     return max(1, int(os.environ.get("CATALOG_CLASSIFIER_TORCH_THREADS", "1")))
+
+
+class TextPredictor:
+    """A saved text model as a function from texts to class probabilities.
+
+    Frozen mode: the encoder it references (checked to be the same weights) + its head;
+    finetune mode: the encoder saved beside the head. Built once per Python worker and reused.
+    """
+
+    def __init__(self, folder: Path | str, device: str = "cpu") -> None:
+        from catalog_classifier.heads import load_head
+
+        folder = Path(folder)
+        meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+        info = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
+        if meta["mode"] == "finetune":
+            source = str(folder / "encoder")
+        else:
+            source = info["source"]
+            found = encoder_fingerprint(source)
+            if found != info["encoder_id"]:
+                raise ValueError(
+                    f"text model {folder}: trained on encoder {info['encoder_id']}, but "
+                    f"{source} is {found}"
+                )
+        self.encoder = get_encoder(source, info["max_length"], info["prefix"], device)
+        self.head = load_head(folder).to(device)
+        self.device = device
+
+    def predict(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        if not len(texts):
+            return np.zeros((0, self.head.n_classes), dtype=np.float32)
+        embeddings = self.encoder.embed(list(texts), batch_size)
+        with torch.inference_mode():
+            logits = self.head(torch.from_numpy(embeddings).to(self.device))
+            return torch.softmax(logits, dim=1).float().cpu().numpy()
+
+
+_PREDICTORS: dict[tuple[str, str], TextPredictor] = {}
+
+
+def text_predictor(folder: Path | str, device: str = "cpu") -> TextPredictor:
+    """The process's predictor for a saved model folder (loaded on first use)."""
+    key = (str(folder), device)
+    if key not in _PREDICTORS:
+        _PREDICTORS[key] = TextPredictor(folder, device)
+    return _PREDICTORS[key]

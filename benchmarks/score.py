@@ -1,0 +1,161 @@
+"""Scoring throughput, end to end (Delta in, Delta out), against the compute limit.
+
+    .venv/bin/python benchmarks/score.py --listings 20000            # TF-IDF text-only scoring
+    .venv/bin/python benchmarks/score.py --listings 3000 --images    # fused: text encoder + image
+
+Builds a lakehouse from a generated sample (ingest, features), trains small models on it
+(TF-IDF alone, or TF-IDF + text encoder + image model) and their fusion, then:
+  - times ``run_score --full`` (Spark: pending listings -> UDF -> MERGE into gold.predictions):
+    listings/s;
+  - with --images, times the same models on the same batches in one plain Python process using
+    every core (no Spark): the compute limit; Spark's share of it is the figure to watch;
+  - with --images, times the naive way on a subset: models reloaded for every batch.
+The figures come last, as one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "lib"))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(REPO / "lib"), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+)
+
+from catalog_classifier.config import load_config  # noqa: E402
+from catalog_classifier.features import run_features  # noqa: E402
+from catalog_classifier.ingest import run_ingest  # noqa: E402
+from catalog_classifier.lakehouse import Lakehouse  # noqa: E402
+from catalog_classifier.logs import setup_logging  # noqa: E402
+from catalog_classifier.registry import Registry  # noqa: E402
+from catalog_classifier.sample import generate_sample  # noqa: E402
+from catalog_classifier.scoring import (  # noqa: E402
+    FusedScorer,
+    load_scoring_models,
+    run_score,
+    scoring_inputs,
+)
+from catalog_classifier.spark import build_spark  # noqa: E402
+from catalog_classifier.train import run_train  # noqa: E402
+
+SMALL = [
+    "train.tfidf.max_iter=30",
+    "train.text.mode=frozen",
+    "train.text.epochs=5",
+    "train.image.mode=frozen",
+    "train.image.epochs=5",
+    "train.image.augment_copies=0",
+    "train.image.minority_extra_copies=0",
+]
+
+
+def plain_python(models, config, batches, reload_each: bool = False) -> float:
+    """Listings/s of the fused models on ``batches`` in this process (torch on every core)."""
+    import torch
+
+    from catalog_classifier import image_model, scoring, text_model
+    from catalog_classifier.fusion import FusionModel
+    from catalog_classifier.logs import worker_logger
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    scorer = FusedScorer(models, "{}", time.time(), torch_threads=0)  # type: ignore[arg-type]
+    logger = worker_logger("bench")
+    started, rows = time.monotonic(), 0
+    for batch in batches:
+        if reload_each:
+            text_model._PREDICTORS.clear()
+            text_model._ENCODERS.clear()
+            image_model._PREDICTORS.clear()
+            image_model._BACKBONES.clear()
+            scoring._FUSION.clear()
+        fusion = scoring._fusion_model(models.fusion_folder, FusionModel)
+        text = text_model.text_predictor(models.member_folders["text"])
+        image = image_model.image_predictor(models.member_folders["image"])
+        scorer.score_batch(batch, fusion, text, image, logger)
+        rows += len(batch)
+    return rows / (time.monotonic() - started)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--listings", type=int, default=20000)
+    parser.add_argument("--images", action="store_true", help="fused scoring with images")
+    parser.add_argument("--work", default=None, help="working folder (default: a temp folder)")
+    parser.add_argument("--encoder", default=None, help="train.text.encoder (default: conf)")
+    args = parser.parse_args()
+    setup_logging("WARNING")
+    work = Path(args.work or tempfile.mkdtemp(prefix="bench-score-"))
+    overrides = [*SMALL, "spark.conf.spark.sql.shuffle.partitions=4"]
+    if args.encoder:
+        overrides.append(f"train.text.encoder={args.encoder}")
+    config = load_config(REPO / "conf" / "local.yaml", overrides)
+    n_images = args.listings if args.images else 0
+    sample = generate_sample(
+        work / "sample",
+        n_listings=args.listings,
+        n_images=n_images,
+        seed=11,
+        image_size=160,
+        priors=config.category_priors,
+        write_folder=False,
+    )
+    spark = build_spark(config, "bench-score")
+    lakehouse = Lakehouse(spark, str(work / "lakehouse"))
+    images = [str(sample.images_zip)] if sample.images_zip and n_images else []
+    run_ingest(
+        spark, lakehouse, config, [str(sample.listings_csv)], [str(sample.labels_csv)], images
+    )
+    run_features(lakehouse, config)
+    models = ["tfidf", "text", "image", "fusion"] if args.images else ["tfidf", "fusion"]
+    started = time.monotonic()
+    run_train(lakehouse, config, models)
+    train_seconds = time.monotonic() - started
+
+    summary = run_score(lakehouse, config, full=True)
+    figures = {
+        "listings": args.listings,
+        "images": bool(args.images),
+        "cores": os.cpu_count(),
+        "train_seconds": round(train_seconds, 1),
+        "spark_seconds": round(summary.seconds, 2),
+        "spark_listings_per_s": round(summary.listings_per_s, 1),
+        "scored": summary.scored,
+    }
+    if args.images:
+        registry = Registry(config, lakehouse.root)
+        scoring_models = load_scoring_models(registry, config)
+        from catalog_classifier.tfidf_model import load_tfidf, predict_tfidf
+
+        tfidf = load_tfidf(str(Path(scoring_models.member_folders["tfidf"]) / "pipeline"))
+        inputs = scoring_inputs(lakehouse)
+        frame = (
+            predict_tfidf(tfidf, inputs, keep=inputs.columns)
+            .withColumnRenamed("probabilities", "p_tfidf")
+            .toPandas()
+        )
+        size = config.scoring.arrow_batch_rows
+        batches = [frame.iloc[i : i + size] for i in range(0, len(frame), size)]
+        limit = plain_python(scoring_models, config, batches)
+        naive_batches = [frame.iloc[i : i + 32] for i in range(0, min(len(frame), 256), 32)]
+        naive = plain_python(scoring_models, config, naive_batches, reload_each=True)
+        figures.update(
+            {
+                "plain_python_listings_per_s": round(limit, 1),
+                "spark_share_of_compute_limit": round(summary.listings_per_s / limit, 3),
+                "naive_reload_per_batch_listings_per_s": round(naive, 1),
+            }
+        )
+    print(json.dumps(figures))
+    spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,458 @@
+"""Fused batch scoring into ``gold.predictions``: the nightly job catalog teams rely on.
+
+Plan of one run:
+
+1. ``scoring_inputs``: every listing with its cleaned text and, when it has one, its image and
+   whether the image is usable (decoded, not blank), plus ``input_hash`` over what is scored.
+2. ``pending_inputs``: the listings with no prediction from this fused model version, or whose
+   ``input_hash`` changed since (``--full``: all).
+3. In chunks of ``scoring.chunk_rows`` listings (one MERGE commit each, so a crash loses at
+   most one chunk and the next run resumes where it stopped):
+   the TF-IDF member runs as native Spark ML; then one iterator-of-batches pandas UDF
+   (``mapInPandas``) runs the text encoder and the image model, loaded once per Python worker
+   and reused across batches (images decoded in the workers, the GPU used when the executor
+   has one), and fuses the members' probabilities.
+4. MERGE on (productid, model_version).
+
+Nothing is collected to the driver: the rows stream from the Delta inputs through the UDF into
+the staged MERGE.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from catalog_classifier.config import Config
+from catalog_classifier.lakehouse import Lakehouse
+from catalog_classifier.tables import (
+    BRONZE_IMAGES,
+    BRONZE_LISTINGS,
+    GOLD_PREDICTIONS,
+    SILVER_IMAGE_FEATURES,
+    SILVER_TEXT_FEATURES,
+)
+
+log = logging.getLogger(__name__)
+
+SCORING_INPUT_TABLES = (BRONZE_LISTINGS, SILVER_TEXT_FEATURES, BRONZE_IMAGES, SILVER_IMAGE_FEATURES)
+MEMBER_COLUMNS = ("tfidf", "text", "image")
+
+
+@dataclass(frozen=True)
+class ScoringModels:
+    """A registered fused model and its members, as local folders the workers can read."""
+
+    version: str
+    fusion_folder: str
+    member_folders: dict[str, str]
+    member_versions: dict[str, str]
+    label_codes: tuple[int, ...]
+    category_names: dict[int, str]
+    review_threshold: float
+
+
+def load_scoring_models(registry: Any, config: Config, version: str | None = None) -> ScoringModels:
+    """Download the fused model (latest, or ``version``) and the member versions it was fit on.
+
+    The folders are local to the driver: in local mode the workers read them directly; on a
+    cluster, set ``registry.tracking_uri`` to a store whose artifacts the executors can reach
+    (Databricks, or a shared file system) — see the README's cluster notes.
+    """
+    from catalog_classifier.fusion import FusionModel
+
+    fused = registry.load("fusion", version)
+    model = FusionModel.load(fused.folder)
+    folders, versions = {}, {}
+    for member, member_version in model.members.items():
+        loaded = registry.load(member, member_version)
+        folders[member], versions[member] = str(loaded.folder), loaded.version
+    codes = tuple(int(c) for c in fused.meta["label_codes"])
+    names = {int(k): v for k, v in fused.meta["category_names"].items()}
+    if list(codes) != config.label_codes:
+        log.warning("score: the fused model's categories differ from conf; using the model's")
+    return ScoringModels(
+        fused.version,
+        str(fused.folder),
+        folders,
+        versions,
+        codes,
+        names,
+        model.review_threshold,
+    )
+
+
+def scoring_inputs(lakehouse: Lakehouse) -> DataFrame:
+    """Every listing: productid, imageid, text, text_lower, has_text, content (the image's bytes
+    when it is usable, else null), image_state, input_hash."""
+    listings = lakehouse.read(BRONZE_LISTINGS).select("productid", "imageid")
+    text = lakehouse.read(SILVER_TEXT_FEATURES).select("productid", "text", "text_lower")
+    images = lakehouse.read(BRONZE_IMAGES).select("imageid", "productid", "sha256", "content")
+    quality = lakehouse.read(SILVER_IMAGE_FEATURES).select(
+        "imageid", "productid", "is_valid", "is_blank"
+    )
+    rows = (
+        listings.join(text, "productid", "left")
+        .join(images, ["imageid", "productid"], "left")
+        .join(quality, ["imageid", "productid"], "left")
+    )
+    image_state = (
+        F.when(F.col("sha256").isNull(), "missing")
+        .when(F.col("is_valid").isNull(), "not_featured")
+        .when(~F.col("is_valid"), "invalid")
+        .when(F.coalesce(F.col("is_blank"), F.lit(False)), "blank")
+        .otherwise("usable")
+    )
+    text_col = F.coalesce(F.col("text"), F.lit(""))
+    return rows.select(
+        "productid",
+        "imageid",
+        text_col.alias("text"),
+        F.coalesce(F.col("text_lower"), F.lit("")).alias("text_lower"),
+        (F.length(F.trim(text_col)) > 0).alias("has_text"),
+        image_state.alias("image_state"),
+        F.when(image_state == "usable", F.col("content")).alias("content"),
+        F.sha2(
+            F.concat_ws("\u0001", text_col, F.coalesce(F.col("sha256"), F.lit("")), image_state),
+            256,
+        ).alias("input_hash"),
+    )
+
+
+def pending_inputs(
+    lakehouse: Lakehouse, inputs: DataFrame, model_version: str, full: bool = False
+) -> DataFrame:
+    """Listings without a prediction from ``model_version`` for their current inputs."""
+    if full or not lakehouse.exists(GOLD_PREDICTIONS):
+        return inputs
+    done = (
+        lakehouse.read(GOLD_PREDICTIONS)
+        .filter(F.col("model_version") == model_version)
+        .select("productid", "input_hash")
+    )
+    return inputs.join(done, ["productid", "input_hash"], "left_anti")
+
+
+# ----------------------------------------------------------------------------- the UDF
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@dataclass
+class FusedScorer:
+    """``mapInPandas`` function: batches of scoring inputs (with the TF-IDF probabilities)
+    -> rows of ``gold.predictions``. Models load once per Python worker (module caches)."""
+
+    models: ScoringModels
+    input_versions: str
+    scored_at: datetime
+    text_batch_size: int = 32
+    image_batch_size: int = 32
+    torch_threads: int = 1
+    stats: dict[str, int] = field(default_factory=dict)
+
+    def __call__(self, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        import torch
+
+        from catalog_classifier.fusion import FusionModel
+        from catalog_classifier.image_model import image_predictor
+        from catalog_classifier.logs import worker_logger
+        from catalog_classifier.text_model import text_predictor
+
+        logger = worker_logger("catalog_classifier.scoring")
+        if self.torch_threads:
+            torch.set_num_threads(self.torch_threads)
+        device = _device()
+        fusion = _fusion_model(self.models.fusion_folder, FusionModel)
+        members = self.models.member_folders
+        text = text_predictor(members["text"], device) if "text" in members else None
+        image = image_predictor(members["image"], device) if "image" in members else None
+        started, done = time.monotonic(), 0
+        for batch in batches:
+            yield self.score_batch(batch, fusion, text, image, logger)
+            done += len(batch)
+            logger.info(
+                "score: %d listings in this task (%.1f listings/s)",
+                done,
+                done / max(time.monotonic() - started, 1e-9),
+            )
+
+    def score_batch(
+        self, batch: pd.DataFrame, fusion: Any, text: Any, image: Any, logger: Any
+    ) -> pd.DataFrame:
+        n, k = len(batch), len(self.models.label_codes)
+        has_text = batch["has_text"].to_numpy(bool)
+        probs: dict[str, np.ndarray] = {}
+        available: dict[str, np.ndarray] = {}
+        if "tfidf" in self.models.member_folders:
+            probs["tfidf"] = np.stack([np.asarray(p, dtype=np.float64) for p in batch["p_tfidf"]])
+            available["tfidf"] = has_text
+        if text is not None:
+            matrix = np.zeros((n, k))
+            if has_text.any():
+                texts = batch["text"][has_text].tolist()
+                matrix[has_text] = text.predict(texts, self.text_batch_size)
+            probs["text"], available["text"] = matrix, has_text.copy()
+        if image is not None:
+            matrix, decoded = np.zeros((n, k)), np.zeros(n, bool)
+            usable = batch["content"].notna().to_numpy()
+            if usable.any():
+                contents = [bytes(c) for c in batch["content"][usable]]
+                image_probs, ok = image.predict(contents, self.image_batch_size)
+                matrix[usable], decoded[usable] = image_probs, ok
+                if (~ok).any():
+                    logger.warning(
+                        "score: %d images failed to decode (scored without image): %s",
+                        int((~ok).sum()),
+                        batch["productid"][usable][~ok].tolist()[:20],
+                    )
+            probs["image"], available["image"] = matrix, decoded
+        fused, used = fusion.predict(probs, available)
+        return self.rows(batch, fused, used, probs, available)
+
+    def rows(
+        self,
+        batch: pd.DataFrame,
+        fused: np.ndarray,
+        used: np.ndarray,
+        probs: dict[str, np.ndarray],
+        available: dict[str, np.ndarray],
+    ) -> pd.DataFrame:
+        codes = np.asarray(self.models.label_codes)
+        names = self.models.category_names
+        best = fused.argmax(1)
+        confidence = fused[np.arange(len(fused)), best]
+        top = np.argsort(-fused, axis=1)[:, :3]
+        out = pd.DataFrame(
+            {
+                "productid": batch["productid"].astype("int64").to_numpy(),
+                "model_version": self.models.version,
+                "prdtypecode": codes[best].astype("int32"),
+                "category": [names.get(int(c), str(c)) for c in codes[best]],
+                "confidence": confidence.astype("float64"),
+                "top3": [
+                    json.dumps(
+                        [
+                            {"prdtypecode": int(codes[j]), "probability": round(float(row[j]), 6)}
+                            for j in order
+                        ]
+                    )
+                    for row, order in zip(fused, top, strict=True)
+                ],
+                "needs_review": confidence < self.models.review_threshold,
+                "review_threshold": float(self.models.review_threshold),
+                "modalities": used.astype(str),
+            }
+        )
+        for member in MEMBER_COLUMNS:
+            if member in probs:
+                mask = available[member]
+                member_best = probs[member].argmax(1)
+                code = pd.array(codes[member_best], dtype="Int32")
+                probability = pd.array(
+                    probs[member][np.arange(len(mask)), member_best], dtype="Float64"
+                )
+                code[~mask] = pd.NA
+                probability[~mask] = pd.NA
+            else:
+                code = pd.array([pd.NA] * len(batch), dtype="Int32")
+                probability = pd.array([pd.NA] * len(batch), dtype="Float64")
+            out[f"{member}_prdtypecode"] = code
+            out[f"{member}_probability"] = probability
+        out["imageid"] = pd.array(batch["imageid"], dtype="Int64")
+        out["input_hash"] = batch["input_hash"].to_numpy()
+        out["input_versions"] = self.input_versions
+        out["scored_at"] = pd.Timestamp(self.scored_at)
+        return out[GOLD_PREDICTIONS.column_names]
+
+
+_FUSION: dict[str, Any] = {}
+
+
+def _fusion_model(folder: str, loader: Any) -> Any:
+    if folder not in _FUSION:
+        _FUSION[folder] = loader.load(Path(folder))
+    return _FUSION[folder]
+
+
+def score_frame(
+    spark_rows: DataFrame,
+    models: ScoringModels,
+    config: Config,
+    input_versions: dict[str, int | None],
+    scored_at: datetime,
+    torch_threads: int = 1,
+) -> DataFrame:
+    """Scoring inputs -> ``gold.predictions`` rows (lazy: runs when written)."""
+    from catalog_classifier.tfidf_model import load_tfidf, predict_tfidf
+
+    rows = spark_rows
+    if "tfidf" in models.member_folders:
+        tfidf = load_tfidf(str(Path(models.member_folders["tfidf"]) / "pipeline"))
+        rows = predict_tfidf(tfidf, rows, keep=rows.columns).withColumnRenamed(
+            "probabilities", "p_tfidf"
+        )
+    keep = ["productid", "imageid", "text", "has_text", "content", "input_hash"]
+    if "tfidf" in models.member_folders:
+        keep.append("p_tfidf")
+    scorer = FusedScorer(
+        models,
+        json.dumps(input_versions, sort_keys=True),
+        scored_at,
+        config.scoring.text_batch_size,
+        config.scoring.image_batch_size,
+        torch_threads,
+    )
+    return rows.select(*keep).mapInPandas(scorer, GOLD_PREDICTIONS.spark_schema())
+
+
+# ------------------------------------------------------------------------------- the run
+
+
+@dataclass
+class ScoreSummary:
+    model_version: str
+    pending: int = 0
+    scored: int = 0
+    chunks: int = 0
+    inserted: int = 0
+    updated: int = 0
+    seconds: float = 0.0
+    per_category: dict[str, int] = field(default_factory=dict)
+    needs_review_share: float = 0.0
+    predictions_version: int | None = None
+
+    @property
+    def listings_per_s(self) -> float:
+        return self.scored / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model_version": self.model_version,
+            "pending": self.pending,
+            "scored": self.scored,
+            "chunks": self.chunks,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "seconds": round(self.seconds, 2),
+            "listings_per_s": round(self.listings_per_s, 1),
+            "needs_review_share": round(self.needs_review_share, 4),
+            "per_category": self.per_category,
+            "predictions_version": self.predictions_version,
+        }
+
+    def format(self) -> str:
+        lines = [
+            f"scored {self.scored} listings with fused model version {self.model_version} "
+            f"in {self.seconds:.1f} s ({self.listings_per_s:.0f} listings/s), "
+            f"{self.chunks} commit(s): {self.inserted} new, {self.updated} updated",
+            f"needing review: {self.needs_review_share:.1%}",
+        ]
+        top = sorted(self.per_category.items(), key=lambda kv: -kv[1])[:10]
+        lines += [f"  {count:>7}  {name}" for name, count in top]
+        return "\n".join(lines)
+
+
+def _worker_threads(lakehouse: Lakehouse, config: Config) -> int:
+    if config.scoring.torch_threads:
+        return config.scoring.torch_threads
+    spark = lakehouse.spark
+    if spark.sparkContext.master.startswith("local"):
+        return 1  # local[N] runs N tasks at once on this machine's cores
+    return int(spark.conf.get("spark.task.cpus", "1"))
+
+
+def run_score(
+    lakehouse: Lakehouse,
+    config: Config,
+    model_version: str | None = None,
+    full: bool = False,
+    registry: Any = None,
+) -> ScoreSummary:
+    """Score the pending listings with the fused model, chunk by chunk, into gold.predictions."""
+    from catalog_classifier.registry import Registry
+
+    started = time.monotonic()
+    registry = registry or Registry(config, lakehouse.root)
+    models = load_scoring_models(registry, config, model_version)
+    summary = ScoreSummary(models.version)
+    spark = lakehouse.spark
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", config.scoring.arrow_batch_rows)
+    versions = lakehouse.versions(SCORING_INPUT_TABLES)
+    log.info(
+        "score: fused model version %s (members %s) on inputs %s",
+        models.version,
+        models.member_versions,
+        versions,
+    )
+    lakehouse.ensure(GOLD_PREDICTIONS)
+    inputs = scoring_inputs(lakehouse)
+    # Only the keys are materialised (the images stay in Delta until their chunk reads them).
+    pending = (
+        pending_inputs(lakehouse, inputs, models.version, full)
+        .select("productid", "input_hash", F.xxhash64("productid").alias("chunk_key"))
+        .localCheckpoint(eager=True)
+    )
+    summary.pending = pending.count()
+    chunks = max(1, math.ceil(summary.pending / max(1, config.scoring.chunk_rows)))
+    log.info("score: %d listings to score, in %d chunk(s)", summary.pending, chunks)
+    threads = _worker_threads(lakehouse, config)
+    scored_at = datetime.now(UTC).replace(microsecond=0)
+    for chunk in range(chunks if summary.pending else 0):
+        chunk_started = time.monotonic()
+        keys = pending.filter(F.pmod(F.col("chunk_key"), F.lit(chunks)) == chunk)
+        part = inputs.join(keys.drop("chunk_key"), ["productid", "input_hash"])
+        spark.sparkContext.setJobDescription(f"score chunk {chunk + 1}/{chunks}")
+        predictions = score_frame(part, models, config, versions, scored_at, threads)
+        result = lakehouse.merge(GOLD_PREDICTIONS, predictions)
+        summary.chunks += 1
+        summary.scored += result.rows
+        summary.inserted += result.inserted
+        summary.updated += result.updated
+        summary.predictions_version = result.version
+        elapsed = time.monotonic() - started
+        log.info(
+            "score: chunk %d/%d: %d listings in %.1f s; %d of %d done (%.1f listings/s)",
+            chunk + 1,
+            chunks,
+            result.rows,
+            time.monotonic() - chunk_started,
+            summary.scored,
+            summary.pending,
+            summary.scored / max(elapsed, 1e-9),
+        )
+    spark.sparkContext.setJobDescription(None)
+    pending.unpersist()
+    current = lakehouse.read(GOLD_PREDICTIONS).filter(F.col("model_version") == models.version)
+    counts = current.groupBy("category").count().collect()
+    summary.per_category = {r["category"]: int(r["count"]) for r in counts}
+    total = sum(summary.per_category.values())
+    review = current.filter(F.col("needs_review")).count()
+    summary.needs_review_share = review / total if total else 0.0
+    summary.seconds = time.monotonic() - started
+    _cleanup(models)
+    log.info("score done: %s", json.dumps(summary.as_dict()))
+    return summary
+
+
+def _cleanup(models: ScoringModels) -> None:
+    import shutil
+
+    for folder in [models.fusion_folder, *models.member_folders.values()]:
+        shutil.rmtree(Path(folder).parent, ignore_errors=True)

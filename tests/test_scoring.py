@@ -1,0 +1,166 @@
+"""Fused batch scoring into gold.predictions: completeness, missing modalities, idempotence,
+incremental runs, MERGE keys, and a run killed mid-way then completed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+from tests.conftest import REPO
+from tests.helpers import SMALL_TRAINING, jpeg, write_listings, write_zip
+
+from catalog_classifier.features import run_features
+from catalog_classifier.ingest import run_ingest
+from catalog_classifier.queries import QUERIES, register_views, run_query
+from catalog_classifier.registry import Registry
+from catalog_classifier.scoring import run_score, scoring_inputs
+from catalog_classifier.tables import BRONZE_LISTINGS, GOLD_PREDICTIONS
+from catalog_classifier.train import train_fusion
+
+
+@pytest.fixture(scope="module")
+def scored(trained, small_config):
+    lakehouse, _ = trained
+    first = run_score(lakehouse, small_config)
+    return lakehouse, first
+
+
+def _predictions(lakehouse, version: str):
+    return lakehouse.read(GOLD_PREDICTIONS).filter(F.col("model_version") == version)
+
+
+def test_every_listing_gets_one_prediction_with_its_modalities(scored, small_config):
+    lakehouse, first = scored
+    listings = lakehouse.read(BRONZE_LISTINGS).count()
+    assert first.scored == first.pending == listings and first.chunks == 1
+    frame = _predictions(lakehouse, first.model_version).toPandas()
+    assert len(frame) == frame["productid"].nunique() == listings
+    assert set(frame["prdtypecode"]) <= set(small_config.label_codes)
+    assert frame["confidence"].between(0, 1).all()
+    assert (frame["needs_review"] == (frame["confidence"] < frame["review_threshold"])).all()
+    top3 = json.loads(frame["top3"].iloc[0])
+    assert len(top3) == 3 and top3[0]["prdtypecode"] == frame["prdtypecode"].iloc[0]
+    assert top3[0]["probability"] == pytest.approx(frame["confidence"].iloc[0], abs=1e-6)
+    # Missing modalities: listings whose image is usable are fused with it; the others (no
+    # image, invalid or blank) from the text members only, with no image columns.
+    states = scoring_inputs(lakehouse).select("productid", "image_state").toPandas()
+    merged = frame.merge(states, on="productid")
+    with_image = merged["image_state"] == "usable"
+    assert (merged.loc[with_image, "modalities"] == "tfidf+text+image").mean() > 0.95
+    assert (merged.loc[~with_image, "modalities"] == "tfidf+text").all()
+    assert merged.loc[~with_image, "image_prdtypecode"].isna().all()
+    assert (~with_image).sum() > 0 and with_image.sum() > 0
+    assert sum(first.per_category.values()) == listings
+
+
+def test_a_second_run_with_the_same_model_and_inputs_changes_nothing(scored, small_config):
+    lakehouse, first = scored
+    before = lakehouse.version(GOLD_PREDICTIONS)
+    again = run_score(lakehouse, small_config)
+    assert again.pending == again.scored == 0
+    assert lakehouse.version(GOLD_PREDICTIONS) == before
+
+
+def test_only_new_and_changed_listings_are_scored(scored, small_config, spark, tmp_path):
+    lakehouse, first = scored
+    old = _predictions(lakehouse, first.model_version).toPandas().set_index("productid")
+    listing = lakehouse.read(BRONZE_LISTINGS).orderBy("productid").first()
+    rows = [
+        # a changed listing: same productid and image, new title
+        [
+            900001,
+            "Piscine tubulaire ronde 3,66 m avec pompe",
+            "",
+            listing["productid"],
+            listing["imageid"],
+        ],
+        # two new listings, one with a new image
+        [900002, "Lot de 3 cahiers grands carreaux 96 pages", "", 77000001, 88000001],
+        [900003, "Figurine Star Wars Dark Vador 30 cm", "Edition collector", 77000002, 88000002],
+    ]
+    listings = write_listings(tmp_path / "X_new.csv", rows)
+    images = write_zip(tmp_path / "new.zip", {"image_88000002_product_77000002.jpg": jpeg()})
+    run_ingest(spark, lakehouse, small_config, [str(listings)], [], [str(images)])
+    run_features(lakehouse, small_config)
+    summary = run_score(lakehouse, small_config)
+    assert summary.scored == 3 and summary.inserted == 2 and summary.updated == 1
+    now = _predictions(lakehouse, first.model_version).toPandas().set_index("productid")
+    assert len(now) == len(old) + 2
+    changed = now.loc[listing["productid"]]
+    assert changed["input_hash"] != old.loc[listing["productid"], "input_hash"]
+    assert now.loc[77000001, "modalities"] == "tfidf+text"  # its image never arrived
+    assert now.loc[77000002, "modalities"] == "tfidf+text+image"
+    untouched = old.index.difference([listing["productid"]])
+    assert (now.loc[untouched, "scored_at"] == old.loc[untouched, "scored_at"]).all()
+
+
+def test_a_killed_run_resumes_and_versions_are_separate_merge_keys(scored, small_config, tmp_path):
+    lakehouse, first = scored
+    registry = Registry(small_config, lakehouse.root)
+    outcome = train_fusion(lakehouse, small_config, tmp_path / "fusion", registry)
+    v2 = registry.log_model(
+        "fusion", outcome.folder, outcome.params, outcome.metrics, [], {}, {"mode": outcome.mode}
+    ).version
+    log_dir = Path(lakehouse.path(GOLD_PREDICTIONS)) / "_delta_log"
+    commits_before = len(list(log_dir.glob("*.json")))
+    overrides = [*SMALL_TRAINING, f"train.text.encoder={small_config.train.text.encoder}"]
+    command = [sys.executable, str(REPO / "jobs" / "score.py"), "--lakehouse", lakehouse.root]
+    command += ["--config", str(REPO / "conf" / "local.yaml")]
+    command += ["--model", v2, "--set", "scoring.chunk_rows=40", "--set", "spark.master=local[2]"]
+    for setting in overrides:
+        command += ["--set", setting]
+    job_log = (tmp_path / "score.log").open("w")
+    process = subprocess.Popen(
+        command, cwd=tmp_path, start_new_session=True, stdout=job_log, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 300
+    try:
+        while len(list(log_dir.glob("*.json"))) == commits_before:
+            if process.poll() is not None:
+                log_tail = (tmp_path / "score.log").read_text()[-3000:]
+                pytest.fail(f"the scoring run ended before its first commit:\n{log_tail}")
+            assert time.monotonic() < deadline, "no commit within 5 minutes"
+            time.sleep(0.5)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        job_log.close()
+    total = lakehouse.read(BRONZE_LISTINGS).count()
+    committed = _predictions(lakehouse, v2).count()
+    assert 0 < committed < total  # killed between chunk commits: some work is kept
+    resumed = run_score(lakehouse, small_config, model_version=v2)
+    assert resumed.pending == total - committed and resumed.inserted == total - committed
+    keys = lakehouse.read(GOLD_PREDICTIONS).groupBy("productid", "model_version").count()
+    assert keys.filter(F.col("count") > 1).count() == 0
+    assert (
+        _predictions(lakehouse, v2).count() == _predictions(lakehouse, first.model_version).count()
+    )
+
+
+def test_the_catalog_team_queries_run(scored, small_config):
+    lakehouse, first = scored
+    register_views(lakehouse)
+    for name in QUERIES:
+        frame = run_query(
+            lakehouse,
+            name,
+            productid=int(_predictions(lakehouse, first.model_version).first()["productid"]),
+        )
+        assert frame is not None, name
+    review = run_query(lakehouse, "review_queue_by_category")
+    expected = _predictions(lakehouse, first.model_version).filter("needs_review").count()
+    assert int(review["listings"].sum()) == expected
+    history = run_query(
+        lakehouse,
+        "product_history",
+        productid=int(_predictions(lakehouse, first.model_version).first()["productid"]),
+    )
+    assert len(history) >= 1
