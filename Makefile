@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	VENV=$(VENV) ./spark-submit.sh pipeline --sample
+	VENV=$(VENV) ./spark-submit.sh pipeline --sample --conf conf/demo.yaml
 
 test: install
 	VENV=$(VENV) $(BIN)/python -m pytest

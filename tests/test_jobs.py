@@ -75,10 +75,13 @@ def test_the_pipeline_by_spark_submit_then_each_job_in_process(spark, tmp_path, 
     assert summary["features"]["text"]["computed"] == summary["ingest"]["listings"]["inserted"]
     assert summary["features"]["images"]["computed"] == 50
     # Trained, registered and evaluated: each model's version 1 scored on the test split.
-    assert set(summary["train"]) == set(summary["evaluate"]) == {"tfidf", "text", "image"}
+    members = {"tfidf", "text", "image", "fusion"}
+    assert set(summary["train"]) == set(summary["evaluate"]) == members
     assert all(model["version"] == "1" for model in summary["train"].values())
     assert (tmp_path / "report" / "evaluation" / "index.html").is_file()
     assert (tmp_path / "lakehouse" / "_mlflow" / "mlflow.db").is_file()
+    # Scored: every listing has a fused prediction.
+    assert summary["score"]["scored"] == summary["ingest"]["listings"]["inserted"]
 
     # The same jobs' main() in this process, on that lakehouse: their flags and summary files.
     import jobs.features

@@ -247,14 +247,24 @@ def fit_fusion(
     candidates = ["vote", "stacking"] if method == "auto" else [method]
     cv: dict[str, dict[str, float]] = {m: {} for m in candidates}
     fitted: dict[str, dict[str, GroupFusion]] = {m: {} for m in candidates}
+    unfitted: list[str] = []
     for members in availability_groups(list(probs)):
         rows = np.ones(len(labels), bool)
         for m in members:
             rows &= np.asarray(available[m], bool)
         if rows.sum() < min_rows:
+            # Too few valid rows to fit: an equal-weight vote, so such listings are still fused.
             log.warning(
-                "fusion: %s has %d valid rows only; skipped", group_name(members), rows.sum()
+                "fusion: %s has %d valid rows only (< %d): equal weights",
+                group_name(members),
+                rows.sum(),
+                min_rows,
             )
+            for candidate in candidates:
+                fitted[candidate][group_name(members)] = GroupFusion(
+                    list(members), "vote", weights=[1.0 / len(members)] * len(members)
+                )
+            unfitted.append(group_name(members))
             continue
         member_probs = [np.asarray(probs[m])[rows] for m in members]
         for candidate in candidates:
@@ -270,13 +280,13 @@ def fit_fusion(
                     seed,
                 )
     if not any(fitted.values()):
-        raise ValueError("fusion: no availability group has enough valid rows to fit")
+        raise ValueError("fusion: no member probabilities to fuse")
     if len(candidates) > 1:
         pooled = {
             m: float(np.nanmean(list(cv[m].values()))) if cv[m] else float("nan")
             for m in candidates
         }
-        chosen = max(candidates, key=lambda m: (pooled[m], m == "vote"))
+        chosen = max(candidates, key=lambda m: (np.nan_to_num(pooled[m], nan=-1.0), m == "vote"))
         other = next(m for m in candidates if m != chosen)
         selection = {
             "chosen": chosen,
@@ -286,6 +296,7 @@ def fit_fusion(
         }
     else:
         chosen, selection = candidates[0], {"chosen": candidates[0]}
+    selection["equal_weight_groups"] = unfitted
     log.info("fusion: %s chosen (%s)", chosen, json.dumps(selection))
     return FusionModel(n_classes, chosen, group_order(fitted[chosen]), selection)
 
