@@ -122,7 +122,8 @@ class Registry:
 
     def latest_version(self, model: str) -> str | None:
         versions = self.client.search_model_versions(f"name='{self.registered_name(model)}'")
-        return max((v.version for v in versions), key=int, default=None)
+        latest = max((int(v.version) for v in versions), default=None)
+        return None if latest is None else str(latest)
 
     def load(self, model: str, version: str | None = None) -> RegisteredModel:
         """Download a registered version (the latest by default) into a local folder."""
