@@ -126,13 +126,15 @@ def train_tfidf(
     train = rows.filter(F.col("split") == "train")
     fitted = fit_tfidf(train, config.train.tfidf, len(codes))
     save_tfidf(fitted.model, str(folder / "pipeline"))
-    write_meta(folder, "tfidf", "spark-ml", config, {"settings": asdict(config.train.tfidf)})
+    # mode: which solver fit the regression (the featurizer is Spark ML either way)
+    mode = f"solver-{fitted.model.solver}"
+    write_meta(folder, "tfidf", mode, config, {"settings": asdict(config.train.tfidf)})
     valid = predict_tfidf(fitted.model, rows.filter(F.col("split") == "valid"), keep=["label"])
     metrics = _metrics_of(valid.toPandas(), prefix="valid_")
     metrics.update(train_rows=float(fitted.rows), iterations=float(fitted.iterations))
     return ModelOutcome(
         "tfidf",
-        "spark-ml",
+        mode,
         folder,
         {**asdict(config.train.tfidf), "vocabularies": fitted.vocabulary_sizes},
         metrics,
