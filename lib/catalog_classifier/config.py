@@ -214,6 +214,8 @@ class ScoringConfig:
     chunk_rows: int = 250000
     # Torch threads per Python worker (0: the cores shared by the tasks running at once).
     torch_threads: int = 0
+    # Partitions each chunk is spread over (0: twice Spark's default parallelism).
+    partitions: int = 0
 
 
 @dataclass(frozen=True)

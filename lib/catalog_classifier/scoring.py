@@ -413,11 +413,16 @@ def run_score(
     chunks = max(1, math.ceil(summary.pending / max(1, config.scoring.chunk_rows)))
     log.info("score: %d listings to score, in %d chunk(s)", summary.pending, chunks)
     threads = _worker_threads(lakehouse, config)
+    partitions = config.scoring.partitions or 2 * spark.sparkContext.defaultParallelism
     scored_at = datetime.now(UTC).replace(microsecond=0)
     for chunk in range(chunks if summary.pending else 0):
         chunk_started = time.monotonic()
         keys = pending.filter(F.pmod(F.col("chunk_key"), F.lit(chunks)) == chunk)
-        part = inputs.join(keys.drop("chunk_key"), ["productid", "input_hash"])
+        # Delta reads of a few files give a partition or two: spread the chunk over every core
+        # (the UDFs' cost is per row, the shuffle's small beside it).
+        part = inputs.join(keys.drop("chunk_key"), ["productid", "input_hash"]).repartition(
+            partitions, "productid"
+        )
         spark.sparkContext.setJobDescription(f"score chunk {chunk + 1}/{chunks}")
         predictions = score_frame(part, models, config, versions, scored_at, threads)
         result = lakehouse.merge(GOLD_PREDICTIONS, predictions)
