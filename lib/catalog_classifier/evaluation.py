@@ -554,17 +554,13 @@ def cross_validate_fusion(
     fold_scores, chosen = [], []
     for fold in range(k):
         train, test = folds != fold, folds == fold
-        model = fusion.fit_fusion(
+        model = fusion.fit_fusion_from_config(
             {m: p[train] for m, p in probs.items()},
             {m: a[train] for m, a in available.items()},
             labels[train],
             n_classes,
-            folds=cfg.cv_folds,
-            seed=config.train.seed,
-            method=cfg.method,
-            min_rows=cfg.min_rows,
-            vote_step=cfg.vote_step,
-            stacking_c=cfg.stacking_c,
+            cfg,
+            config.train.seed,
         )
         chosen.append(model.method)
         fused[test], used[test] = model.predict(

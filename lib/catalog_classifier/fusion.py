@@ -301,6 +301,29 @@ def fit_fusion(
     return FusionModel(n_classes, chosen, group_order(fitted[chosen]), selection)
 
 
+def fit_fusion_from_config(
+    probs: Mapping[str, np.ndarray],
+    available: Mapping[str, np.ndarray],
+    labels: np.ndarray,
+    n_classes: int,
+    config: Any,
+    seed: int,
+) -> FusionModel:
+    """``fit_fusion`` with the settings of ``train.fusion`` (a FusionConfig)."""
+    return fit_fusion(
+        probs,
+        available,
+        labels,
+        n_classes,
+        folds=config.cv_folds,
+        seed=seed,
+        method=config.method,
+        min_rows=config.min_rows,
+        vote_step=config.vote_step,
+        stacking_c=config.stacking_c,
+    )
+
+
 def review_threshold(
     confidence: np.ndarray, correct: np.ndarray, target_precision: float
 ) -> tuple[float, float, float]:

@@ -37,6 +37,7 @@ from pyspark.sql import functions as F
 
 from catalog_classifier.config import Config
 from catalog_classifier.lakehouse import Lakehouse
+from catalog_classifier.spark import torch_threads_per_task
 from catalog_classifier.tables import (
     BRONZE_IMAGES,
     BRONZE_LISTINGS,
@@ -369,15 +370,6 @@ class ScoreSummary:
         return "\n".join(lines)
 
 
-def _worker_threads(lakehouse: Lakehouse, config: Config) -> int:
-    if config.scoring.torch_threads:
-        return config.scoring.torch_threads
-    spark = lakehouse.spark
-    if spark.sparkContext.master.startswith("local"):
-        return 1  # local[N] runs N tasks at once on this machine's cores
-    return int(spark.conf.get("spark.task.cpus", "1"))
-
-
 def run_score(
     lakehouse: Lakehouse,
     config: Config,
@@ -412,7 +404,7 @@ def run_score(
     summary.pending = pending.count()
     chunks = max(1, math.ceil(summary.pending / max(1, config.scoring.chunk_rows)))
     log.info("score: %d listings to score, in %d chunk(s)", summary.pending, chunks)
-    threads = _worker_threads(lakehouse, config)
+    threads = torch_threads_per_task(spark, config.scoring.torch_threads)
     partitions = config.scoring.partitions or 2 * spark.sparkContext.defaultParallelism
     scored_at = datetime.now(UTC).replace(microsecond=0)
     for chunk in range(chunks if summary.pending else 0):

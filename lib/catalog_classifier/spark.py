@@ -63,3 +63,13 @@ def _apply_runtime_conf(spark: SparkSession, config: Config) -> None:
             spark.conf.set(key, value)
         except Exception as exc:  # noqa: BLE001 - some managed runtimes lock settings
             log.warning("could not set %s=%s: %s", key, value, exc)
+
+
+def torch_threads_per_task(spark: SparkSession, configured: int = 0) -> int:
+    """Torch threads for one Spark task: ``configured`` when set; else the cores a task owns
+    (1 in local[N], which runs N tasks at once on this machine's cores)."""
+    if configured:
+        return configured
+    if spark.sparkContext.master.startswith("local"):
+        return 1
+    return int(spark.conf.get("spark.task.cpus", "1"))

@@ -43,6 +43,7 @@ from catalog_classifier.heads import ClassifierHead, load_head, save_head
 from catalog_classifier.lakehouse import Lakehouse
 from catalog_classifier.petastorm_feed import PetastormFeed
 from catalog_classifier.registry import MODEL_META, RegisteredModel, Registry
+from catalog_classifier.spark import torch_threads_per_task
 from catalog_classifier.splits import run_splits
 from catalog_classifier.tables import (
     SILVER_IMAGE_EMBEDDINGS,
@@ -226,12 +227,7 @@ def ensure_image_embeddings(lakehouse: Lakehouse, config: Config, rows: DataFram
 
 def _worker_threads(lakehouse: Lakehouse, config: Config) -> int:
     """Torch threads per Spark task: the cores shared by the tasks running at once."""
-    if config.train.torch_threads:
-        return config.train.torch_threads
-    spark = lakehouse.spark
-    if spark.sparkContext.master.startswith("local"):
-        return 1  # local[N] runs N tasks at once on this machine's cores
-    return int(spark.conf.get("spark.task.cpus", "1"))
+    return torch_threads_per_task(lakehouse.spark, config.train.torch_threads)
 
 
 def embedding_frame(
@@ -722,17 +718,13 @@ def train_fusion(
     finally:
         for registered in loaded.values():
             shutil.rmtree(registered.folder.parent, ignore_errors=True)
-    model = fusion.fit_fusion(
+    model = fusion.fit_fusion_from_config(
         members.probs,
         members.available,
         members.labels,
         len(config.label_codes),
-        folds=cfg.cv_folds,
-        seed=config.train.seed,
-        method=cfg.method,
-        min_rows=cfg.min_rows,
-        vote_step=cfg.vote_step,
-        stacking_c=cfg.stacking_c,
+        cfg,
+        config.train.seed,
     )
     model.members = {m: r.version for m, r in loaded.items()}
     fused, used = model.predict(members.probs, members.available)
