@@ -20,6 +20,7 @@ from catalog_classifier.ingest import run_ingest
 from catalog_classifier.report import build_report
 from catalog_classifier.sample_job import generate_from_config
 from catalog_classifier.scoring import run_score
+from catalog_classifier.spark import job_step
 from catalog_classifier.tables import ALL_TABLES
 from catalog_classifier.train import run_train
 
@@ -54,33 +55,33 @@ def main(argv: list[str] | None = None) -> int:
         images = [str(sample_dir / "images.zip")]
     elif not listings and not images:
         parser.error("give --sample, or the files to ingest")
-    job.log.info("step 2/7: ingest")
-    summary = run_ingest(job.spark, job.lakehouse, job.config, listings, labels, images)
+    with job_step(job.spark, "pipeline 2/7: ingest"):
+        summary = run_ingest(job.spark, job.lakehouse, job.config, listings, labels, images)
     print(summary.format())
-    job.log.info("step 3/7: features")
-    features = run_features(job.lakehouse, job.config)
+    with job_step(job.spark, "pipeline 3/7: features"):
+        features = run_features(job.lakehouse, job.config)
     print(features.format())
-    job.log.info("step 4/7: report")
-    report = build_report(job.lakehouse, job.config, args.report_dir)
+    with job_step(job.spark, "pipeline 4/7: report"):
+        report = build_report(job.lakehouse, job.config, args.report_dir)
     print(f"Report: {report.html_path} ({len(report.figures)} figures)")
     trained: dict = {}
     evaluated: dict = {}
     if not args.no_train:
-        job.log.info("step 5/7: train")
         models = [m for m in args.models.split(",") if m] if args.models else None
-        training = run_train(job.lakehouse, job.config, models)
+        with job_step(job.spark, "pipeline 5/7: train"):
+            training = run_train(job.lakehouse, job.config, models)
         print(training.format())
         trained = training.models
-        job.log.info("step 6/7: evaluate on the test split")
-        evaluation = run_evaluate(
-            job.lakehouse, job.config, "test", str(Path(args.report_dir) / "evaluation"), models
-        )
+        with job_step(job.spark, "pipeline 6/7: evaluate on the test split"):
+            evaluation = run_evaluate(
+                job.lakehouse, job.config, "test", str(Path(args.report_dir) / "evaluation"), models
+            )
         print(evaluation.format())
         evaluated = evaluation.as_dict()["models"]
     scored: dict = {}
     if not args.no_train and not args.no_score:
-        job.log.info("step 7/7: score every listing with the fused model")
-        scoring = run_score(job.lakehouse, job.config)
+        with job_step(job.spark, "pipeline 7/7: score every listing with the fused model"):
+            scoring = run_score(job.lakehouse, job.config)
         print(scoring.format())
         scored = scoring.as_dict()
     print(f"\nDelta tables under {job.lakehouse.root} (engine {job.lakehouse.engine.name}):")

@@ -59,6 +59,8 @@ def start_job(name: str, args: argparse.Namespace) -> JobContext:
     log = logging.getLogger(f"catalog_classifier.jobs.{name}")
     log.info("job %s starting: %s", name, {k: v for k, v in vars(args).items()})
     spark = build_spark(config, name)
+    # Every Spark job of this run carries the job's name in the Spark UI until a step names it.
+    spark.sparkContext.setJobDescription(f"catalog-classifier {name}")
     lakehouse = Lakehouse(spark, config.lakehouse, config.delta_engine)
     log.info("lakehouse %s (Delta engine: %s)", lakehouse.root, lakehouse.engine.name)
     return JobContext(config, spark, lakehouse, log)

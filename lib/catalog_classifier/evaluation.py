@@ -38,6 +38,7 @@ from catalog_classifier.config import Config  # noqa: E402
 from catalog_classifier.datasets import image_rows, text_rows  # noqa: E402
 from catalog_classifier.lakehouse import Lakehouse  # noqa: E402
 from catalog_classifier.registry import Registry  # noqa: E402
+from catalog_classifier.spark import job_step  # noqa: E402
 from catalog_classifier.splits import run_splits  # noqa: E402
 from catalog_classifier.tables import (  # noqa: E402
     BRONZE_IMAGES,
@@ -282,7 +283,8 @@ def run_evaluate(
         registered = registry.load(model)
         rows = rows_for(lakehouse, config, model).filter(F.col("split") == split)
         versions = lakehouse.versions(_input_tables(model))
-        frame = predict_probabilities(lakehouse, config, registered.folder, rows)
+        with job_step(lakehouse.spark, f"evaluate {model} on {split}"):
+            frame = predict_probabilities(lakehouse, config, registered.folder, rows)
         probs = _probabilities(frame)
         evaluation = evaluate_predictions(
             model, split, registered.version, frame["label"].tolist(), probs, codes, names
@@ -365,9 +367,10 @@ def run_cross_validation(
                 "split", F.when(F.col("split") == "valid", "valid").otherwise("train")
             )
             test = rows.filter(held_out)
-            ids, labels, probs = trainer.cross_validation_fold(
-                lakehouse, config, model, training, test
-            )
+            with job_step(lakehouse.spark, f"cv {model} fold {fold + 1}/{k}"):
+                ids, labels, probs = trainer.cross_validation_fold(
+                    lakehouse, config, model, training, test
+                )
             score = classification_metrics(labels, probs.argmax(1).tolist())["weighted_f1"]
             fold_scores.append(score)
             all_ids += ids

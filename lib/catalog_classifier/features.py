@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 from catalog_classifier.config import Config
 from catalog_classifier.image_features import changed_duplicate_groups, image_features
 from catalog_classifier.lakehouse import Lakehouse
+from catalog_classifier.spark import job_step
 from catalog_classifier.tables import (
     BRONZE_IMAGES,
     BRONZE_LISTINGS,
@@ -192,10 +193,17 @@ def run_features(lakehouse: Lakehouse, config: Config, full: bool = False) -> Fe
     # Image rows are large: small Arrow batches bound the Python workers' memory.
     spark.conf.set(ARROW_BATCH_CONF, str(config.features.image_batch_rows))
     try:
-        steps: dict[str, Callable[[], StepSummary]] = {
-            "text": lambda: run_text_features(lakehouse, config, computed_at, full),
-            "images": lambda: run_image_features(lakehouse, config, computed_at, full),
-        }
+
+        def text_step() -> StepSummary:
+            with job_step(spark, "features: text"):
+                return run_text_features(lakehouse, config, computed_at, full)
+
+        def image_step() -> StepSummary:
+            with job_step(spark, "features: images"):
+                return run_image_features(lakehouse, config, computed_at, full)
+
+        # Each thread names its own Spark jobs (job descriptions are per thread).
+        steps: dict[str, Callable[[], StepSummary]] = {"text": text_step, "images": image_step}
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="features") as pool:
             futures = {name: pool.submit(step) for name, step in steps.items()}
             summary.text = futures["text"].result()

@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from pyspark.sql import SparkSession
 
@@ -73,3 +76,22 @@ def torch_threads_per_task(spark: SparkSession, configured: int = 0) -> int:
     if spark.sparkContext.master.startswith("local"):
         return 1
     return int(spark.conf.get("spark.task.cpus", "1"))
+
+
+@contextmanager
+def job_step(spark: SparkSession, description: str) -> Iterator[None]:
+    """Name the Spark jobs one step runs (the Spark UI's and Databricks' job description) and
+    log the step's start and duration, so a person can follow a long run step by step.
+
+    Steps nest: the inner description shows while it runs, the outer one again after it.
+    """
+    context = spark.sparkContext
+    outer = context.getLocalProperty("spark.job.description")
+    context.setJobDescription(description)
+    started = time.monotonic()
+    log.info("step %s: started", description)
+    try:
+        yield
+    finally:
+        context.setJobDescription(outer)  # type: ignore[arg-type]  # None clears it
+        log.info("step %s: done in %.1f s", description, time.monotonic() - started)

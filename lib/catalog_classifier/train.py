@@ -43,7 +43,7 @@ from catalog_classifier.heads import ClassifierHead, load_head, save_head
 from catalog_classifier.lakehouse import Lakehouse
 from catalog_classifier.petastorm_feed import PetastormFeed
 from catalog_classifier.registry import MODEL_META, RegisteredModel, Registry
-from catalog_classifier.spark import torch_threads_per_task
+from catalog_classifier.spark import job_step, torch_threads_per_task
 from catalog_classifier.splits import run_splits
 from catalog_classifier.tables import (
     SILVER_IMAGE_EMBEDDINGS,
@@ -791,10 +791,11 @@ def run_train(
         workdir = Path(tempfile.mkdtemp(prefix=f"train-{name}-"))
         try:
             log.info("train: %s on inputs %s", name, versions)
-            if name == "fusion":
-                outcome = train_fusion(lakehouse, config, workdir / "model", registry)
-            else:
-                outcome = TRAINERS[name](lakehouse, config, workdir / "model")
+            with job_step(lakehouse.spark, f"train {name}"):
+                if name == "fusion":
+                    outcome = train_fusion(lakehouse, config, workdir / "model", registry)
+                else:
+                    outcome = TRAINERS[name](lakehouse, config, workdir / "model")
             outcome.input_versions = versions
             outcome.registered = registry.log_model(
                 name,
