@@ -96,12 +96,16 @@ class Registry:
         meta = json.loads((folder / MODEL_META).read_text(encoding="utf-8"))
         with mlflow.start_run(experiment_id=self.experiment_id, run_name=f"train-{model}") as run:
             mlflow.log_params({k: _param(v) for k, v in params.items()})
+            last_step = 0
             for row in history:
                 step = int(row.get("epoch", 0))
+                last_step = max(last_step, step)
                 for key, value in row.items():
                     if key != "epoch" and isinstance(value, int | float):
                         mlflow.log_metric(key, float(value), step=step)
-            mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+            # After the epochs: MLflow shows a metric's value at its highest step, which must be
+            # the final (best checkpoint's) figure, not the last epoch's.
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=last_step + 1)
             mlflow.set_tags(
                 {
                     "model": model,
