@@ -128,6 +128,7 @@ def test_stored_table_with_another_schema_is_refused(spark, tmp_path):
         columns=(Column("productid", "long", False, ""), Column("code", "string", True, "")),
         doc="",
         writer="test",
+        growth="",
     )
     root = str(tmp_path / "lh")
     Lakehouse(spark, root, "delta-rs").ensure(other)

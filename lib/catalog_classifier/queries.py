@@ -77,6 +77,30 @@ QUERIES: dict[str, str] = {
 }
 
 
+# What each query answers, for the documentation (docs/tables.md) and the notebooks.
+QUERY_TITLES: dict[str, str] = {
+    "review_queue_by_category": "Listings needing review, by category: where to send reviewers "
+    "first.",
+    "category_counts_vs_previous_run": "Category counts now against the previous scoring run "
+    "(time travel).",
+    "text_image_disagreements": "Listings whose text and image models disagree, the most "
+    "confident image first.",
+    "product_history": "One product's predictions through the table's versions (time travel); "
+    "`{productid}` is the product asked about.",
+}
+
+# The views the queries read, as register_views creates them.
+VIEWS: dict[str, str] = {
+    "predictions": "gold.predictions as of now (every fused model version).",
+    "current_predictions": "The rows of the newest fused model version.",
+    "previous_predictions": "gold.predictions as it was before the latest scoring run began "
+    "(the last version committed before it).",
+    "predictions_history": "The last versions of gold.predictions, each row with its "
+    "`table_version`.",
+    "listings": "bronze.listings.",
+}
+
+
 def previous_run_version(lakehouse: Lakehouse) -> int | None:
     """The last version of gold.predictions committed before the latest scoring run began."""
     if not lakehouse.exists(GOLD_PREDICTIONS):

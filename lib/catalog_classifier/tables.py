@@ -53,7 +53,9 @@ class TableSpec:
     keys: tuple[str, ...]
     columns: tuple[Column, ...]
     doc: str
+    # The job that writes the table, and how the table grows (for docs/tables.md).
     writer: str
+    growth: str
 
     @property
     def qualified_name(self) -> str:
@@ -93,6 +95,11 @@ BRONZE_LISTINGS = TableSpec(
     keys=("productid",),
     doc="One row per product listing, as read from the listings CSVs (text unchanged).",
     writer="ingest",
+    growth=(
+        "MERGE on productid at each ingest: a new listing inserts a row, a changed one (new "
+        "content hash) updates it in place, an unchanged one is not rewritten; nothing is "
+        "deleted. One row per listing ever delivered."
+    ),
     columns=(
         Column("productid", "long", False, "Product id (key)."),
         Column("imageid", "long", False, "Id of the listing's photo."),
@@ -112,6 +119,10 @@ BRONZE_LABELS = TableSpec(
     keys=("productid",),
     doc="Known product type code of a listing (training labels).",
     writer="ingest",
+    growth=(
+        "MERGE on productid at each ingest that brings labels: new labels insert, a changed code "
+        "updates. One row per labelled listing."
+    ),
     columns=(
         Column("productid", "long", False, "Product id (key)."),
         Column("prdtypecode", "integer", False, "Product type code, one of conf categories."),
@@ -127,6 +138,10 @@ BRONZE_IMAGES = TableSpec(
     keys=("imageid",),
     doc="One row per listing photo: the file's bytes unchanged, with cheap integrity checks.",
     writer="ingest",
+    growth=(
+        "MERGE on imageid, one commit per batch of ingest.image_batch_files images; unchanged "
+        "files are not rewritten. The largest table: the photos' bytes (about 50 KB each)."
+    ),
     columns=(
         Column("imageid", "long", False, "Image id from the file name (key)."),
         Column("productid", "long", False, "Product id from the file name."),
@@ -156,6 +171,10 @@ BRONZE_QUARANTINE = TableSpec(
     keys=("quarantine_id",),
     doc="Input records that were not written to the other bronze tables, with the reason.",
     writer="ingest",
+    growth=(
+        "Insert-only MERGE on quarantine_id: the same bad record delivered again is stored once. "
+        "Grows only with bad input."
+    ),
     columns=(
         Column("quarantine_id", "string", False, "Hash of source, locator, reason, record (key)."),
         Column("source", "string", False, "File or archive the record came from."),
@@ -183,6 +202,10 @@ SILVER_TEXT_FEATURES = TableSpec(
     keys=("productid",),
     doc="Cleaned text and text measures of each listing in bronze.listings.",
     writer="features",
+    growth=(
+        "MERGE on productid at each features run: listings whose bronze content hash changed or "
+        "that are new are recomputed (all with --full). One row per bronze listing."
+    ),
     columns=(
         Column("productid", "long", False, "Product id (key)."),
         Column(
@@ -220,6 +243,10 @@ SILVER_IMAGE_FEATURES = TableSpec(
     keys=("imageid",),
     doc="Decoded size, sharpness, brightness, blankness and perceptual hash of each image.",
     writer="features",
+    growth=(
+        "MERGE on imageid at each features run: new or changed images (sha256); the duplicate "
+        "groups touched are refreshed. One row per bronze image."
+    ),
     columns=(
         Column("imageid", "long", False, "Image id (key)."),
         Column("productid", "long", False, "Product id of the image."),
@@ -276,6 +303,10 @@ SILVER_SPLITS = TableSpec(
     keys=("productid",),
     doc="Train / valid / test split and cross-validation fold of each labelled listing.",
     writer="train",
+    growth=(
+        "MERGE on productid at each training or evaluation: new labelled listings get a split "
+        "from their productid's hash; existing rows keep theirs. One row per labelled listing."
+    ),
     columns=(
         Column("productid", "long", False, "Product id (key)."),
         Column("prdtypecode", "integer", False, "The label the split was stratified on."),
@@ -298,7 +329,12 @@ SILVER_TEXT_EMBEDDINGS = TableSpec(
     name="text_embeddings",
     keys=("productid", "encoder"),
     doc="Sentence embeddings of each listing's cleaned text by a frozen text encoder (a cache).",
-    writer="train, score",
+    writer="train, evaluate --cv",
+    growth=(
+        "MERGE on (productid, encoder) when training or cross-validating with a frozen encoder: "
+        "listings not yet embedded, or whose text changed. One row per labelled listing and "
+        "encoder."
+    ),
     columns=(
         Column("productid", "long", False, "Product id (key)."),
         Column("encoder", "string", False, "Encoder id: name and weights fingerprint (key)."),
@@ -314,7 +350,11 @@ SILVER_IMAGE_EMBEDDINGS = TableSpec(
     name="image_embeddings",
     keys=("imageid", "backbone"),
     doc="Pooled features of each valid image by a frozen image backbone (a cache).",
-    writer="train, score",
+    writer="train, evaluate --cv",
+    growth=(
+        "MERGE on (imageid, backbone) when training or cross-validating with a frozen backbone: "
+        "images not yet embedded, or changed. One row per usable labelled image and backbone."
+    ),
     columns=(
         Column("imageid", "long", False, "Image id (key)."),
         Column("backbone", "string", False, "Backbone id: name and weights fingerprint (key)."),
@@ -341,6 +381,9 @@ GOLD_EVALUATIONS = TableSpec(
     keys=("evaluation_id",),
     doc="Scores of each evaluated model on a split or a cross-validation run.",
     writer="evaluate",
+    growth=(
+        "MERGE on evaluation_id: one row per model and evaluate run (test split or K-fold CV)."
+    ),
     columns=(
         Column("evaluation_id", "string", False, "Run id . model . split (key)."),
         Column("run_id", "string", False, "The evaluate run this row belongs to."),
@@ -368,6 +411,11 @@ GOLD_PREDICTIONS = TableSpec(
         "version; a changed listing's row is updated in place (Delta history keeps the old one)."
     ),
     writer="score",
+    growth=(
+        "MERGE on (productid, model_version), one commit per chunk of scoring.chunk_rows "
+        "listings: each new fused model version adds one row per listing; a listing whose text or "
+        "image changed has its row updated. Every scoring run is a Delta version (time travel)."
+    ),
     columns=(
         Column("productid", "long", False, "Product id (key)."),
         Column("model_version", "string", False, "Registered fusion model version (key)."),
