@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo notebooks test lint docs bench clean
 
 install: $(STAMP)
 
@@ -20,11 +20,19 @@ $(STAMP): pyproject.toml
 demo: install
 	VENV=$(VENV) ./spark-submit.sh pipeline --sample --conf conf/demo.yaml
 
+# The three notebooks, in order, as plain Python on the built-in sample (conf/demo.yaml).
+notebooks: install
+	for notebook in notebooks/0*.py; do $(BIN)/python $$notebook || exit 1; done
+
 test: install
 	VENV=$(VENV) $(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check lib jobs tests benchmarks
+	$(BIN)/ruff check lib jobs tests benchmarks notebooks
+
+# docs/tables.md from the table definitions (a test fails when it is out of date).
+docs: install
+	$(BIN)/python -m catalog_classifier.table_docs
 
 bench: install
 	$(BIN)/python benchmarks/ingest.py --listings 5000
