@@ -216,6 +216,9 @@ class ScoringConfig:
     torch_threads: int = 0
     # Partitions each chunk is spread over (0: twice Spark's default parallelism).
     partitions: int = 0
+    # How the TF-IDF member is applied: python (the fitted features and layer in the scoring
+    # UDF, several times faster) or spark (the Spark ML pipeline). Same probabilities.
+    tfidf_engine: str = "python"
 
 
 @dataclass(frozen=True)
