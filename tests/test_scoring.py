@@ -164,3 +164,48 @@ def test_the_catalog_team_queries_run(scored, small_config):
         productid=int(_predictions(lakehouse, first.model_version).first()["productid"]),
     )
     assert len(history) >= 1
+
+
+def test_the_python_tfidf_path_gives_spark_mls_features_and_probabilities(
+    scored, small_config, spark
+):
+    """Scoring applies the TF-IDF member in plain Python (scoring.tfidf_engine: python); it
+    must reproduce the Spark ML pipeline, Java's tokenising quirks included."""
+    import numpy as np
+
+    from catalog_classifier.tfidf_model import load_tfidf, predict_tfidf, tfidf_scorer
+
+    lakehouse, first = scored
+    registry = Registry(small_config, lakehouse.root)
+    loaded = registry.load("tfidf")
+    model = load_tfidf(str(Path(loaded.folder) / "pipeline"))
+    scorer = tfidf_scorer(model)
+    assert scorer is not None
+    texts = [r["text_lower"] for r in scoring_inputs(lakehouse).select("text_lower").collect()]
+    texts += [
+        "a😀b c'est l'été 😀😀 smile",  # code points above U+FFFF: two Java chars, each '?'
+        "x𝐀y z İstanbul ß ΟΔΟΣ _a_b 12½ co-op 3x4cm",
+        "",
+        "   ",
+        "le la les de the und",  # stop words only
+        "??? !!! ...",
+        "ÉCOLE Straße naïve " * 20,
+    ]
+    rows = spark.createDataFrame(list(enumerate(texts)), "productid long, text_lower string")
+    expected = [
+        r["features"].toArray()
+        for r in model.pipeline.transform(rows).orderBy("productid").select("features").collect()
+    ]
+    np.testing.assert_allclose(scorer.features(texts).toarray(), np.stack(expected), atol=1e-12)
+    by_spark = predict_tfidf(model, rows, keep=["productid"]).orderBy("productid").toPandas()
+    by_python = (
+        predict_tfidf(model, rows, keep=["productid"], engine="python")
+        .orderBy("productid")
+        .toPandas()
+    )
+    np.testing.assert_allclose(
+        np.stack(by_python["probabilities"]), np.stack(by_spark["probabilities"]), atol=1e-9
+    )
+    np.testing.assert_allclose(
+        scorer.predict(texts), np.stack(by_spark["probabilities"]), atol=1e-9
+    )

@@ -167,26 +167,33 @@ class FusedScorer:
     image_batch_size: int = 32
     torch_threads: int = 1
     stats: dict[str, int] = field(default_factory=dict)
+    # A broadcast ``TfidfScorer``: the TF-IDF member applied here, on ``text_lower`` (else the
+    # batches carry its probabilities as ``p_tfidf``).
+    tfidf: Any = None
 
     def __call__(self, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        import torch
-
         from catalog_classifier.fusion import FusionModel
-        from catalog_classifier.image_model import image_predictor
         from catalog_classifier.logs import worker_logger
-        from catalog_classifier.text_model import text_predictor
 
         logger = worker_logger("catalog_classifier.scoring")
-        if self.torch_threads:
-            torch.set_num_threads(self.torch_threads)
-        device = _device()
         fusion = _fusion_model(self.models.fusion_folder, FusionModel)
         members = self.models.member_folders
-        text = text_predictor(members["text"], device) if "text" in members else None
-        image = image_predictor(members["image"], device) if "image" in members else None
+        text = image = None
+        if "text" in members or "image" in members:  # torch only for the neural members
+            import torch
+
+            from catalog_classifier.image_model import image_predictor
+            from catalog_classifier.text_model import text_predictor
+
+            if self.torch_threads:
+                torch.set_num_threads(self.torch_threads)
+            device = _device()
+            text = text_predictor(members["text"], device) if "text" in members else None
+            image = image_predictor(members["image"], device) if "image" in members else None
+        tfidf = self.tfidf.value if self.tfidf is not None else None
         started, done = time.monotonic(), 0
         for batch in batches:
-            yield self.score_batch(batch, fusion, text, image, logger)
+            yield self.score_batch(batch, fusion, text, image, logger, tfidf)
             done += len(batch)
             logger.info(
                 "score: %d listings in this task (%.1f listings/s)",
@@ -195,13 +202,22 @@ class FusedScorer:
             )
 
     def score_batch(
-        self, batch: pd.DataFrame, fusion: Any, text: Any, image: Any, logger: Any
+        self,
+        batch: pd.DataFrame,
+        fusion: Any,
+        text: Any,
+        image: Any,
+        logger: Any,
+        tfidf: Any = None,
     ) -> pd.DataFrame:
         n, k = len(batch), len(self.models.label_codes)
         has_text = batch["has_text"].to_numpy(bool)
         probs: dict[str, np.ndarray] = {}
         available: dict[str, np.ndarray] = {}
-        if "tfidf" in self.models.member_folders:
+        if tfidf is not None:
+            probs["tfidf"] = tfidf.predict(batch["text_lower"].tolist())
+            available["tfidf"] = has_text
+        elif "tfidf" in self.models.member_folders:
             probs["tfidf"] = np.stack([np.asarray(p, dtype=np.float64) for p in batch["p_tfidf"]])
             available["tfidf"] = has_text
         if text is not None:
@@ -292,6 +308,21 @@ def _fusion_model(folder: str, loader: Any) -> Any:
     return _FUSION[folder]
 
 
+_TFIDF: dict[str, tuple[Any, Any]] = {}
+
+
+def _tfidf_member(folder: str, python: bool) -> tuple[Any, Any]:
+    """The TF-IDF member (and its ``TfidfScorer`` when ``python``), loaded once per run:
+    reading a Spark ML pipeline runs a Spark job per stage (about 10 s here)."""
+    from catalog_classifier.tfidf_model import load_tfidf, tfidf_scorer
+
+    key = f"{folder}|{python}"
+    if key not in _TFIDF:
+        model = load_tfidf(str(Path(folder) / "pipeline"))
+        _TFIDF[key] = (model, tfidf_scorer(model) if python else None)
+    return _TFIDF[key]
+
+
 def score_frame(
     spark_rows: DataFrame,
     models: ScoringModels,
@@ -301,17 +332,24 @@ def score_frame(
     torch_threads: int = 1,
 ) -> DataFrame:
     """Scoring inputs -> ``gold.predictions`` rows (lazy: runs when written)."""
-    from catalog_classifier.tfidf_model import load_tfidf, predict_tfidf
+    from catalog_classifier.tfidf_model import predict_tfidf
 
     rows = spark_rows
-    if "tfidf" in models.member_folders:
-        tfidf = load_tfidf(str(Path(models.member_folders["tfidf"]) / "pipeline"))
-        rows = predict_tfidf(tfidf, rows, keep=rows.columns).withColumnRenamed(
-            "probabilities", "p_tfidf"
-        )
     keep = ["productid", "imageid", "text", "has_text", "content", "input_hash"]
+    in_udf = None
     if "tfidf" in models.member_folders:
-        keep.append("p_tfidf")
+        engine = config.scoring.tfidf_engine
+        if engine not in ("python", "spark"):
+            raise ValueError(f"scoring.tfidf_engine must be python or spark, got {engine!r}")
+        tfidf, python = _tfidf_member(models.member_folders["tfidf"], engine == "python")
+        if python is not None:  # one UDF: TF-IDF, neural members and fusion together
+            in_udf = rows.sparkSession.sparkContext.broadcast(python)
+            keep.append(python.input_col)
+        else:
+            rows = predict_tfidf(tfidf, rows, keep=rows.columns).withColumnRenamed(
+                "probabilities", "p_tfidf"
+            )
+            keep.append("p_tfidf")
     scorer = FusedScorer(
         models,
         json.dumps(input_versions, sort_keys=True),
@@ -319,8 +357,9 @@ def score_frame(
         config.scoring.text_batch_size,
         config.scoring.image_batch_size,
         torch_threads,
+        tfidf=in_udf,
     )
-    return rows.select(*keep).mapInPandas(scorer, GOLD_PREDICTIONS.spark_schema())
+    return rows.select(*dict.fromkeys(keep)).mapInPandas(scorer, GOLD_PREDICTIONS.spark_schema())
 
 
 # ------------------------------------------------------------------------------- the run
@@ -338,6 +377,8 @@ class ScoreSummary:
     per_category: dict[str, int] = field(default_factory=dict)
     needs_review_share: float = 0.0
     predictions_version: int | None = None
+    # Seconds per step of the run: models, pending, chunks (scoring + MERGE), summary.
+    steps: dict[str, float] = field(default_factory=dict)
 
     @property
     def listings_per_s(self) -> float:
@@ -356,6 +397,7 @@ class ScoreSummary:
             "needs_review_share": round(self.needs_review_share, 4),
             "per_category": self.per_category,
             "predictions_version": self.predictions_version,
+            "steps": self.steps,
         }
 
     def format(self) -> str:
@@ -380,10 +422,18 @@ def run_score(
     """Score the pending listings with the fused model, chunk by chunk, into gold.predictions."""
     from catalog_classifier.registry import Registry
 
-    started = time.monotonic()
+    started = mark = time.monotonic()
     registry = registry or Registry(config, lakehouse.root)
     models = load_scoring_models(registry, config, model_version)
     summary = ScoreSummary(models.version)
+
+    def step(name: str) -> None:
+        nonlocal mark
+        now = time.monotonic()
+        summary.steps[name] = round(summary.steps.get(name, 0.0) + now - mark, 2)
+        mark = now
+
+    step("load_models")
     spark = lakehouse.spark
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", config.scoring.arrow_batch_rows)
     versions = lakehouse.versions(SCORING_INPUT_TABLES)
@@ -402,6 +452,7 @@ def run_score(
         .localCheckpoint(eager=True)
     )
     summary.pending = pending.count()
+    step("pending")
     chunks = max(1, math.ceil(summary.pending / max(1, config.scoring.chunk_rows)))
     log.info("score: %d listings to score, in %d chunk(s)", summary.pending, chunks)
     threads = torch_threads_per_task(spark, config.scoring.torch_threads)
@@ -423,6 +474,7 @@ def run_score(
         summary.inserted += result.inserted
         summary.updated += result.updated
         summary.predictions_version = result.version
+        step("chunks")
         elapsed = time.monotonic() - started
         log.info(
             "score: chunk %d/%d: %d listings in %.1f s; %d of %d done (%.1f listings/s)",
@@ -437,13 +489,19 @@ def run_score(
     spark.sparkContext.setJobDescription(None)
     pending.unpersist()
     current = lakehouse.read(GOLD_PREDICTIONS).filter(F.col("model_version") == models.version)
-    counts = current.groupBy("category").count().collect()
+    # One job for both figures (per category, and how many need review).
+    counts = (
+        current.groupBy("category")
+        .agg(F.count(F.lit(1)).alias("count"), F.sum(F.col("needs_review").cast("long")))
+        .collect()
+    )
     summary.per_category = {r["category"]: int(r["count"]) for r in counts}
     total = sum(summary.per_category.values())
-    review = current.filter(F.col("needs_review")).count()
+    review = sum(int(r[2] or 0) for r in counts)
     summary.needs_review_share = review / total if total else 0.0
-    summary.seconds = time.monotonic() - started
+    step("summary")
     _cleanup(models)
+    summary.seconds = time.monotonic() - started
     log.info("score done: %s", json.dumps(summary.as_dict()))
     return summary
 
@@ -451,5 +509,7 @@ def run_score(
 def _cleanup(models: ScoringModels) -> None:
     import shutil
 
+    for key in [k for k in _TFIDF if k.split("|")[0] in models.member_folders.values()]:
+        del _TFIDF[key]
     for folder in [models.fusion_folder, *models.member_folders.values()]:
         shutil.rmtree(Path(folder).parent, ignore_errors=True)
