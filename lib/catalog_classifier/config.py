@@ -23,6 +23,7 @@ DELTA_ENGINES = ("auto", "delta-spark", "delta-rs")
 MODEL_NAMES = ("tfidf", "text", "image", "fusion")
 FUSION_METHODS = ("auto", "vote", "stacking")
 MODEL_MODES = ("auto", "frozen", "finetune")
+HEAD_SOLVERS = ("lbfgs", "adamw")
 
 
 class ConfigError(ValueError):
@@ -143,6 +144,17 @@ class TextModelConfig:
     dropout: float = 0.1
     # Hidden units of the head (0: a linear head).
     hidden: int = 0
+    # How the head on frozen embeddings is fit. lbfgs: a full-batch multinomial logistic
+    # regression on the standardised embeddings (class-weighted mean cross-entropy + l2/2 ||W||^2,
+    # L-BFGS to convergence; linear heads only), no early stopping, so cross-validation also
+    # trains it on the training folds' valid rows. adamw: mini-batches (batch_size, epochs,
+    # learning_rate, weight_decay, dropout) with early stopping on the valid weighted F1.
+    # 5-fold CV on the real sample: lbfgs 0.690 vs adamw 0.668 weighted F1.
+    head_solver: str = "lbfgs"
+    # The lbfgs head's L2 strength (0.05 best of 0.02-0.3 by CV), iteration cap, class weights.
+    l2: float = 0.05
+    max_iter: int = 500
+    class_weights: bool = True
 
 
 @dataclass(frozen=True)
@@ -162,6 +174,11 @@ class ImageModelConfig:
     weight_decay: float = 0.01
     dropout: float = 0.2
     hidden: int = 0
+    # lbfgs or adamw, as for the text head (train.text.head_solver); l2 chosen by 5-fold CV.
+    head_solver: str = "lbfgs"
+    l2: float = 1.0
+    max_iter: int = 500
+    class_weights: bool = True
     # Augmented copies (crop, flip, colour jitter) of each training image; classes with fewer
     # images than the median get minority_extra_copies more.
     augment_copies: int = 1
@@ -269,6 +286,10 @@ class Config:
         for name, model in (("text", self.train.text), ("image", self.train.image)):
             if model.mode not in MODEL_MODES:
                 raise ConfigError(f"train.{name}.mode must be one of {MODEL_MODES}")
+            if model.head_solver not in HEAD_SOLVERS:
+                raise ConfigError(f"train.{name}.head_solver must be one of {HEAD_SOLVERS}")
+            if model.head_solver == "lbfgs" and model.hidden:
+                raise ConfigError(f"train.{name}.head_solver: lbfgs fits linear heads (hidden: 0)")
         if self.train.tfidf.solver not in ("driver", "spark"):
             raise ConfigError("train.tfidf.solver must be driver or spark")
         if self.train.fusion.method not in FUSION_METHODS:
