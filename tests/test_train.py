@@ -169,3 +169,27 @@ def test_an_lbfgs_head_must_be_linear():
     with pytest.raises(ConfigError, match="linear heads"):
         load_config(overrides=["train.text.hidden=16"])
     assert load_config(overrides=["train.text.hidden=16", "train.text.head_solver=adamw"])
+
+
+def test_the_hinge_loss_gives_a_softmax_of_the_svm_margins_at_a_fitted_temperature():
+    from scipy.sparse import csr_matrix
+    from sklearn.svm import LinearSVC
+
+    from catalog_classifier.config import TfidfConfig
+    from catalog_classifier.tfidf_model import fit_hinge
+
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(4), 30)
+    dense = rng.random((120, 40)) * (rng.random((120, 40)) < 0.2)
+    dense[np.arange(120), labels * 3] += 1.0  # one informative feature per class
+    matrix = csr_matrix(dense)
+    weights = np.ones(120)
+    config = TfidfConfig(loss="hinge", svm_c=0.5)
+    coef, intercept, _ = fit_hinge(matrix, labels, weights, config, n_classes=5)
+    margins = matrix @ coef.T.astype(np.float64) + intercept
+    svm = LinearSVC(C=0.5, max_iter=1000, tol=1e-4).fit(matrix, labels)
+    assert (margins.argmax(1) == svm.predict(matrix)).all()
+    assert (intercept[4] <= -1e4) and (coef[4] == 0).all()  # a class without rows: probability 0
+    # A positive temperature scales the margins: the ratio is the same for every class seen.
+    ratio = coef[:4, 0] / svm.coef_[:, 0]
+    assert ratio == pytest.approx(np.full(4, ratio[0]), rel=1e-4) and ratio[0] > 0

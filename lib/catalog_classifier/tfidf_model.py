@@ -220,6 +220,8 @@ def _fit_on_driver(
     sample_weight = np.asarray(weights)
     if config.elastic_net:
         raise ValueError("train.tfidf.elastic_net needs solver: spark (L1 is not supported here)")
+    if config.loss == "hinge":
+        return fit_hinge(matrix, np.asarray(labels), sample_weight, config, n_classes)
     # Spark: (1/sum w) sum w_i loss_i + reg/2 ||W||^2  ==  sklearn: C sum w_i loss_i + 1/2 ||W||^2
     c = 1.0 / (config.reg_param * sample_weight.sum()) if config.reg_param else 1e6
     model = LogisticRegression(C=c, max_iter=config.max_iter, tol=1e-6)
@@ -233,6 +235,73 @@ def _fit_on_driver(
         coef[model.classes_] = model.coef_
         intercept[model.classes_] = model.intercept_
     return coef, intercept, int(np.max(model.n_iter_))
+
+
+def fit_hinge(
+    matrix: Any, labels: np.ndarray, sample_weight: np.ndarray, config: TfidfConfig, n_classes: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """A linear SVM (one-vs-rest, squared hinge, scikit-learn's liblinear) whose margins become
+    probabilities through a softmax at a fitted temperature: still one linear softmax layer.
+
+    The temperature minimises the log-loss of out-of-fold margins (``calibration_folds``
+    stratified folds of the training rows), so the probabilities the fusion combines are
+    calibrated rather than the SVM's raw margins; 1 when a class has too few rows to split.
+    """
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.svm import LinearSVC
+
+    def svm() -> Any:
+        return LinearSVC(C=config.svm_c, max_iter=max(1000, config.max_iter), tol=1e-4)
+
+    def margins_of(model: Any, rows: Any) -> np.ndarray:
+        out = np.full((rows.shape[0], n_classes), -1e4)
+        scores = model.decision_function(rows)
+        if scores.ndim == 1:
+            out[:, model.classes_[1]], out[:, model.classes_[0]] = scores, 0.0
+        else:
+            out[:, model.classes_] = scores
+        return out
+
+    model = svm().fit(matrix, labels, sample_weight=sample_weight)
+    coef = np.zeros((n_classes, matrix.shape[1]), dtype=np.float64)
+    intercept = np.full(n_classes, -1e4)  # classes never seen: probability 0
+    if len(model.classes_) == 2:
+        coef[model.classes_[1]], intercept[model.classes_[1]] = model.coef_[0], model.intercept_[0]
+        coef[model.classes_[0]], intercept[model.classes_[0]] = 0.0, 0.0
+    else:
+        coef[model.classes_], intercept[model.classes_] = model.coef_, model.intercept_
+    temperature = 1.0
+    folds, counts = config.calibration_folds, np.bincount(labels)
+    if folds >= 2 and counts[counts > 0].min() >= folds:
+        margins = np.zeros((len(labels), n_classes))
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=0)
+        for fit_rows, held_rows in splitter.split(np.zeros(len(labels)), labels):
+            part = svm().fit(
+                matrix[fit_rows], labels[fit_rows], sample_weight=sample_weight[fit_rows]
+            )
+            margins[held_rows] = margins_of(part, matrix[held_rows])
+        temperature = _fit_temperature(margins, labels, sample_weight)
+    log.info("tfidf: linear SVM, softmax temperature %.3f", temperature)
+    return (
+        (coef * temperature).astype(np.float32),
+        np.where(intercept > -1e4, intercept * temperature, -1e4).astype(np.float32),
+        int(np.max(model.n_iter_)),
+    )
+
+
+def _fit_temperature(margins: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> float:
+    """The scale of the margins minimising the weighted log-loss of their softmax."""
+    from scipy.optimize import minimize_scalar
+
+    rows = np.arange(len(labels))
+
+    def loss(log_t: float) -> float:
+        z = margins * np.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        log_probs = z[rows, labels] - np.log(np.exp(z).sum(axis=1))
+        return float(-(weights * log_probs).sum() / weights.sum())
+
+    return float(np.exp(minimize_scalar(loss, bounds=(-3.0, 5.0), method="bounded").x))
 
 
 class _LinearSoftmax:
