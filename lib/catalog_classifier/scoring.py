@@ -377,7 +377,8 @@ class ScoreSummary:
     per_category: dict[str, int] = field(default_factory=dict)
     needs_review_share: float = 0.0
     predictions_version: int | None = None
-    # Seconds per step of the run: models, pending, chunks (scoring + MERGE), summary.
+    # Seconds per step of the run: load_models, load_tfidf (the TF-IDF member's Spark ML
+    # pipeline), pending, chunks (scoring + MERGE), summary.
     steps: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -434,6 +435,11 @@ def run_score(
         mark = now
 
     step("load_models")
+    if "tfidf" in models.member_folders and config.scoring.tfidf_engine in ("python", "spark"):
+        # Reading the Spark ML pipeline is a fixed cost (a Spark job per stage, ~10 s here):
+        # timed apart from the chunks, whose seconds then grow with the listings alone.
+        _tfidf_member(models.member_folders["tfidf"], config.scoring.tfidf_engine == "python")
+        step("load_tfidf")
     spark = lakehouse.spark
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", config.scoring.arrow_batch_rows)
     versions = lakehouse.versions(SCORING_INPUT_TABLES)
