@@ -37,7 +37,7 @@ from pyspark.sql import functions as F
 
 from catalog_classifier.config import Config
 from catalog_classifier.lakehouse import Lakehouse
-from catalog_classifier.spark import torch_threads_per_task
+from catalog_classifier.spark import job_step, torch_threads_per_task
 from catalog_classifier.tables import (
     BRONZE_IMAGES,
     BRONZE_LISTINGS,
@@ -472,9 +472,9 @@ def run_score(
         part = inputs.join(keys.drop("chunk_key"), ["productid", "input_hash"]).repartition(
             partitions, "productid"
         )
-        spark.sparkContext.setJobDescription(f"score chunk {chunk + 1}/{chunks}")
-        predictions = score_frame(part, models, config, versions, scored_at, threads)
-        result = lakehouse.merge(GOLD_PREDICTIONS, predictions)
+        with job_step(spark, f"score chunk {chunk + 1}/{chunks}"):
+            predictions = score_frame(part, models, config, versions, scored_at, threads)
+            result = lakehouse.merge(GOLD_PREDICTIONS, predictions)
         summary.chunks += 1
         summary.scored += result.rows
         summary.inserted += result.inserted
@@ -492,7 +492,6 @@ def run_score(
             summary.pending,
             summary.scored / max(elapsed, 1e-9),
         )
-    spark.sparkContext.setJobDescription(None)
     pending.unpersist()
     current = lakehouse.read(GOLD_PREDICTIONS).filter(F.col("model_version") == models.version)
     # One job for both figures (per category, and how many need review).
