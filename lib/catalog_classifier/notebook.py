@@ -19,7 +19,7 @@ import html
 import logging
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +89,6 @@ class NotebookContext:
     root: Path | None
     display: Callable[..., Any] | None = None
     display_html: Callable[[str], Any] | None = None
-    shown: list[str] = field(default_factory=list)
 
     def step(self, description: str) -> Any:
         """A step of the notebook: names its Spark jobs and logs its duration."""
@@ -97,7 +96,6 @@ class NotebookContext:
 
     def show(self, value: Any, title: str | None = None, rows: int = 20) -> None:
         """A Spark or pandas frame as a table, a PNG path as a figure, anything else printed."""
-        self.shown.append(title or type(value).__name__)
         if title:
             print(f"\n## {title}")
         if isinstance(value, DataFrame):
