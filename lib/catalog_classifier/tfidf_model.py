@@ -442,16 +442,22 @@ class TfidfScorer:
                 self.counted.append((source, vocab, group))
         self.streams = []  # token streams looked up per row in Python
         self.char_streams = []  # character n-grams looked up for a whole batch in numpy
+        self.word_streams = []  # word n-grams made and looked up for a whole batch in Arrow
         for sources, merged in streams.values():
             if not sources:
                 continue
-            index = (
-                _CharGramIndex.build(merged, [s.n for s in sources]) if sources[0].chars else None
-            )
-            if index is not None:
-                self.char_streams.append((sources[0], index))
+            ns = [s.n for s in sources]
+            if sources[0].chars:
+                index = _CharGramIndex.build(merged, ns)
+                if index is not None:
+                    self.char_streams.append((sources[0], index))
+                    continue
             else:
-                self.streams.append((sources, sorted({s.n for s in sources}), merged))
+                words = _WordGramIndex.build(sources[0], merged, ns)
+                if words is not None:
+                    self.word_streams.append(words)
+                    continue
+            self.streams.append((sources, sorted(set(ns)), merged))
 
     # -- tokens, exactly as Spark ML makes them
 
@@ -545,7 +551,7 @@ class TfidfScorer:
         texts = [t or "" for t in texts]
         size = len(texts)
         rows, indices, values = [], [], []
-        for r, text in enumerate(texts):
+        for r, text in enumerate(texts if self.streams or self.counted else ()):
             idx, tf = self._row(text)
             rows += [r] * len(idx)
             indices += idx
@@ -553,6 +559,11 @@ class TfidfScorer:
         row_parts = [np.asarray(rows, dtype=np.int64)]
         idx_parts = [np.asarray(indices, dtype=np.int64)]
         value_parts = [np.asarray(values, dtype=np.float64)]
+        for words in self.word_streams:
+            hit_rows, hit_idx = words.hits(texts)
+            row_parts.append(hit_rows)
+            idx_parts.append(hit_idx)
+            value_parts.append(np.full(len(hit_rows), -1.0))  # binary: once per row, below
         for source, index in self.char_streams:
             hit_rows, hit_idx = index.hits([self._chars(source, t) for t in texts])
             row_parts.append(hit_rows)
@@ -591,14 +602,17 @@ class TfidfScorer:
 
 
 class _CharGramIndex:
-    """A vocabulary of character n-grams as sorted int64 keys: each character of the
-    vocabulary's alphabet packed in ``bits`` bits, the n above them. The n-grams of a whole
-    batch of texts are then packed and looked up with numpy (``searchsorted``), about 20x
-    faster than a dict lookup per substring; a character outside the alphabet is in no term.
+    """A vocabulary of character n-grams as int64 keys: each character of the vocabulary's
+    alphabet packed in ``bits`` bits, the n above them. The n-grams of a whole batch of texts
+    are then packed with numpy and looked up in a hash table of the keys, many times faster
+    than a dict lookup per substring; a character outside the alphabet is in no term.
     """
 
     def __init__(self, lut: np.ndarray, bits: int, ns: list[int], keys: Any, idx: Any) -> None:
         self.lut, self.bits, self.ns, self.keys, self.idx = lut, bits, ns, keys, idx
+        # A hash table over the keys (built on first use, in each worker): 2.5x faster than a
+        # binary search of the sorted keys at this vocabulary's size (120k terms).
+        self.lookup = pd.Index(keys)
 
     @classmethod
     def build(cls, vocab: dict[str, int], ns: list[int]) -> _CharGramIndex | None:
@@ -643,12 +657,86 @@ class _CharGramIndex:
             key = np.zeros(m, dtype=np.int64)
             for k in range(n):
                 key = (key << self.bits) | codes[k : k + m]
-            key = key[ok] | (n << 58)
-            at = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
-            hit = self.keys[at] == key
+            at = self.lookup.get_indexer(key[ok] | (n << 58))
+            hit = at >= 0
             rows.append(row_of[:m][ok][hit])
             found.append(self.idx[at[hit]])
         return np.concatenate(rows), np.concatenate(found)
+
+
+class _WordGramIndex:
+    """Word n-grams of a whole batch made and looked up in Arrow's C++ kernels: the texts
+    split by the tokenizer's pattern (RE2), stop words dropped, n-grams joined by a space as
+    Spark's NGram does, each looked up in the merged vocabulary (binary groups only). About 3x
+    faster than the per-row Python path; ``build`` returns None where the semantics could
+    differ (a pattern RE2 does not take or that matches the empty string, a minimum token
+    length over 1 — Arrow counts code points where Java counts UTF-16 units —, or stop words
+    compared case-insensitively on tokens that were not lowercased)."""
+
+    def __init__(
+        self, source: _TokenSource, ns: list[int], terms: list[str], idx: np.ndarray
+    ) -> None:
+        import pyarrow as pa
+
+        self.source, self.ns = source, sorted(set(ns))
+        self.terms = pa.array(terms, type=pa.string())
+        self.idx = idx
+        words = sorted(source.stop_words) if source.stop_words is not None else []
+        self.stop_words = pa.array(words, type=pa.string())
+
+    @classmethod
+    def build(cls, source: _TokenSource, vocab: dict[str, int], ns: list[int]) -> Any:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import regex
+
+        if not source.gaps or source.min_length > 1 or source.pattern == "":
+            return None
+        if source.stop_words is not None and not (source.case_sensitive or source.lowercase):
+            return None
+        try:
+            if regex.fullmatch(source.pattern, "") is not None:
+                return None
+            pc.split_pattern_regex(pa.array(["a b"]), source.pattern)
+        except (regex.error, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        terms = list(vocab)
+        return cls(source, ns, terms, np.fromiter(vocab.values(), np.int64, len(terms)))
+
+    def hits(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(row, vocabulary index) of every n-gram of ``texts`` found in the vocabulary, a
+        repeated n-gram repeated (the caller merges them)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        lowered = [t.lower() for t in texts] if self.source.lowercase else texts
+        tokens = pc.split_pattern_regex(pa.array(lowered, type=pa.string()), self.source.pattern)
+        flat = tokens.flatten()
+        row_of = np.repeat(np.arange(len(texts)), pc.list_value_length(tokens).to_numpy())
+        keep = pc.greater(pc.binary_length(flat), 0)
+        if len(self.stop_words):
+            keep = pc.and_(keep, pc.invert(pc.is_in(flat, value_set=self.stop_words)))
+        flat = flat.filter(keep)
+        row_of = row_of[keep.to_numpy(zero_copy_only=False)]
+        grams, rows = [], []
+        for n in self.ns:
+            m = len(flat) - n + 1
+            if m <= 0:
+                continue
+            if n == 1:
+                grams.append(flat)
+                rows.append(row_of)
+                continue
+            same_row = row_of[:m] == row_of[n - 1 :]
+            joined = pc.binary_join_element_wise(*(flat[k : k + m] for k in range(n)), " ")
+            grams.append(joined.filter(pa.array(same_row)))
+            rows.append(row_of[:m][same_row])
+        if not grams:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        at = pc.index_in(pa.concat_arrays(grams), value_set=self.terms)
+        at = at.fill_null(-1).to_numpy().astype(np.int64, copy=False)
+        hit = at >= 0
+        return np.concatenate(rows)[hit], self.idx[at[hit]]
 
 
 def _stream_key(source: _TokenSource) -> tuple:
