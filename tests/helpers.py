@@ -16,6 +16,7 @@ SMALL_TRAINING = [
     "train.text.mode=frozen",
     "train.text.epochs=6",
     "train.image.mode=frozen",
+    "train.image.backbone=efficientnet_lite0",  # the combined default: test_image_backbone
     "train.image.epochs=6",
     "train.image.augment_copies=1",
     "train.image.minority_extra_copies=1",

@@ -97,6 +97,20 @@ def test_channels_last_changes_speed_not_features(lite0, jpegs):
     )
 
 
+def test_flip_average_is_the_mean_of_the_image_and_its_mirror(lite0):
+    from PIL import ImageOps
+
+    backbone, spec = lite0
+    images = [drawn_image(i, (300 + 40 * i, 260)) for i in range(3)]
+    pngs = [encoded(im, "PNG") for im in images]  # lossless: the mirror is exact
+    mirrors = [encoded(ImageOps.mirror(im), "PNG") for im in images]
+    averaged = ib.extract_features(backbone, spec, pngs, flip_average=True)
+    plain = ib.extract_features(backbone, spec, pngs)
+    mirrored = ib.extract_features(backbone, spec, mirrors)
+    np.testing.assert_allclose(averaged, (plain + mirrored) / 2, rtol=1e-3, atol=2e-3)
+    assert np.abs(plain - mirrored).max() > 0.05  # the mirror is not the same input
+
+
 def test_undecodable_images_get_nan_rows(lite0, jpegs):
     backbone, spec = lite0
     failures: list[int] = []
@@ -247,3 +261,44 @@ def test_torchvision_backbone_needs_a_local_weights_file(tmp_path):
     torch.save({"weight": torch.zeros(1)}, wrong)
     with pytest.raises(ValueError, match="do not fit"):
         ib.load_backbone("torchvision:mobilenet_v3_small", str(wrong))
+
+
+def test_combined_backbone_is_its_members_side_by_side(lite0, jpegs):
+    """The default image backbone: Lite0+1+2's features concatenated, one input made at the
+    largest member's size (Lite2, 260 px) and resized for the others; Grad-CAM on Lite2."""
+    from catalog_classifier.image_model import backbone_id
+
+    name = "efficientnet_lite0+efficientnet_lite1+efficientnet_lite2"
+    combined, spec = ib.load_backbone(name)
+    assert (spec.feature_dim, spec.input_size, spec.target_layer) == (
+        3 * 1280,
+        260,
+        "members.2.head_activation",
+    )
+    features = ib.extract_features(combined, spec, jpegs[:3])
+    assert features.shape == (3, 3 * 1280) and np.isfinite(features).all()
+    lite2, spec2 = ib.load_backbone("efficientnet_lite2")
+    np.testing.assert_allclose(
+        features[:, 2560:], ib.extract_features(lite2, spec2, jpegs[:3]), rtol=1e-4, atol=1e-4
+    )
+    # Lite0's part: its own features of the 260-px input resized to 224 px — close to, not
+    # equal to, Pillow resizing straight to 224 px.
+    backbone0, spec0 = lite0
+    alone = ib.extract_features(backbone0, spec0, jpegs[:3])
+    cosine = (features[:, :1280] * alone).sum(1) / (
+        np.linalg.norm(features[:, :1280], axis=1) * np.linalg.norm(alone, axis=1)
+    )
+    assert cosine.min() > 0.97
+    torch.manual_seed(0)
+    model = ib.ImageClassifier(combined, N_CLASSES)
+    model.freeze_backbone(True)
+    heatmap = ib.grad_cam(model, ib.eval_transform(spec)(drawn_image(1, (320, 240))))
+    assert heatmap.shape == (260, 260) and heatmap.max() > heatmap.min()
+    # Cached embeddings are keyed by every member's weights.
+    assert len({backbone_id(name, None), backbone_id("efficientnet_lite0", None)}) == 2
+    with pytest.raises(ValueError, match="single backbone"):
+        ib.load_backbone(name, weights_path="w.pth")
+    with pytest.raises(ValueError, match="distinct"):
+        ib.backbone_spec("efficientnet_lite0+efficientnet_lite0")
+    with pytest.raises(ValueError, match="normalise differently"):
+        ib.backbone_spec("efficientnet_lite0+torchvision:resnet18")

@@ -51,15 +51,26 @@ def get_backbone(name: str, weights_path: str | None, device: str = "cpu") -> tu
     return _BACKBONES[key]
 
 
-def backbone_id(name: str, weights_path: str | None) -> str:
-    """Backbone name and a fingerprint of its weights file: cached features are tied to both."""
-    from catalog_classifier.image_backbone import weights_file
+def backbone_id(name: str, weights_path: str | None, flip_average: bool = False) -> str:
+    """Backbone name, a fingerprint of its weights file, and ``+flip`` for features averaged
+    with the mirror image's: cached features are tied to all three."""
+    from catalog_classifier.image_backbone import backbone_members, weights_file
 
-    path = Path(weights_file(name, weights_path))
-    digest = hashlib.sha256(str(path.stat().st_size).encode())
-    with path.open("rb") as handle:
-        digest.update(handle.read(1 << 20))
-    return f"{name}@{digest.hexdigest()[:12]}"
+    members = backbone_members(name)
+    if len(members) > 1 and weights_path:
+        raise ValueError(f"image backbone {name!r}: weights_path is for a single backbone")
+    digest = None
+    for member in members:  # one member: the single backbone's fingerprint
+        path = Path(weights_file(member, weights_path))
+        size = str(path.stat().st_size).encode()
+        if digest is None:
+            digest = hashlib.sha256(size)
+        else:
+            digest.update(size)
+        with path.open("rb") as handle:
+            digest.update(handle.read(1 << 20))
+    assert digest is not None
+    return f"{name}@{digest.hexdigest()[:12]}" + ("+flip" if flip_average else "")
 
 
 EMBEDDING_ROW_SCHEMA = T.StructType(
@@ -76,13 +87,20 @@ EMBEDDING_ROW_SCHEMA = T.StructType(
 
 
 def embed_images(
-    contents: list[bytes], name: str, weights_path: str | None, batch_size: int, device: str
+    contents: list[bytes],
+    name: str,
+    weights_path: str | None,
+    batch_size: int,
+    device: str,
+    flip_average: bool = False,
 ) -> np.ndarray:
     """Pooled features (eval transform) of image files; a row of NaN for one that fails."""
     from catalog_classifier.image_backbone import extract_features
 
     backbone, spec = get_backbone(name, weights_path, device)
-    return extract_features(backbone, spec, contents, batch_size=batch_size, device=device)
+    return extract_features(
+        backbone, spec, contents, batch_size=batch_size, device=device, flip_average=flip_average
+    )
 
 
 def image_embeddings(
@@ -96,6 +114,7 @@ def image_embeddings(
     executors; each Python worker loads the backbone once. Images that fail to decode are left
     out (the features stage already marks them invalid)."""
     name, weights_path, batch_size = config.backbone, config.weights_path, config.embed_batch_size
+    flip_average = config.flip_average
 
     def compute(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         logger = worker_logger("catalog_classifier.image_model")
@@ -104,7 +123,12 @@ def image_embeddings(
         device = "cuda" if torch.cuda.is_available() else "cpu"
         for batch in batches:
             vectors = embed_images(
-                [bytes(c) for c in batch["content"]], name, weights_path, batch_size, device
+                [bytes(c) for c in batch["content"]],
+                name,
+                weights_path,
+                batch_size,
+                device,
+                flip_average,
             )
             ok = ~np.isnan(vectors).any(axis=1)
             if (~ok).any():
@@ -182,9 +206,16 @@ def copies_per_class(counts: dict[int, int], base: int, minority_extra: int) -> 
     return {c: base + (minority_extra if n < median else 0) for c, n in counts.items()}
 
 
-def save_backbone_reference(folder: Path, name: str, weights_path: str | None, bid: str) -> None:
+def save_backbone_reference(
+    folder: Path, name: str, weights_path: str | None, bid: str, flip_average: bool = False
+) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    info = {"backbone": name, "weights_path": weights_path, "backbone_id": bid}
+    info = {
+        "backbone": name,
+        "weights_path": weights_path,
+        "backbone_id": bid,
+        "flip_average": flip_average,
+    }
     (folder / "backbone.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
 
 
@@ -256,12 +287,13 @@ class ImagePredictor:
         folder = Path(folder)
         meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
         info = json.loads((folder / "backbone.json").read_text(encoding="utf-8"))
+        self.flip_average = bool(info.get("flip_average", False))  # older models: none
         if meta["mode"] == "finetune":
             backbone, spec = load_backbone(info["backbone"], info["weights_path"])
             backbone.load_state_dict(load_file(folder / "backbone.safetensors"))
             self.backbone, self.spec = backbone.eval().to(device), spec
         else:
-            found = backbone_id(info["backbone"], info["weights_path"])
+            found = backbone_id(info["backbone"], info["weights_path"], self.flip_average)
             if found != info["backbone_id"]:
                 raise ValueError(
                     f"image model {folder}: trained on backbone {info['backbone_id']}, "
@@ -281,7 +313,12 @@ class ImagePredictor:
         if not len(images):
             return probs, np.zeros(0, bool)
         features = extract_features(
-            self.backbone, self.spec, images, batch_size=batch_size, device=self.device
+            self.backbone,
+            self.spec,
+            images,
+            batch_size=batch_size,
+            device=self.device,
+            flip_average=self.flip_average,
         )
         ok = ~np.isnan(features).any(axis=1)
         if ok.any():

@@ -196,7 +196,7 @@ def ensure_image_embeddings(lakehouse: Lakehouse, config: Config, rows: DataFram
     """Embed the images (imageid, productid, sha256, content) not yet embedded by this backbone
     with these bytes; return the backbone id."""
     cfg = config.train.image
-    bid = image_model.backbone_id(cfg.backbone, cfg.weights_path)
+    bid = image_model.backbone_id(cfg.backbone, cfg.weights_path, cfg.flip_average)
     lakehouse.ensure(SILVER_IMAGE_EMBEDDINGS)
     done = (
         lakehouse.read(SILVER_IMAGE_EMBEDDINGS)
@@ -595,7 +595,9 @@ def train_image(
             folder / "backbone.safetensors",
         )
     save_head(head, folder)
-    image_model.save_backbone_reference(folder, cfg.backbone, cfg.weights_path, bid)
+    image_model.save_backbone_reference(
+        folder, cfg.backbone, cfg.weights_path, bid, cfg.flip_average
+    )
     write_meta(folder, "image", mode, config, {"settings": asdict(cfg), "backbone_id": bid})
     rows.unpersist()
     metrics = {
@@ -916,7 +918,7 @@ def predict_probabilities(
         info = json.loads((folder / "backbone.json").read_text(encoding="utf-8"))
         if meta["mode"] == "finetune":
             return _predict_finetuned_image(folder, info, head, rows, keep)
-        bid = ensure_image_embeddings(lakehouse, config, rows)
+        bid = ensure_image_embeddings(lakehouse, _with_backbone(config, info), rows)
         if bid != info["backbone_id"]:
             raise ValueError(f"the model was trained on backbone {info['backbone_id']}, not {bid}")
         frame = embedding_frame(lakehouse, "image", "imageid", bid, rows.select(*keep))
@@ -947,6 +949,19 @@ def _with_encoder(config: Config, info: dict[str, Any]) -> Config:
     return dataclasses.replace(config, train=dataclasses.replace(config.train, text=text))
 
 
+def _with_backbone(config: Config, info: dict[str, Any]) -> Config:
+    """``config`` with the image model's own backbone settings (its embeddings' cache key)."""
+    import dataclasses
+
+    image = dataclasses.replace(
+        config.train.image,
+        backbone=info["backbone"],
+        weights_path=info["weights_path"],
+        flip_average=bool(info.get("flip_average", False)),
+    )
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, image=image))
+
+
 def _predict_finetuned_text(
     folder: Path, info: dict[str, Any], head: ClassifierHead, rows: DataFrame, keep: list[str]
 ) -> pd.DataFrame:
@@ -968,7 +983,12 @@ def _predict_finetuned_image(
     backbone, spec = load_backbone(info["backbone"], info["weights_path"])
     backbone.load_state_dict(load_file(folder / "backbone.safetensors"))
     frame = rows.select(*keep, "content").toPandas()
-    vectors = extract_features(backbone.eval(), spec, [bytes(c) for c in frame["content"]])
+    vectors = extract_features(
+        backbone.eval(),
+        spec,
+        [bytes(c) for c in frame["content"]],
+        flip_average=bool(info.get("flip_average", False)),
+    )
     frame = frame.drop(columns=["content"])
     frame["embedding"] = list(vectors)
     return _apply_head(head, frame[~np.isnan(vectors).any(axis=1)])
