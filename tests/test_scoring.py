@@ -178,7 +178,12 @@ def test_the_python_tfidf_path_gives_spark_mls_features_and_probabilities(
     must reproduce the Spark ML pipeline, Java's tokenising quirks included."""
     import numpy as np
 
-    from catalog_classifier.tfidf_model import load_tfidf, predict_tfidf, tfidf_scorer
+    from catalog_classifier.tfidf_model import (
+        load_tfidf,
+        load_tfidf_scorer,
+        predict_tfidf,
+        tfidf_scorer,
+    )
 
     lakehouse, first = scored
     registry = Registry(small_config, lakehouse.root)
@@ -202,6 +207,10 @@ def test_the_python_tfidf_path_gives_spark_mls_features_and_probabilities(
         for r in model.pipeline.transform(rows).orderBy("productid").select("features").collect()
     ]
     np.testing.assert_allclose(scorer.features(texts).toarray(), np.stack(expected), atol=1e-12)
+    # Scoring loads the scorer saved at training time (no Spark ML read): the same features.
+    saved = load_tfidf_scorer(Path(loaded.folder))
+    assert saved is not None
+    np.testing.assert_array_equal(saved.features(texts).toarray(), scorer.features(texts).toarray())
     by_spark = predict_tfidf(model, rows, keep=["productid"]).orderBy("productid").toPandas()
     by_python = (
         predict_tfidf(model, rows, keep=["productid"], engine="python")

@@ -91,3 +91,31 @@ def test_top3_json_is_what_json_dumps_writes():
         for row, order in zip(probabilities, top, strict=True)
     ]
     assert made == expected
+
+
+@pytest.mark.parametrize("with_layer", [True, False])
+def test_saved_scorer_loads_without_spark_and_scores_the_same(tmp_path, with_layer):
+    from safetensors.numpy import save_file
+
+    scorer = _scorer([t.lower() for t in TEXTS] + ["x\udc80y"])  # a lone surrogate's terms
+    scorer.save(tmp_path, with_layer=with_layer)
+    if not with_layer:  # the driver solver's layer file holds the coefficients
+        save_file(
+            {"coef": np.ascontiguousarray(scorer.weights.T), "intercept": scorer.intercept},
+            str(tmp_path / tfidf_model.LINEAR_FILE),
+        )
+    loaded = tfidf_model.load_tfidf_scorer(tmp_path)
+    assert loaded is not None
+    for got, made in zip(loaded.groups, scorer.groups, strict=True):
+        assert (got.source, got.vocabulary, got.binary) == (
+            made.source,
+            made.vocabulary,
+            made.binary,
+        )
+        np.testing.assert_array_equal(got.idf, made.idf)
+    texts = [t.lower() for t in TEXTS] + ["x\udc80y"]
+    np.testing.assert_array_equal(
+        loaded.features(texts).toarray(), scorer.features(texts).toarray()
+    )
+    np.testing.assert_array_equal(loaded.predict(texts), scorer.predict(texts))
+    assert tfidf_model.load_tfidf_scorer(tmp_path / "missing") is None
