@@ -3,6 +3,8 @@
     .venv/bin/python benchmarks/score.py --listings 20000            # TF-IDF text-only scoring
     .venv/bin/python benchmarks/score.py --listings 3000 --images    # fused: text encoder + image
     .venv/bin/python benchmarks/score.py --listings 20000 --set scoring.tfidf_engine=spark
+    .venv/bin/python benchmarks/score.py --listings 1000000 --train-listings 50000 --runs 1 \
+        --memory                                                # 1M listings, 4 GB driver
 
 Builds a lakehouse from a generated sample (ingest, features), trains small models on it
 (TF-IDF alone, or TF-IDF + text encoder + image model) and their fusion, then:
@@ -16,11 +18,16 @@ Builds a lakehouse from a generated sample (ingest, features), trains small mode
   - with --images, times the naive way on a subset: models reloaded for every batch.
 The figures come last, as one JSON line. ``--work DIR`` keeps the lakehouse; ``--reuse`` then
 scores it again without rebuilding (e.g. to compare ``--set`` overrides on the same data).
+``--train-listings M`` trains on the first M generated listings, then ingests and features all
+``--listings`` (the models of a small catalog scoring a large one; training on a million
+listings is not what this measures). ``--memory`` samples the resident memory of this process
+and its children (the driver JVM, the Python workers) every second: peaks in the JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -59,6 +66,76 @@ SMALL = [
     "train.image.augment_copies=0",
     "train.image.minority_extra_copies=0",
 ]
+
+
+class PeakMemory:
+    """Peak resident memory (VmHWM) of this process and its descendants, sampled from /proc
+    (Linux) in a thread: per role (driver Python, driver JVM, each Python worker) and the
+    largest sum over the tree at one sample."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        import threading
+
+        self.interval, self.peaks, self.tree_peak = interval, {}, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @staticmethod
+    def _children(pid: int) -> list[int]:
+        found = []
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                found += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
+        return found
+
+    def _run(self) -> None:
+        while True:
+            todo, total = [os.getpid()], 0
+            while todo:
+                pid = todo.pop()
+                todo += self._children(pid)
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                except OSError:
+                    continue
+                fields = {
+                    line.split(":")[0]: int(line.split()[1])
+                    for line in status.splitlines()
+                    if line.startswith(("VmHWM", "VmRSS"))
+                }
+                if not fields:
+                    continue
+                total += fields["VmRSS"]
+                role = (
+                    "driver_python"
+                    if pid == os.getpid()
+                    else "driver_jvm"
+                    if "java" in cmd.split(" ")[0]
+                    else "python_worker_max"
+                    if "pyspark" in cmd
+                    else "other_max"
+                )
+                self.peaks[role] = max(self.peaks.get(role, 0), fields["VmHWM"])
+            self.tree_peak = max(self.tree_peak, total)
+            if self._stop.wait(self.interval):
+                return
+
+    def figures(self) -> dict[str, float]:
+        mb = {role: round(kb / 1024, 1) for role, kb in sorted(self.peaks.items())}
+        return {f"{role}_peak_mb": value for role, value in mb.items()} | {
+            "tree_rss_peak_mb": round(self.tree_peak / 1024, 1)
+        }
 
 
 def plain_python(models, config, batches, tfidf=None, reload_each: bool = False) -> float:
@@ -101,6 +178,10 @@ def main() -> int:
     )
     parser.add_argument("--encoder", default=None, help="train.text.encoder (default: conf)")
     parser.add_argument("--runs", type=int, default=2, help="scoring runs (the last: steady)")
+    parser.add_argument(
+        "--train-listings", type=int, default=None, help="train on the first M listings only"
+    )
+    parser.add_argument("--memory", action="store_true", help="peak resident memory, per role")
     parser.add_argument("--set", action="append", default=[], help="config override KEY=VALUE")
     args = parser.parse_args()
     setup_logging("WARNING")
@@ -117,42 +198,59 @@ def main() -> int:
     lakehouse = Lakehouse(spark, str(work / "lakehouse"))
     train_seconds = None
     if not args.reuse:
-        sample = generate_sample(
-            work / "sample",
-            n_listings=args.listings,
-            n_images=n_images,
-            seed=11,
-            image_size=160,
-            priors=config.category_priors,
-            write_folder=False,
-        )
-        images = [str(sample.images_zip)] if sample.images_zip and n_images else []
-        run_ingest(
-            spark, lakehouse, config, [str(sample.listings_csv)], [str(sample.labels_csv)], images
-        )
-        run_features(lakehouse, config)
+        trained_on = min(args.train_listings or args.listings, args.listings)
+
+        def build(listings: int) -> None:
+            # The same seed: a larger sample starts with the smaller one's listings.
+            sample = generate_sample(
+                work / f"sample-{listings}",
+                n_listings=listings,
+                n_images=min(n_images, listings),
+                seed=11,
+                image_size=160,
+                priors=config.category_priors,
+                write_folder=False,
+            )
+            images = [str(sample.images_zip)] if sample.images_zip and n_images else []
+            run_ingest(
+                spark,
+                lakehouse,
+                config,
+                [str(sample.listings_csv)],
+                [str(sample.labels_csv)],
+                images,
+            )
+            run_features(lakehouse, config)
+
+        build(trained_on)
         models = ["tfidf", "text", "image", "fusion"] if args.images else ["tfidf", "fusion"]
         started = time.monotonic()
         run_train(lakehouse, config, models)
         train_seconds = round(time.monotonic() - started, 1)
+        if trained_on < args.listings:
+            build(args.listings)
         built.touch()
 
     runs = []
-    for _ in range(max(1, args.runs)):
-        summary = run_score(lakehouse, config, full=True)
-        chunk_seconds = summary.steps.get("chunks", 0.0)
-        runs.append(
-            {
-                "seconds": round(summary.seconds, 2),
-                "listings_per_s": round(summary.listings_per_s, 1),
-                "chunk_listings_per_s": round(summary.scored / chunk_seconds, 1)
-                if chunk_seconds
-                else None,
-                "steps": summary.steps,
-            }
-        )
+    memory = PeakMemory() if args.memory else None
+    with memory or contextlib.nullcontext():
+        for _ in range(max(1, args.runs)):
+            summary = run_score(lakehouse, config, full=True)
+            chunk_seconds = summary.steps.get("chunks", 0.0)
+            runs.append(
+                {
+                    "seconds": round(summary.seconds, 2),
+                    "listings_per_s": round(summary.listings_per_s, 1),
+                    "chunk_listings_per_s": round(summary.scored / chunk_seconds, 1)
+                    if chunk_seconds
+                    else None,
+                    "steps": summary.steps,
+                }
+            )
     figures = {
         "listings": args.listings,
+        "train_listings": args.train_listings,
+        "driver_memory": config.spark.conf.get("spark.driver.memory"),
         "images": bool(args.images),
         "cores": os.cpu_count(),
         # the machine's 1-minute load when the figures were taken (shared machines are noisy)
@@ -166,6 +264,8 @@ def main() -> int:
         "spark_seconds": runs[-1]["seconds"],
         "spark_listings_per_s": runs[-1]["listings_per_s"],
     }
+    if memory is not None:
+        figures["memory"] = memory.figures()
     if args.images:
         registry = Registry(config, lakehouse.root)
         scoring_models = load_scoring_models(registry, config)

@@ -345,7 +345,11 @@ def score_frame(
     from catalog_classifier.tfidf_model import predict_tfidf
 
     rows = spark_rows
-    keep = ["productid", "imageid", "text", "has_text", "content", "input_hash"]
+    # Only the columns the members read cross to Python: for a TF-IDF-only model neither
+    # the original text nor the image bytes.
+    keep = ["productid", "imageid", "has_text", "input_hash"]
+    keep += ["text"] if "text" in models.member_folders else []
+    keep += ["content"] if "image" in models.member_folders else []
     in_udf = None
     if "tfidf" in models.member_folders:
         engine = config.scoring.tfidf_engine
