@@ -8,12 +8,12 @@
 # MAGIC per-class report, the confusion matrix, the most confused pairs, Grad-CAM overlays of the
 # MAGIC image model, the fusion's reliability curve, and the MLflow runs.
 # MAGIC
-# MAGIC 1. **TF-IDF** (Spark ML): word and character n-grams, IDF, a class-weighted multinomial
-# MAGIC    logistic regression.
+# MAGIC 1. **TF-IDF** (Spark ML): word and character n-grams, IDF, a class-weighted linear SVM
+# MAGIC    whose margins go through a fitted softmax (or a multinomial logistic regression).
 # MAGIC 2. **Text encoder** (PyTorch + transformers): multilingual-e5-small with a classification
 # MAGIC    head; frozen embeddings + head on a CPU, the whole encoder fine-tuned on a GPU.
-# MAGIC 3. **Image model** (PyTorch): EfficientNet-Lite0, frozen features + head on a CPU,
-# MAGIC    fine-tuned on a GPU.
+# MAGIC 3. **Image model** (PyTorch): EfficientNet-Lite0+1+2 features side by side (the demo
+# MAGIC    conf: Lite0 alone), frozen features + head on a CPU, fine-tuned on a GPU.
 # MAGIC 4. **Fusion**: a weighted soft vote or a stacking model on the members' probabilities.
 # MAGIC
 # MAGIC Run `01_explore_catalog` first (it fills the tables this one reads). **Parameters**:
