@@ -22,6 +22,8 @@ scores it again without rebuilding (e.g. to compare ``--set`` overrides on the s
 ``--listings`` (the models of a small catalog scoring a large one; training on a million
 listings is not what this measures). ``--memory`` samples the resident memory of this process
 and its children (the driver JVM, the Python workers) every second: peaks in the JSON line.
+They are high-water marks since each process started, so a run that also builds the lakehouse
+reports the build's peaks too: build once, then measure with ``--reuse``.
 """
 
 from __future__ import annotations
