@@ -43,6 +43,8 @@ def test_unknown_keys_and_bad_values_fail_at_start(tmp_path):
         load_config(REPO / "conf" / "local.yaml", ["ingest.image_batch_files=many"])
     with pytest.raises(ConfigError, match="delta_engine"):
         load_config(REPO / "conf" / "local.yaml", ["delta_engine=parquet"])
+    with pytest.raises(ConfigError, match="tfidf_engine"):
+        load_config(REPO / "conf" / "local.yaml", ["scoring.tfidf_engine=java"])
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.yaml")
 

@@ -310,6 +310,8 @@ class Config:
             raise ConfigError("train.tfidf.solver must be driver or spark")
         if self.train.tfidf.loss not in ("log", "hinge"):
             raise ConfigError("train.tfidf.loss must be log or hinge")
+        if self.scoring.tfidf_engine not in ("python", "spark"):
+            raise ConfigError("scoring.tfidf_engine must be python or spark")
         if self.train.fusion.method not in FUSION_METHODS:
             raise ConfigError(f"train.fusion.method must be one of {FUSION_METHODS}")
         if not 0 < self.train.fusion.review_precision <= 1:

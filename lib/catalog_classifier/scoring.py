@@ -352,10 +352,8 @@ def score_frame(
     keep += ["content"] if "image" in models.member_folders else []
     in_udf = None
     if "tfidf" in models.member_folders:
-        engine = config.scoring.tfidf_engine
-        if engine not in ("python", "spark"):
-            raise ValueError(f"scoring.tfidf_engine must be python or spark, got {engine!r}")
-        tfidf, python = _tfidf_member(models.member_folders["tfidf"], engine == "python")
+        python_engine = config.scoring.tfidf_engine == "python"
+        tfidf, python = _tfidf_member(models.member_folders["tfidf"], python_engine)
         if python is not None:  # one UDF: TF-IDF, neural members and fusion together
             in_udf = rows.sparkSession.sparkContext.broadcast(python)
             keep.append(python.input_col)
@@ -449,7 +447,7 @@ def run_score(
         mark = now
 
     step("load_models")
-    if "tfidf" in models.member_folders and config.scoring.tfidf_engine in ("python", "spark"):
+    if "tfidf" in models.member_folders:
         # A fixed cost (~1 s for the saved scorer, 8-14 s for a Spark ML pipeline): timed
         # apart from the chunks, whose seconds then grow with the listings alone.
         _tfidf_member(models.member_folders["tfidf"], config.scoring.tfidf_engine == "python")
