@@ -59,17 +59,12 @@ def backbone_id(name: str, weights_path: str | None, flip_average: bool = False)
     members = backbone_members(name)
     if len(members) > 1 and weights_path:
         raise ValueError(f"image backbone {name!r}: weights_path is for a single backbone")
-    digest = None
-    for member in members:  # one member: the single backbone's fingerprint
+    digest = hashlib.sha256()
+    for member in members:  # each member's size and first MB: one member as before
         path = Path(weights_file(member, weights_path))
-        size = str(path.stat().st_size).encode()
-        if digest is None:
-            digest = hashlib.sha256(size)
-        else:
-            digest.update(size)
+        digest.update(str(path.stat().st_size).encode())
         with path.open("rb") as handle:
             digest.update(handle.read(1 << 20))
-    assert digest is not None
     return f"{name}@{digest.hexdigest()[:12]}" + ("+flip" if flip_average else "")
 
 
