@@ -32,7 +32,7 @@ lint: install
 
 # docs/tables.md from the table definitions (a test fails when it is out of date).
 docs: install
-	$(BIN)/python -m catalog_classifier.table_docs
+	$(BIN)/python -m catalog_classifier.storage.table_docs
 
 bench: install
 	$(BIN)/python benchmarks/ingest.py --listings 5000

@@ -33,18 +33,18 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 )
 
 from catalog_classifier.config import load_config  # noqa: E402
-from catalog_classifier.features import (  # noqa: E402
+from catalog_classifier.features.image import image_features_pandas  # noqa: E402
+from catalog_classifier.features.text import text_features_pandas  # noqa: E402
+from catalog_classifier.logs import setup_logging  # noqa: E402
+from catalog_classifier.sample.generator import generate_sample  # noqa: E402
+from catalog_classifier.stages.features import (  # noqa: E402
     ARROW_BATCH_CONF,
     run_image_features,
     run_text_features,
 )
-from catalog_classifier.image_features import image_features_pandas  # noqa: E402
-from catalog_classifier.lakehouse import Lakehouse  # noqa: E402
-from catalog_classifier.logs import setup_logging  # noqa: E402
-from catalog_classifier.sample import generate_sample  # noqa: E402
-from catalog_classifier.spark import build_spark  # noqa: E402
-from catalog_classifier.tables import BRONZE_IMAGES, BRONZE_LISTINGS  # noqa: E402
-from catalog_classifier.text_features import text_features_pandas  # noqa: E402
+from catalog_classifier.storage.lakehouse import Lakehouse  # noqa: E402
+from catalog_classifier.storage.spark import build_spark  # noqa: E402
+from catalog_classifier.storage.tables import BRONZE_IMAGES, BRONZE_LISTINGS  # noqa: E402
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -21,11 +21,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "lib"))
 
 from catalog_classifier.config import load_config  # noqa: E402
-from catalog_classifier.ingest import run_ingest  # noqa: E402
-from catalog_classifier.lakehouse import Lakehouse  # noqa: E402
 from catalog_classifier.logs import setup_logging  # noqa: E402
-from catalog_classifier.sample import generate_sample  # noqa: E402
-from catalog_classifier.spark import build_spark  # noqa: E402
+from catalog_classifier.sample.generator import generate_sample  # noqa: E402
+from catalog_classifier.stages.ingest import run_ingest  # noqa: E402
+from catalog_classifier.storage.lakehouse import Lakehouse  # noqa: E402
+from catalog_classifier.storage.spark import build_spark  # noqa: E402
 
 
 def main() -> int:

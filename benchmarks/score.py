@@ -44,20 +44,20 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 )
 
 from catalog_classifier.config import load_config  # noqa: E402
-from catalog_classifier.features import run_features  # noqa: E402
-from catalog_classifier.ingest import run_ingest  # noqa: E402
-from catalog_classifier.lakehouse import Lakehouse  # noqa: E402
 from catalog_classifier.logs import setup_logging  # noqa: E402
-from catalog_classifier.registry import Registry  # noqa: E402
-from catalog_classifier.sample import generate_sample  # noqa: E402
-from catalog_classifier.scoring import (  # noqa: E402
+from catalog_classifier.sample.generator import generate_sample  # noqa: E402
+from catalog_classifier.stages.features import run_features  # noqa: E402
+from catalog_classifier.stages.ingest import run_ingest  # noqa: E402
+from catalog_classifier.stages.score import (  # noqa: E402
     FusedScorer,
     load_scoring_models,
     run_score,
     scoring_inputs,
 )
-from catalog_classifier.spark import build_spark  # noqa: E402
-from catalog_classifier.train import run_train  # noqa: E402
+from catalog_classifier.stages.train import run_train  # noqa: E402
+from catalog_classifier.storage.lakehouse import Lakehouse  # noqa: E402
+from catalog_classifier.storage.registry import Registry  # noqa: E402
+from catalog_classifier.storage.spark import build_spark  # noqa: E402
 
 SMALL = [
     "train.tfidf.max_iter=30",
@@ -144,9 +144,11 @@ def plain_python(models, config, batches, tfidf=None, reload_each: bool = False)
     """Listings/s of the fused models on ``batches`` in this process (torch on every core)."""
     import torch
 
-    from catalog_classifier import image_model, scoring, text_model
-    from catalog_classifier.fusion import FusionModel
     from catalog_classifier.logs import worker_logger
+    from catalog_classifier.models import image_encoder as image_model
+    from catalog_classifier.models import text_encoder as text_model
+    from catalog_classifier.models.fusion import FusionModel
+    from catalog_classifier.stages import score as scoring
 
     torch.set_num_threads(os.cpu_count() or 1)
     scorer = FusedScorer(models, "{}", time.time(), torch_threads=0)  # type: ignore[arg-type]
@@ -271,7 +273,7 @@ def main() -> int:
     if args.images:
         registry = Registry(config, lakehouse.root)
         scoring_models = load_scoring_models(registry, config)
-        from catalog_classifier.tfidf_model import load_tfidf, predict_tfidf, tfidf_scorer
+        from catalog_classifier.models.tfidf import load_tfidf, predict_tfidf, tfidf_scorer
 
         tfidf = load_tfidf(str(Path(scoring_models.member_folders["tfidf"]) / "pipeline"))
         inputs = scoring_inputs(lakehouse)

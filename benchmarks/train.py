@@ -36,18 +36,18 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 
 from pyspark.sql import functions as F  # noqa: E402
 
-from catalog_classifier import train as trainer  # noqa: E402
 from catalog_classifier.config import load_config  # noqa: E402
-from catalog_classifier.datasets import image_rows, text_rows  # noqa: E402
-from catalog_classifier.features import run_features  # noqa: E402
-from catalog_classifier.ingest import run_ingest  # noqa: E402
-from catalog_classifier.lakehouse import Lakehouse  # noqa: E402
+from catalog_classifier.features.splits import run_splits  # noqa: E402
 from catalog_classifier.logs import setup_logging  # noqa: E402
-from catalog_classifier.petastorm_feed import PetastormFeed  # noqa: E402
-from catalog_classifier.sample import generate_sample  # noqa: E402
-from catalog_classifier.spark import build_spark  # noqa: E402
-from catalog_classifier.splits import run_splits  # noqa: E402
-from catalog_classifier.training import TensorEpochs  # noqa: E402
+from catalog_classifier.models.datasets import image_rows, text_rows  # noqa: E402
+from catalog_classifier.models.loop import TensorEpochs  # noqa: E402
+from catalog_classifier.models.petastorm_feed import PetastormFeed  # noqa: E402
+from catalog_classifier.sample.generator import generate_sample  # noqa: E402
+from catalog_classifier.stages import train as trainer  # noqa: E402
+from catalog_classifier.stages.features import run_features  # noqa: E402
+from catalog_classifier.stages.ingest import run_ingest  # noqa: E402
+from catalog_classifier.storage.lakehouse import Lakehouse  # noqa: E402
+from catalog_classifier.storage.spark import build_spark  # noqa: E402
 
 
 def with_solver(config, model: str, solver: str):

@@ -10,7 +10,7 @@ import json
 import sys
 
 from catalog_classifier.cli import job_parser, start_job
-from catalog_classifier.evaluation import run_cross_validation, run_evaluate
+from catalog_classifier.stages.evaluate import run_cross_validation, run_evaluate
 
 
 def main(argv: list[str] | None = None) -> int:

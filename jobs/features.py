@@ -9,7 +9,7 @@ import json
 import sys
 
 from catalog_classifier.cli import job_parser, start_job
-from catalog_classifier.features import run_features
+from catalog_classifier.stages.features import run_features
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ import logging
 import sys
 
 from catalog_classifier.cli import job_config, job_parser
-from catalog_classifier.sample_job import generate_from_config
+from catalog_classifier.sample.job import generate_from_config
 
 
 def main(argv: list[str] | None = None) -> int:

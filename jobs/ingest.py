@@ -9,7 +9,7 @@ import json
 import sys
 
 from catalog_classifier.cli import job_parser, start_job
-from catalog_classifier.ingest import run_ingest
+from catalog_classifier.stages.ingest import run_ingest
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,15 +14,15 @@ import sys
 from pathlib import Path
 
 from catalog_classifier.cli import job_parser, start_job
-from catalog_classifier.evaluation import run_evaluate
-from catalog_classifier.features import run_features
-from catalog_classifier.ingest import run_ingest
-from catalog_classifier.report import build_report
-from catalog_classifier.sample_job import generate_from_config
-from catalog_classifier.scoring import run_score
-from catalog_classifier.spark import job_step
-from catalog_classifier.tables import ALL_TABLES
-from catalog_classifier.train import run_train
+from catalog_classifier.reports.quality import build_report
+from catalog_classifier.sample.job import generate_from_config
+from catalog_classifier.stages.evaluate import run_evaluate
+from catalog_classifier.stages.features import run_features
+from catalog_classifier.stages.ingest import run_ingest
+from catalog_classifier.stages.score import run_score
+from catalog_classifier.stages.train import run_train
+from catalog_classifier.storage.spark import job_step
+from catalog_classifier.storage.tables import ALL_TABLES
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,8 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="convert again even if verified")
     args = parser.parse_args(argv)
     config = job_config(args)
-    from catalog_classifier.e5_weights import VERIFIED_FILE
-    from catalog_classifier.text_model import is_local_source, resolve_encoder_source
+    from catalog_classifier.models.e5_weights import VERIFIED_FILE
+
+    from catalog_classifier.models.text_encoder import is_local_source, resolve_encoder_source
 
     encoder = config.train.text.encoder
     if not is_local_source(encoder):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 
 from catalog_classifier.cli import job_parser, start_job
-from catalog_classifier.report import build_report
+from catalog_classifier.reports.quality import build_report
 
 
 def main(argv: list[str] | None = None) -> int:

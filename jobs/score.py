@@ -14,7 +14,7 @@ import json
 import sys
 
 from catalog_classifier.cli import job_parser, start_job
-from catalog_classifier.scoring import run_score
+from catalog_classifier.stages.score import run_score
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ import json
 import sys
 
 from catalog_classifier.cli import job_parser, start_job
-from catalog_classifier.train import run_train
+from catalog_classifier.stages.train import run_train
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,12 +29,12 @@ except ImportError:  # a Databricks Git folder without the package installed: us
 import pandas as pd
 from pyspark.sql import functions as F
 
-from catalog_classifier.features import run_features
-from catalog_classifier.ingest import run_ingest
 from catalog_classifier.notebook import notebook_context
-from catalog_classifier.report import build_report, quarantine_by_reason
-from catalog_classifier.sample_job import generate_from_config
-from catalog_classifier.tables import (
+from catalog_classifier.reports.quality import build_report, quarantine_by_reason
+from catalog_classifier.sample.job import generate_from_config
+from catalog_classifier.stages.features import run_features
+from catalog_classifier.stages.ingest import run_ingest
+from catalog_classifier.storage.tables import (
     BRONZE_IMAGES,
     BRONZE_LISTINGS,
     BRONZE_QUARANTINE,

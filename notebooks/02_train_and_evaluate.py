@@ -32,11 +32,11 @@ except ImportError:  # a Databricks Git folder without the package installed: us
 
 import pandas as pd
 
-from catalog_classifier.evaluation import most_confused_pairs, run_evaluate
 from catalog_classifier.notebook import notebook_context
-from catalog_classifier.registry import Registry
-from catalog_classifier.tables import GOLD_EVALUATIONS, SILVER_TEXT_FEATURES
-from catalog_classifier.train import run_train
+from catalog_classifier.stages.evaluate import most_confused_pairs, run_evaluate
+from catalog_classifier.stages.train import run_train
+from catalog_classifier.storage.registry import Registry
+from catalog_classifier.storage.tables import GOLD_EVALUATIONS, SILVER_TEXT_FEATURES
 
 nb = notebook_context(
     globals(),

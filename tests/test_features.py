@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from PIL import Image, ImageDraw
 
-from catalog_classifier.features import run_features
-from catalog_classifier.tables import (
+from catalog_classifier.stages.features import run_features
+from catalog_classifier.storage.tables import (
     BRONZE_IMAGES,
     BRONZE_LISTINGS,
     SILVER_IMAGE_FEATURES,
@@ -129,7 +129,7 @@ def test_features_are_computed_once_then_only_for_new_or_changed_rows(spark, lak
 def test_a_listing_whose_text_breaks_cleaning_is_kept_with_the_reason(monkeypatch):
     import pandas as pd
 
-    from catalog_classifier import text_features
+    from catalog_classifier.stages.features import text as text_features
 
     real_clean = text_features.clean_text
 

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from catalog_classifier.features import run_features
-from catalog_classifier.report import build_report
-from catalog_classifier.tables import (
+from catalog_classifier.reports.quality import build_report
+from catalog_classifier.stages.features import run_features
+from catalog_classifier.storage.tables import (
     BRONZE_LISTINGS,
     FEATURE_TABLES,
     SILVER_IMAGE_FEATURES,

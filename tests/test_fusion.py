@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from catalog_classifier.fusion import (
+from catalog_classifier.models.fusion import (
     FusionModel,
     fit_fusion,
     fit_vote,

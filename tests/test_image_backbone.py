@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from catalog_classifier import image_backbone as ib
+from catalog_classifier.models import image_backbone as ib
 
 N_CLASSES = 3
 
@@ -243,9 +243,6 @@ def test_torchvision_backbone_needs_a_local_weights_file(tmp_path):
         ib.load_backbone("torchvision:mobilenet_v3_small")
     with pytest.raises(FileNotFoundError, match="not found"):
         ib.load_backbone("torchvision:mobilenet_v3_small", str(tmp_path / "missing.pth"))
-    from catalog_classifier.torch_compat import ensure_torchvision
-
-    ensure_torchvision()
     import torchvision
 
     path = tmp_path / "mobilenet_v3_small.pth"
@@ -266,7 +263,7 @@ def test_torchvision_backbone_needs_a_local_weights_file(tmp_path):
 def test_combined_backbone_is_its_members_side_by_side(lite0, jpegs):
     """The default image backbone: Lite0+1+2's features concatenated, one input made at the
     largest member's size (Lite2, 260 px) and resized for the others; Grad-CAM on Lite2."""
-    from catalog_classifier.image_model import backbone_id
+    from catalog_classifier.models.image_encoder import backbone_id
 
     name = "efficientnet_lite0+efficientnet_lite1+efficientnet_lite2"
     combined, spec = ib.load_backbone(name)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageFilter
 
-from catalog_classifier.image_features import (
+from catalog_classifier.features.image import (
     image_features_pandas,
     laplacian_variance,
     measure_image,

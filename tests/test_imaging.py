@@ -7,7 +7,7 @@ import struct
 
 from PIL import Image
 
-from catalog_classifier.imaging import check_image_bytes
+from catalog_classifier.features.imaging import check_image_bytes
 
 MAX_PIXELS = 40_000_000
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from catalog_classifier.tables import (
+from catalog_classifier.storage.tables import (
     BRONZE_IMAGES,
     BRONZE_LABELS,
     BRONZE_LISTINGS,

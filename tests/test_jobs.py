@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.helpers import SMALL_TRAINING
 
-from catalog_classifier.sample import generate_sample
+from catalog_classifier.sample.generator import generate_sample
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from pyspark.sql import functions as F
 
-from catalog_classifier.lakehouse import (
+from catalog_classifier.storage.lakehouse import (
     DeltaRsEngine,
     Lakehouse,
     LakehouseError,
@@ -15,7 +15,7 @@ from catalog_classifier.lakehouse import (
     choose_engine,
     delta_connector_available,
 )
-from catalog_classifier.tables import BRONZE_LABELS, Column, TableSpec
+from catalog_classifier.storage.tables import BRONZE_LABELS, Column, TableSpec
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 

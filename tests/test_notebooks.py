@@ -15,9 +15,9 @@ import pytest
 from tests.conftest import REPO
 from tests.helpers import SMALL_TRAINING
 
-from catalog_classifier.lakehouse import Lakehouse
 from catalog_classifier.notebook import NotebookContext, read_parameters
-from catalog_classifier.tables import BRONZE_LISTINGS, GOLD_EVALUATIONS, GOLD_PREDICTIONS
+from catalog_classifier.storage.lakehouse import Lakehouse
+from catalog_classifier.storage.tables import BRONZE_LISTINGS, GOLD_EVALUATIONS, GOLD_PREDICTIONS
 
 NOTEBOOKS = ["01_explore_catalog", "02_train_and_evaluate", "03_score_and_review"]
 HEADER = "# Databricks notebook source"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from catalog_classifier.petastorm_feed import PetastormFeed, RowCountError
+from catalog_classifier.models.petastorm_feed import PetastormFeed, RowCountError
 
 
 def test_each_epoch_reads_every_row_once_and_a_short_epoch_raises(spark, tmp_path):

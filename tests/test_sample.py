@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from catalog_classifier import sample as sample_module
-from catalog_classifier import sample_vocab
-from catalog_classifier.sample import BLEMISH_KINDS, SampleSummary, generate_sample
+from catalog_classifier.sample.generator import BLEMISH_KINDS, SampleSummary, generate_sample
+from catalog_classifier.sample.generator import generator as sample_module
+from catalog_classifier.sample.generator import vocab as sample_vocab
 
 # Listings per prdtypecode in the challenge's real Y_train.csv.
 PRIORS = {
@@ -393,7 +393,7 @@ def test_memory_does_not_grow_with_the_number_of_listings(tmp_path: Path) -> Non
     """Peak RSS of a 20,000-row run stays close to a 2,000-row run's (separate processes)."""
     script = (
         "import json, resource, sys\n"
-        "from catalog_classifier.sample import generate_sample\n"
+        "from catalog_classifier.sample.generator import generate_sample\n"
         "generate_sample(sys.argv[1], n_listings=int(sys.argv[2]), n_images=0,\n"
         "                priors={int(k): v for k, v in json.loads(sys.argv[3]).items()},\n"
         "                write_zip=False)\n"

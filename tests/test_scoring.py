@@ -16,13 +16,13 @@ from pyspark.sql import functions as F
 from tests.conftest import REPO
 from tests.helpers import SMALL_TRAINING, jpeg, write_listings, write_zip
 
-from catalog_classifier.features import run_features
-from catalog_classifier.ingest import run_ingest
-from catalog_classifier.queries import QUERIES, register_views, run_query
-from catalog_classifier.registry import Registry
-from catalog_classifier.scoring import run_score, scoring_inputs
-from catalog_classifier.tables import BRONZE_LISTINGS, GOLD_PREDICTIONS
-from catalog_classifier.train import train_fusion
+from catalog_classifier.stages.features import run_features
+from catalog_classifier.stages.ingest import run_ingest
+from catalog_classifier.stages.score import run_score, scoring_inputs
+from catalog_classifier.stages.train import train_fusion
+from catalog_classifier.storage.queries import QUERIES, register_views, run_query
+from catalog_classifier.storage.registry import Registry
+from catalog_classifier.storage.tables import BRONZE_LISTINGS, GOLD_PREDICTIONS
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +178,7 @@ def test_the_python_tfidf_path_gives_spark_mls_features_and_probabilities(
     must reproduce the Spark ML pipeline, Java's tokenising quirks included."""
     import numpy as np
 
-    from catalog_classifier.tfidf_model import (
+    from catalog_classifier.models.tfidf import (
         load_tfidf,
         load_tfidf_scorer,
         predict_tfidf,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from catalog_classifier.spark import job_step
+from catalog_classifier.storage.spark import job_step
 
 DESCRIPTION = "spark.job.description"
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pyspark.sql import functions as F
 
 from catalog_classifier.config import SplitsConfig
-from catalog_classifier.splits import assign_splits, hash_unit, hash_unit_column, split_of
+from catalog_classifier.features.splits import assign_splits, hash_unit, hash_unit_column, split_of
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 CONFIG = SplitsConfig()

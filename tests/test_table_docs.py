@@ -6,15 +6,15 @@ import re
 
 from tests.conftest import REPO
 
-from catalog_classifier.queries import QUERIES, QUERY_TITLES
-from catalog_classifier.table_docs import main, render_tables_markdown
-from catalog_classifier.tables import ALL_TABLES
+from catalog_classifier.storage.queries import QUERIES, QUERY_TITLES
+from catalog_classifier.storage.table_docs import main, render_tables_markdown
+from catalog_classifier.storage.tables import ALL_TABLES
 
 
 def test_committed_table_docs_match_the_code() -> None:
     committed = (REPO / "docs" / "tables.md").read_text(encoding="utf-8")
     assert committed == render_tables_markdown(), (
-        "docs/tables.md is out of date: run python -m catalog_classifier.table_docs"
+        "docs/tables.md is out of date: run python -m catalog_classifier.storage.table_docs"
     )
     assert main(["--check", "--out", str(REPO / "docs" / "tables.md")]) == 0
 

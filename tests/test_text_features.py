@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from catalog_classifier.text_features import (
+from catalog_classifier.features.text import (
     character_shares,
     clean_text,
     count_words,

@@ -10,9 +10,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from catalog_classifier import tfidf_model
-from catalog_classifier.scoring import _top_json
-from catalog_classifier.tfidf_model import WORD_PATTERN, TfidfScorer, _Group, _TokenSource
+from catalog_classifier.models import tfidf as tfidf_model
+from catalog_classifier.models.tfidf import WORD_PATTERN, TfidfScorer, _Group, _TokenSource
+from catalog_classifier.stages.score import _top_json
 
 TEXTS = [
     "lot de 3 bouteilles d'eau en verre 1l, bouchon liège",

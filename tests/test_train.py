@@ -9,20 +9,20 @@ import pytest
 import torch
 from pyspark.sql import functions as F
 
-from catalog_classifier.datasets import image_rows, text_rows
-from catalog_classifier.evaluation import run_cross_validation, run_evaluate
-from catalog_classifier.registry import Registry
-from catalog_classifier.tables import (
-    GOLD_EVALUATIONS,
-    SILVER_IMAGE_EMBEDDINGS,
-    SILVER_SPLITS,
-    SILVER_TEXT_EMBEDDINGS,
-)
-from catalog_classifier.train import (
+from catalog_classifier.models.datasets import image_rows, text_rows
+from catalog_classifier.stages.evaluate import run_cross_validation, run_evaluate
+from catalog_classifier.stages.train import (
     predict_probabilities,
     train_image,
     train_text,
     train_tfidf,
+)
+from catalog_classifier.storage.registry import Registry
+from catalog_classifier.storage.tables import (
+    GOLD_EVALUATIONS,
+    SILVER_IMAGE_EMBEDDINGS,
+    SILVER_SPLITS,
+    SILVER_TEXT_EMBEDDINGS,
 )
 
 
@@ -122,8 +122,12 @@ def test_cross_validation_scores_every_listing_once(trained, small_config, tmp_p
 
 
 def test_a_training_step_lowers_the_loss_of_the_fine_tuned_text_model(e5_encoder):
-    from catalog_classifier.heads import ClassifierHead
-    from catalog_classifier.text_model import TextClassifier, get_encoder, load_encoder_model
+    from catalog_classifier.models.heads import ClassifierHead
+    from catalog_classifier.models.text_encoder import (
+        TextClassifier,
+        get_encoder,
+        load_encoder_model,
+    )
 
     torch.manual_seed(0)
     encoder = get_encoder(str(e5_encoder), 32, "passage: ")
@@ -146,8 +150,8 @@ def test_a_training_step_lowers_the_loss_of_the_fine_tuned_text_model(e5_encoder
 def test_the_lbfgs_head_is_the_logistic_regression_scikit_learn_fits():
     from sklearn.linear_model import LogisticRegression
 
-    from catalog_classifier.heads import ClassifierHead
-    from catalog_classifier.training import fit_logistic
+    from catalog_classifier.models.heads import ClassifierHead
+    from catalog_classifier.models.loop import fit_logistic
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 8)) + np.repeat(np.eye(3, 8) * 2, 100, axis=0)
@@ -176,7 +180,7 @@ def test_the_hinge_loss_gives_a_softmax_of_the_svm_margins_at_a_fitted_temperatu
     from sklearn.svm import LinearSVC
 
     from catalog_classifier.config import TfidfConfig
-    from catalog_classifier.tfidf_model import fit_hinge
+    from catalog_classifier.models.tfidf import fit_hinge
 
     rng = np.random.default_rng(1)
     labels = np.repeat(np.arange(4), 30)

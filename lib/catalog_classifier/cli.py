@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pyspark.sql import SparkSession
 
 from catalog_classifier.config import Config, load_config
-from catalog_classifier.lakehouse import Lakehouse
 from catalog_classifier.logs import setup_logging
+from catalog_classifier.storage.lakehouse import Lakehouse
 
 
 def job_parser(description: str) -> argparse.ArgumentParser:
@@ -53,7 +53,7 @@ class JobContext:
 
 def start_job(name: str, args: argparse.Namespace) -> JobContext:
     """Load the configuration, start Spark and open the lakehouse; log the start."""
-    from catalog_classifier.spark import build_spark
+    from catalog_classifier.storage.spark import build_spark
 
     config = job_config(args)
     log = logging.getLogger(f"catalog_classifier.jobs.{name}")

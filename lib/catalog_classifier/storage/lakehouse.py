@@ -10,8 +10,8 @@ Two engines implement it:
   (reading the folder as plain parquet would include files a MERGE or overwrite removed).
 
 Both write the same Delta protocol, so a table written by one is read by the other. Schemas are
-enforced against :mod:`catalog_classifier.tables`; a failed write leaves the table at its previous
-version (a Delta commit is atomic, and nothing is committed before every row was checked).
+enforced against :mod:`catalog_classifier.storage.tables`; a failed write leaves the table at its
+previous version (a Delta commit is atomic, and nothing is committed before every row was checked).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import pyarrow.dataset as pads
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from catalog_classifier.tables import TableSpec, spark_type_name
+from catalog_classifier.storage.tables import TableSpec, spark_type_name
 
 log = logging.getLogger(__name__)
 

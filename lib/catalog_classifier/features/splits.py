@@ -17,8 +17,8 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from catalog_classifier.config import SplitsConfig
-from catalog_classifier.lakehouse import Lakehouse, WriteResult
-from catalog_classifier.tables import BRONZE_LABELS, BRONZE_LISTINGS, SILVER_SPLITS
+from catalog_classifier.storage.lakehouse import Lakehouse, WriteResult
+from catalog_classifier.storage.tables import BRONZE_LABELS, BRONZE_LISTINGS, SILVER_SPLITS
 
 log = logging.getLogger(__name__)
 

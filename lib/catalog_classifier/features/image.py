@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from scipy import ndimage
 
-from catalog_classifier.imaging import (
+from catalog_classifier.features.imaging import (
     PROBLEM_BOMB,
     PROBLEM_CORRUPT,
     PROBLEM_NOT_AN_IMAGE,
@@ -32,7 +32,7 @@ from catalog_classifier.imaging import (
     unidentified_problem,
 )
 from catalog_classifier.logs import worker_logger
-from catalog_classifier.tables import SILVER_IMAGE_FEATURES
+from catalog_classifier.storage.tables import SILVER_IMAGE_FEATURES
 
 # The original study's buckets of the variance of the Laplacian.
 SHARPNESS_BUCKETS: tuple[tuple[str, float], ...] = (

@@ -392,8 +392,8 @@ def member_predictions(
     """
     from pyspark.sql import functions as F
 
-    from catalog_classifier.datasets import image_rows, text_rows
-    from catalog_classifier.train import predict_probabilities
+    from catalog_classifier.models.datasets import image_rows, text_rows
+    from catalog_classifier.stages.train import predict_probabilities
 
     codes = config.label_codes
     texts = text_rows(lakehouse, codes).filter(F.col("split") == split)

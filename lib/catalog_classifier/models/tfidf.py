@@ -41,7 +41,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from catalog_classifier.config import TfidfConfig
-from catalog_classifier.datasets import class_weights
+from catalog_classifier.models.datasets import class_weights
 
 log = logging.getLogger(__name__)
 

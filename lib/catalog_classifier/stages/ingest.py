@@ -32,10 +32,10 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from catalog_classifier.config import Config, IngestConfig
-from catalog_classifier.imaging import check_image_bytes
-from catalog_classifier.lakehouse import Lakehouse
+from catalog_classifier.features.imaging import check_image_bytes
 from catalog_classifier.logs import Progress
-from catalog_classifier.tables import (
+from catalog_classifier.storage.lakehouse import Lakehouse
+from catalog_classifier.storage.tables import (
     BRONZE_IMAGES,
     BRONZE_LABELS,
     BRONZE_LISTINGS,

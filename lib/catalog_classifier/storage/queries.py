@@ -24,8 +24,8 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from catalog_classifier.lakehouse import Lakehouse
-from catalog_classifier.tables import BRONZE_LISTINGS, GOLD_PREDICTIONS
+from catalog_classifier.storage.lakehouse import Lakehouse
+from catalog_classifier.storage.tables import BRONZE_LISTINGS, GOLD_PREDICTIONS
 
 log = logging.getLogger(__name__)
 

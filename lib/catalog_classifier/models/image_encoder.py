@@ -32,8 +32,7 @@ from pyspark.sql import types as T
 
 from catalog_classifier.config import ImageModelConfig
 from catalog_classifier.logs import worker_logger
-from catalog_classifier.text_model import to_blob
-from catalog_classifier.torch_compat import ensure_torchvision
+from catalog_classifier.models.text_encoder import to_blob
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ def get_backbone(name: str, weights_path: str | None, device: str = "cpu") -> tu
     """The process's backbone (eval mode) and its spec, loaded on first use and then reused."""
     key = (name, weights_path, device)
     if key not in _BACKBONES:
-        from catalog_classifier.image_backbone import load_backbone
+        from catalog_classifier.models.image_backbone import load_backbone
 
         backbone, spec = load_backbone(name, weights_path)
         _BACKBONES[key] = (backbone.eval().to(device), spec)
@@ -54,7 +53,7 @@ def get_backbone(name: str, weights_path: str | None, device: str = "cpu") -> tu
 def backbone_id(name: str, weights_path: str | None, flip_average: bool = False) -> str:
     """Backbone name, a fingerprint of its weights file, and ``+flip`` for features averaged
     with the mirror image's: cached features are tied to all three."""
-    from catalog_classifier.image_backbone import backbone_members, weights_file
+    from catalog_classifier.models.image_backbone import backbone_members, weights_file
 
     members = backbone_members(name)
     if len(members) > 1 and weights_path:
@@ -90,7 +89,7 @@ def embed_images(
     flip_average: bool = False,
 ) -> np.ndarray:
     """Pooled features (eval transform) of image files; a row of NaN for one that fails."""
-    from catalog_classifier.image_backbone import extract_features
+    from catalog_classifier.models.image_backbone import extract_features
 
     backbone, spec = get_backbone(name, weights_path, device)
     return extract_features(
@@ -112,7 +111,7 @@ def image_embeddings(
     flip_average = config.flip_average
 
     def compute(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        logger = worker_logger("catalog_classifier.image_model")
+        logger = worker_logger("catalog_classifier.models.image_encoder")
         if torch_threads:
             torch.set_num_threads(torch_threads)
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -161,7 +160,7 @@ class DecodeAugment:
     seed: int = 0
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
-        from catalog_classifier.image_backbone import decode_image
+        from catalog_classifier.models.image_backbone import decode_image
 
         transform, size = _transform(self.backbone, self.weights_path, self.train)
         pixels = []
@@ -183,8 +182,11 @@ _TRANSFORMS: dict[tuple[str, str | None, bool], tuple[Any, int]] = {}
 def _transform(name: str, weights_path: str | None, train: bool) -> tuple[Any, int]:
     key = (name, weights_path, train)
     if key not in _TRANSFORMS:
-        ensure_torchvision()
-        from catalog_classifier.image_backbone import backbone_spec, eval_transform, train_transform
+        from catalog_classifier.models.image_backbone import (
+            backbone_spec,
+            eval_transform,
+            train_transform,
+        )
 
         spec = backbone_spec(name)
         transform = train_transform(spec) if train else eval_transform(spec)
@@ -221,8 +223,8 @@ def gradcam_overlays(
     indices, written as ``figures/gradcam_<imageid>.png`` under ``out``; imageid -> path."""
     from pyspark.sql import functions as F
 
-    from catalog_classifier.heads import load_head
-    from catalog_classifier.image_backbone import (
+    from catalog_classifier.models.heads import load_head
+    from catalog_classifier.models.image_backbone import (
         ImageClassifier,
         decode_image,
         eval_transform,
@@ -230,7 +232,7 @@ def gradcam_overlays(
         load_backbone,
         overlay_heatmap,
     )
-    from catalog_classifier.tables import BRONZE_IMAGES
+    from catalog_classifier.storage.tables import BRONZE_IMAGES
 
     info = json.loads((folder / "backbone.json").read_text(encoding="utf-8"))
     backbone, spec = load_backbone(info["backbone"], info["weights_path"])
@@ -276,8 +278,8 @@ class ImagePredictor:
     def __init__(self, folder: Path | str, device: str = "cpu") -> None:
         from safetensors.torch import load_file
 
-        from catalog_classifier.heads import load_head
-        from catalog_classifier.image_backbone import load_backbone
+        from catalog_classifier.models.heads import load_head
+        from catalog_classifier.models.image_backbone import load_backbone
 
         folder = Path(folder)
         meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
@@ -302,7 +304,7 @@ class ImagePredictor:
         self, images: Sequence[bytes], batch_size: int = 32
     ) -> tuple[np.ndarray, np.ndarray]:
         """(probabilities (N, classes), decoded (N,) bool)."""
-        from catalog_classifier.image_backbone import extract_features
+        from catalog_classifier.models.image_backbone import extract_features
 
         probs = np.zeros((len(images), self.head.n_classes), dtype=np.float32)
         if not len(images):

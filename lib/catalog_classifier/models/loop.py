@@ -303,7 +303,7 @@ def fit_logistic(
     penalised): the one Spark ML's and the TF-IDF model's regressions minimise, convex, solved
     to convergence by L-BFGS in float64 on the CPU. It needs no validation rows (nothing to stop
     early: the penalty is the regularisation) and no learning rate, and gives the same answer
-    whatever the row order. ``head`` is a :class:`~catalog_classifier.heads.ClassifierHead`
+    whatever the row order. ``head`` is a :class:`~catalog_classifier.models.heads.ClassifierHead`
     without a hidden layer, its standardisation already set; ``features`` are its raw inputs.
     """
     started = time.monotonic()

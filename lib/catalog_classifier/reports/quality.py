@@ -28,9 +28,9 @@ from pyspark.sql import DataFrame  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 from catalog_classifier.config import Config  # noqa: E402
-from catalog_classifier.image_features import SHARPNESS_BUCKET_NAMES  # noqa: E402
-from catalog_classifier.lakehouse import Lakehouse  # noqa: E402
-from catalog_classifier.tables import (  # noqa: E402
+from catalog_classifier.features.image import SHARPNESS_BUCKET_NAMES  # noqa: E402
+from catalog_classifier.storage.lakehouse import Lakehouse  # noqa: E402
+from catalog_classifier.storage.tables import (  # noqa: E402
     BRONZE_LABELS,
     BRONZE_QUARANTINE,
     SILVER_IMAGE_FEATURES,

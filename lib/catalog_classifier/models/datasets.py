@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from catalog_classifier.lakehouse import Lakehouse
-from catalog_classifier.tables import (
+from catalog_classifier.storage.lakehouse import Lakehouse
+from catalog_classifier.storage.tables import (
     BRONZE_IMAGES,
     BRONZE_LISTINGS,
     SILVER_IMAGE_FEATURES,

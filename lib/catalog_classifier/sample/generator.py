@@ -40,7 +40,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageDraw
 
-from catalog_classifier.sample_vocab import (
+from catalog_classifier.sample.vocab import (
     CATEGORIES,
     COMMON,
     LANGUAGE_WEIGHTS,

@@ -36,9 +36,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from catalog_classifier.config import Config
-from catalog_classifier.lakehouse import Lakehouse
-from catalog_classifier.spark import job_step, torch_threads_per_task
-from catalog_classifier.tables import (
+from catalog_classifier.storage.lakehouse import Lakehouse
+from catalog_classifier.storage.spark import job_step, torch_threads_per_task
+from catalog_classifier.storage.tables import (
     BRONZE_IMAGES,
     BRONZE_LISTINGS,
     GOLD_PREDICTIONS,
@@ -72,7 +72,7 @@ def load_scoring_models(registry: Any, config: Config, version: str | None = Non
     cluster, set ``registry.tracking_uri`` to a store whose artifacts the executors can reach
     (Databricks, or a shared file system) — see the README's cluster notes.
     """
-    from catalog_classifier.fusion import FusionModel
+    from catalog_classifier.models.fusion import FusionModel
 
     fused = registry.load("fusion", version)
     model = FusionModel.load(fused.folder)
@@ -172,18 +172,18 @@ class FusedScorer:
     tfidf: Any = None
 
     def __call__(self, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        from catalog_classifier.fusion import FusionModel
         from catalog_classifier.logs import worker_logger
+        from catalog_classifier.models.fusion import FusionModel
 
-        logger = worker_logger("catalog_classifier.scoring")
+        logger = worker_logger("catalog_classifier.stages.score")
         fusion = _fusion_model(self.models.fusion_folder, FusionModel)
         members = self.models.member_folders
         text = image = None
         if "text" in members or "image" in members:  # torch only for the neural members
             import torch
 
-            from catalog_classifier.image_model import image_predictor
-            from catalog_classifier.text_model import text_predictor
+            from catalog_classifier.models.image_encoder import image_predictor
+            from catalog_classifier.models.text_encoder import text_predictor
 
             if self.torch_threads:
                 torch.set_num_threads(self.torch_threads)
@@ -320,7 +320,7 @@ def _tfidf_member(folder: str, python: bool) -> tuple[Any, Any]:
     and the pipeline allows), loaded once per run. The scorer saved at training time loads
     in about a second; reading the Spark ML pipeline runs a Spark job per stage (8-14 s
     here), done only for the spark engine or a model saved without the scorer's files."""
-    from catalog_classifier.tfidf_model import load_tfidf, load_tfidf_scorer, tfidf_scorer
+    from catalog_classifier.models.tfidf import load_tfidf, load_tfidf_scorer, tfidf_scorer
 
     key = f"{folder}|{python}"
     if key not in _TFIDF:
@@ -342,7 +342,7 @@ def score_frame(
     torch_threads: int = 1,
 ) -> DataFrame:
     """Scoring inputs -> ``gold.predictions`` rows (lazy: runs when written)."""
-    from catalog_classifier.tfidf_model import predict_tfidf
+    from catalog_classifier.models.tfidf import predict_tfidf
 
     rows = spark_rows
     # Only the columns the members read cross to Python: for a TF-IDF-only model neither
@@ -433,7 +433,7 @@ def run_score(
     registry: Any = None,
 ) -> ScoreSummary:
     """Score the pending listings with the fused model, chunk by chunk, into gold.predictions."""
-    from catalog_classifier.registry import Registry
+    from catalog_classifier.storage.registry import Registry
 
     started = mark = time.monotonic()
     registry = registry or Registry(config, lakehouse.root)

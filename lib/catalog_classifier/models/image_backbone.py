@@ -32,8 +32,6 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from catalog_classifier.torch_compat import ensure_torchvision
-
 log = logging.getLogger(__name__)
 
 # EfficientNet-Lite was trained on TF's (x - 127) / 128 scaling of 0-255 pixels ("edge models use
@@ -107,7 +105,6 @@ def _torchvision_body(net: torch.nn.Module, name: str) -> torch.nn.Sequential:
 
 
 def _torchvision_net(name: str) -> torch.nn.Module:
-    ensure_torchvision()
     import torchvision
 
     builder = getattr(torchvision.models, name, None)
@@ -346,7 +343,6 @@ def decode_image(data: bytes, size: int | None = None, max_pixels: int = MAX_PIX
 
 def eval_transform(spec: BackboneSpec) -> Any:
     """PIL image -> normalised tensor (3, S, S): the whole image resized to the input size."""
-    ensure_torchvision()
     from torchvision import transforms
 
     return transforms.Compose(
@@ -364,7 +360,6 @@ def train_transform(spec: BackboneSpec, strength: float = 1.0) -> Any:
     the crop range and the jitter (0: whole image, flip only)."""
     if strength < 0:
         raise ValueError(f"augmentation strength must be >= 0, not {strength}")
-    ensure_torchvision()
     from torchvision import transforms
 
     jitter = 0.3 * strength

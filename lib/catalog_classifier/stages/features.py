@@ -20,17 +20,17 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from catalog_classifier.config import Config
-from catalog_classifier.image_features import changed_duplicate_groups, image_features
-from catalog_classifier.lakehouse import Lakehouse
-from catalog_classifier.spark import job_step
-from catalog_classifier.tables import (
+from catalog_classifier.features.image import changed_duplicate_groups, image_features
+from catalog_classifier.features.text import text_features
+from catalog_classifier.storage.lakehouse import Lakehouse
+from catalog_classifier.storage.spark import job_step
+from catalog_classifier.storage.tables import (
     BRONZE_IMAGES,
     BRONZE_LISTINGS,
     FEATURE_TABLES,
     SILVER_IMAGE_FEATURES,
     SILVER_TEXT_FEATURES,
 )
-from catalog_classifier.text_features import text_features
 
 log = logging.getLogger(__name__)
 
