@@ -24,7 +24,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = job_config(args)
     from catalog_classifier.models.e5_weights import VERIFIED_FILE
-
     from catalog_classifier.models.text_encoder import is_local_source, resolve_encoder_source
 
     encoder = config.train.text.encoder
