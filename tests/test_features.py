@@ -129,7 +129,7 @@ def test_features_are_computed_once_then_only_for_new_or_changed_rows(spark, lak
 def test_a_listing_whose_text_breaks_cleaning_is_kept_with_the_reason(monkeypatch):
     import pandas as pd
 
-    from catalog_classifier.stages.features import text as text_features
+    from catalog_classifier.features import text as text_features
 
     real_clean = text_features.clean_text
 

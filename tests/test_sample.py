@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from catalog_classifier.sample import generator as sample_module
+from catalog_classifier.sample import vocab as sample_vocab
 from catalog_classifier.sample.generator import BLEMISH_KINDS, SampleSummary, generate_sample
-from catalog_classifier.sample.generator import generator as sample_module
-from catalog_classifier.sample.generator import vocab as sample_vocab
 
 # Listings per prdtypecode in the challenge's real Y_train.csv.
 PRIORS = {
