@@ -1,12 +1,17 @@
-# Quick start: `make demo` and `make test` on a fresh machine (Python 3.11, Java 17).
+# Quick start: `make demo` and `make test` on a fresh machine (Python 3.11, Java 17, Maven 3).
 PYTHON ?= python3.11
+MVN    ?= mvn
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The JVM jars of pom.xml (the Delta Lake connector), fetched at install time; every Spark session
+# the project starts loads them from here (storage/spark.py, spark-submit.sh), never from the network.
+JARS       := $(VENV)/jars
+JARS_STAMP := $(JARS)/.fetched
 
 .PHONY: install demo notebooks test lint docs bench clean
 
-install: $(STAMP)
+install: $(STAMP) $(JARS_STAMP)
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON)"; exit 1; }
@@ -16,6 +21,16 @@ $(STAMP): pyproject.toml
 	# petastorm pins setuptools<70 (torch needs newer): its runtime deps are in pyproject.toml.
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-compile --no-deps petastorm==0.13.1
 	touch $(STAMP)
+
+# Fetched into a fresh folder then swapped in, so the folder holds exactly what pom.xml lists
+# (a changed pin leaves no old jar behind) and an interrupted fetch leaves no half folder.
+$(JARS_STAMP): pom.xml $(STAMP)
+	@command -v $(MVN) >/dev/null || { echo "needs Maven 3 (mvn) to fetch the jars of pom.xml"; exit 1; }
+	rm -rf $(JARS).new
+	$(MVN) -q -B -f pom.xml dependency:copy-dependencies -DincludeScope=runtime \
+		-DoutputDirectory="$(abspath $(JARS)).new"
+	rm -rf $(JARS) && mv $(JARS).new $(JARS)
+	touch $(JARS_STAMP)
 
 demo: install
 	VENV=$(VENV) ./spark-submit.sh pipeline --sample --conf conf/demo.yaml

@@ -30,6 +30,9 @@ PY_FILES=""
 HAS_MASTER=0
 HAS_DRIVER_MEMORY=0
 HAS_JAVA_OPTIONS=0
+HAS_CATALOG=0
+USER_JARS=""
+EXTENSIONS=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --conf|-c)
@@ -37,6 +40,8 @@ while [ $# -gt 0 ]; do
       case "$2" in
         *.yaml|*.yml) CONF_FILE="$2" ;;
         spark.driver.memory=*) HAS_DRIVER_MEMORY=1; SUBMIT_ARGS+=(--conf "$2") ;;
+        spark.sql.extensions=*) EXTENSIONS="${2#*=}" ;;
+        spark.sql.catalog.spark_catalog=*) HAS_CATALOG=1; SUBMIT_ARGS+=(--conf "$2") ;;
         *) SUBMIT_ARGS+=(--conf "$2") ;;
       esac
       shift 2 ;;
@@ -46,9 +51,12 @@ while [ $# -gt 0 ]; do
       HAS_DRIVER_MEMORY=1; SUBMIT_ARGS+=("$1" "$2"); shift 2 ;;
     --py-files)
       PY_FILES="$2"; shift 2 ;;
-    --deploy-mode|--name|--jars|--packages|--exclude-packages|--repositories|--files|--archives|\
     --driver-java-options)
       HAS_JAVA_OPTIONS=1; SUBMIT_ARGS+=("$1" "$2"); shift 2 ;;
+    --jars)
+      [ $# -ge 2 ] || usage
+      USER_JARS="$2"; shift 2 ;;
+    --deploy-mode|--name|--packages|--exclude-packages|--repositories|--files|--archives|\
     --properties-file|--driver-library-path|--driver-class-path|\
     --executor-memory|--proxy-user|--driver-cores|--total-executor-cores|--executor-cores|\
     --num-executors|--queue|--principal|--keytab)
@@ -90,6 +98,30 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as zf:
 PY
 )
 PY_FILES="${PY_FILES:+$PY_FILES,}$LIB_ZIP"
+
+# The project's jars (pom.xml), fetched into the venv by `make install`: shipped with --jars, so
+# the driver and the executors load the Delta connector without reaching the network.
+# $CATALOG_CLASSIFIER_JARS names another folder; set empty, none is added (as storage/spark.py).
+JARS_DIR="${CATALOG_CLASSIFIER_JARS-$VENV_DIR/jars}"
+JARS="$USER_JARS"
+if [ -n "$JARS_DIR" ]; then
+  [ -d "$JARS_DIR" ] || [ -z "${CATALOG_CLASSIFIER_JARS:-}" ] \
+    || { echo "CATALOG_CLASSIFIER_JARS=$JARS_DIR: no such folder" >&2; exit 1; }
+  for jar in "$JARS_DIR"/*.jar; do
+    [ -f "$jar" ] || continue
+    JARS="${JARS:+$JARS,}$jar"
+    case "$(basename "$jar")" in delta-spark_*) HAS_DELTA=1 ;; esac
+  done
+fi
+[ -z "$JARS" ] || SUBMIT_ARGS+=(--jars "$JARS")
+if [ "${HAS_DELTA:-0}" = 1 ]; then
+  # The connector's MERGE and time travel need its SQL extension and catalog.
+  case ",$EXTENSIONS," in *,io.delta.sql.DeltaSparkSessionExtension,*) ;;
+    *) EXTENSIONS="${EXTENSIONS:+$EXTENSIONS,}io.delta.sql.DeltaSparkSessionExtension" ;; esac
+  [ "$HAS_CATALOG" = 1 ] || SUBMIT_ARGS+=(--conf \
+    spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog)
+fi
+[ -z "$EXTENSIONS" ] || SUBMIT_ARGS+=(--conf "spark.sql.extensions=$EXTENSIONS")
 
 CONF_FILE="${CONF_FILE:-$ROOT/conf/local.yaml}"
 CONF_DIR="$(cd "$(dirname "$CONF_FILE")" && pwd)"

@@ -47,9 +47,14 @@ def spark(config: Config):
     session.stop()
 
 
-@pytest.fixture()
-def lakehouse(spark, tmp_path: Path) -> Lakehouse:
-    return Lakehouse(spark, str(tmp_path / "lakehouse"), "delta-rs")
+# Both Delta engines: the connector (the local default since `make install` fetches its jars)
+# and delta-rs (the no-JVM fallback). Every test taking `lakehouse` runs once on each.
+DELTA_ENGINES = ("delta-spark", "delta-rs")
+
+
+@pytest.fixture(params=DELTA_ENGINES)
+def lakehouse(request: pytest.FixtureRequest, spark, tmp_path: Path) -> Lakehouse:
+    return Lakehouse(spark, str(tmp_path / "lakehouse"), request.param)
 
 
 @pytest.fixture(scope="session")

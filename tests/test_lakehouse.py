@@ -1,14 +1,20 @@
-"""The Delta lakehouse module: both engines' contract, exercised on delta-rs here."""
+"""The Delta lakehouse module: both engines' contract, each test run on both (the `lakehouse`
+fixture); tables shared between the engines are in test_delta_engines.py."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
 from pyspark.sql import functions as F
+from tests.conftest import REPO
 
 from catalog_classifier.storage.lakehouse import (
     DeltaRsEngine,
+    DeltaSparkEngine,
     Lakehouse,
     LakehouseError,
     SchemaMismatchError,
@@ -27,12 +33,11 @@ def labels_df(spark, rows):
     )
 
 
-def test_auto_engine_is_delta_rs_without_the_connector(spark, tmp_path):
-    # The Delta connector's jars cannot be downloaded here (STACK.md), so auto picks delta-rs.
-    assert not delta_connector_available(spark)
-    assert isinstance(choose_engine(spark, str(tmp_path), "auto"), DeltaRsEngine)
-    with pytest.raises(LakehouseError, match="not on the classpath"):
-        choose_engine(spark, str(tmp_path), "delta-spark")
+def test_auto_engine_is_the_connector_where_make_install_fetched_its_jars(spark, tmp_path):
+    # `make install` puts the connector's jars in the venv; build_spark loads them from there.
+    assert delta_connector_available(spark)
+    assert isinstance(choose_engine(spark, str(tmp_path), "auto"), DeltaSparkEngine)
+    assert isinstance(choose_engine(spark, str(tmp_path), "delta-rs"), DeltaRsEngine)
 
 
 def test_create_append_merge_read_history(spark, lakehouse):
@@ -120,7 +125,7 @@ def test_merge_refuses_duplicate_source_keys(spark, lakehouse):
     assert lakehouse.version(BRONZE_LABELS) == 0
 
 
-def test_stored_table_with_another_schema_is_refused(spark, tmp_path):
+def test_stored_table_with_another_schema_is_refused(spark, lakehouse):
     other = TableSpec(
         layer=BRONZE_LABELS.layer,
         name=BRONZE_LABELS.name,
@@ -130,7 +135,33 @@ def test_stored_table_with_another_schema_is_refused(spark, tmp_path):
         writer="test",
         growth="",
     )
-    root = str(tmp_path / "lh")
-    Lakehouse(spark, root, "delta-rs").ensure(other)
+    lakehouse.ensure(other)
     with pytest.raises(SchemaMismatchError, match="missing column prdtypecode"):
-        Lakehouse(spark, root, "delta-rs").ensure(BRONZE_LABELS)
+        Lakehouse(spark, lakehouse.root, lakehouse.engine).ensure(BRONZE_LABELS)
+
+
+def test_auto_engine_falls_back_to_delta_rs_without_the_jars(tmp_path):
+    # A session without the project's jars (CATALOG_CLASSIFIER_JARS empty), in its own process
+    # since a JVM's classpath is fixed when it starts.
+    script = f"""
+from catalog_classifier.config import load_config
+from catalog_classifier.storage.lakehouse import Lakehouse, LakehouseError, choose_engine
+from catalog_classifier.storage.spark import build_spark
+from catalog_classifier.storage.tables import BRONZE_LABELS
+config = load_config({str(REPO / "conf" / "local.yaml")!r}, ["spark.master=local[1]"])
+spark = build_spark(config, "no jars")
+lakehouse = Lakehouse(spark, {str(tmp_path / "lh")!r}, "auto")
+lakehouse.ensure(BRONZE_LABELS)
+print("engine", lakehouse.engine.name, lakehouse.version(BRONZE_LABELS))
+try:
+    choose_engine(spark, {str(tmp_path)!r}, "delta-spark")
+except LakehouseError as exc:
+    print("refused", exc)
+"""
+    env = {**os.environ, "CATALOG_CLASSIFIER_JARS": ""}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "engine delta-rs 0" in done.stdout
+    assert "refused delta_engine is delta-spark but the Delta Lake connector" in done.stdout

@@ -1,8 +1,22 @@
-"""The session helpers: named steps for the Spark UI."""
+"""The session helpers: the project's jars (the Delta connector) and named steps for the UI."""
 
 from __future__ import annotations
 
-from catalog_classifier.storage.spark import job_step
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from catalog_classifier.storage.spark import (
+    DELTA_CATALOG,
+    DELTA_EXTENSION,
+    JARS_ENV,
+    jar_conf,
+    jars_dir,
+    job_step,
+    project_jars,
+)
 
 DESCRIPTION = "spark.job.description"
 
@@ -19,3 +33,43 @@ def test_job_step_names_the_jobs_it_runs_and_nests(spark) -> None:
             assert list(jobs) == []
         assert context.getLocalProperty(DESCRIPTION) == "outer"
     assert context.getLocalProperty(DESCRIPTION) is None
+
+
+def test_the_session_loads_the_project_jars_from_the_venv(spark) -> None:
+    # `make install` fetched pom.xml's jars into the running venv; no download at run time.
+    assert os.environ.get(JARS_ENV) is None or os.environ[JARS_ENV]
+    folder = jars_dir()
+    assert folder is not None and folder == Path(
+        os.environ.get(JARS_ENV) or Path(sys.prefix) / "jars"
+    )
+    jars = project_jars()
+    names = {Path(jar).name for jar in jars}
+    assert {"delta-spark_2.13-4.0.1.jar", "delta-storage-4.0.1.jar"} <= names
+    # pyspark ships scala-library and antlr4-runtime: pom.xml excludes them (one copy each).
+    assert not any(name.startswith(("scala-library", "antlr4")) for name in names)
+    loaded = spark.conf.get("spark.jars").split(",")
+    assert all(jar in loaded for jar in jars)
+    assert spark.conf.get("spark.jars.packages", None) in (None, "")
+    assert DELTA_EXTENSION in spark.conf.get("spark.sql.extensions").split(",")
+    assert spark.conf.get("spark.sql.catalog.spark_catalog") == DELTA_CATALOG
+
+
+def test_jar_conf_adds_the_jars_and_keeps_what_the_conf_sets() -> None:
+    conf = {"spark.jars": "/opt/x.jar", "spark.sql.extensions": "com.example.Ext"}
+    out = jar_conf(conf, ["/v/jars/delta-spark_2.13-4.0.1.jar", "/v/jars/delta-storage-4.0.1.jar"])
+    assert out["spark.jars"] == (
+        "/opt/x.jar,/v/jars/delta-spark_2.13-4.0.1.jar,/v/jars/delta-storage-4.0.1.jar"
+    )
+    assert out["spark.sql.extensions"] == f"com.example.Ext,{DELTA_EXTENSION}"
+    assert out["spark.sql.catalog.spark_catalog"] == DELTA_CATALOG
+    # No connector among the jars: nothing Delta-specific is set.
+    assert jar_conf({}, ["/v/jars/other.jar"]) == {"spark.jars": "/v/jars/other.jar"}
+    assert jar_conf(conf, []) == conf
+
+
+def test_an_empty_jars_variable_loads_none_and_a_wrong_one_fails(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv(JARS_ENV, "")
+    assert jars_dir() is None and project_jars() == []
+    monkeypatch.setenv(JARS_ENV, str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        project_jars()

@@ -17,11 +17,15 @@ previous version (a Delta commit is atomic, and nothing is committed before ever
 from __future__ import annotations
 
 import logging
+import os
+import re
 import shutil
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +35,7 @@ import pyarrow.dataset as pads
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from catalog_classifier.storage.spark import DELTA_EXTENSION
 from catalog_classifier.storage.tables import TableSpec, spark_type_name
 
 log = logging.getLogger(__name__)
@@ -206,7 +211,7 @@ class DeltaRsEngine(DeltaEngine):
         return self.staging_root / f"{spec.layer}_{spec.name}_{uuid.uuid4().hex}"
 
     def history(self, path: str) -> list[dict[str, Any]]:
-        return list(self._table(path).history())
+        return [_utc_commit(commit) for commit in self._table(path).history()]
 
 
 class _StagedRows:
@@ -266,9 +271,20 @@ class _StagedRows:
 
 
 class DeltaSparkEngine(DeltaEngine):
-    """The Delta Lake connector for Spark (Databricks, or clusters with its jars)."""
+    """The Delta Lake connector for Spark (Databricks, or a session with its jars).
+
+    It behaves as :class:`DeltaRsEngine` does: the rows are computed once, into a staging folder
+    (a MERGE's source is otherwise evaluated once per pass, and a count or key check costs one
+    more run of whatever UDF made the rows); an empty write makes no commit; a source repeating a
+    key, or a null in a NOT NULL column, raises before anything is committed, with the same
+    messages; history timestamps are UTC datetimes.
+    """
 
     name = "delta-spark"
+
+    def __init__(self, spark: SparkSession, staging_root: str) -> None:
+        super().__init__(spark)
+        self.staging_root = staging_root.rstrip("/")
 
     def _table(self, path: str) -> Any:
         from delta.tables import DeltaTable
@@ -287,7 +303,7 @@ class DeltaSparkEngine(DeltaEngine):
         builder.addColumns(spec.spark_schema()).execute()
 
     def stored_types(self, path: str) -> dict[str, str]:
-        schema = self.spark.read.format("delta").load(path).schema
+        schema = self._table(path).toDF().schema
         return {f.name: spark_type_name(f.dataType) for f in schema.fields}
 
     def version(self, path: str) -> int:
@@ -300,10 +316,11 @@ class DeltaSparkEngine(DeltaEngine):
         return reader.load(path)
 
     def append(self, path: str, spec: TableSpec, df: DataFrame) -> int:
-        rows = df.count()
-        if rows:
-            df.write.format("delta").mode("append").save(path)
-        return rows
+        with self._staged(spec, df) as (staged, rows, _):
+            if rows:
+                with _not_null_errors(spec):
+                    staged.write.format("delta").mode("append").save(path)
+            return rows
 
     def merge(
         self,
@@ -312,37 +329,93 @@ class DeltaSparkEngine(DeltaEngine):
         df: DataFrame,
         update_columns: Sequence[str] | None,
         insert: bool,
-    ) -> dict[str, Any]:
-        rows = df.count()
-        if rows == 0:
-            return 0, 0, 0
-        repeated = df.groupBy(*spec.keys).count().filter("count > 1").limit(3).collect()
-        if repeated:
-            raise LakehouseError(
-                f"merge into {spec.qualified_name}: source has duplicate keys, e.g. "
-                + ", ".join(str(row.asDict()) for row in repeated)
-            )
-        condition = " AND ".join(f"t.{key} = s.{key}" for key in spec.keys)
-        columns = update_columns or [c for c in spec.column_names if c not in spec.keys]
-        merger = self._table(path).alias("t").merge(df.alias("s"), condition)
-        merger = merger.whenMatchedUpdate(set={c: F.col(f"s.{c}") for c in columns})
-        if insert:
-            merger = merger.whenNotMatchedInsertAll()
-        merger.execute()
-        metrics = self._table(path).history(1).select("operationMetrics").first()[0] or {}
-        return (
-            rows,
-            int(metrics.get("numTargetRowsInserted", 0)),
-            int(metrics.get("numTargetRowsUpdated", 0)),
-        )
+    ) -> tuple[int, int, int]:
+        with self._staged(spec, df) as (staged, rows, repeated):
+            if not rows:
+                return 0, 0, 0
+            if repeated:
+                raise LakehouseError(
+                    f"merge into {spec.qualified_name}: source has duplicate keys, e.g. "
+                    + str(repeated)
+                )
+            condition = " AND ".join(f"t.{key} = s.{key}" for key in spec.keys)
+            columns = update_columns or [c for c in spec.column_names if c not in spec.keys]
+            merger = self._table(path).alias("t").merge(staged.alias("s"), condition)
+            merger = merger.whenMatchedUpdate(set={c: F.col(f"s.{c}") for c in columns})
+            if insert:
+                merger = merger.whenNotMatchedInsertAll()
+            with _not_null_errors(spec):
+                # The metrics of this MERGE itself (history(1) could be another writer's commit).
+                metrics = merger.execute().first()
+        return rows, int(metrics["num_inserted_rows"]), int(metrics["num_updated_rows"])
+
+    @contextmanager
+    def _staged(
+        self, spec: TableSpec, df: DataFrame
+    ) -> Iterator[tuple[DataFrame, int, list[dict[str, Any]]]]:
+        """Write the rows once to a staging folder; yield them read back, their count and up to
+        three repeated keys (one small job over the key columns), then delete the folder."""
+        folder = f"{self.staging_root}/{spec.layer}_{spec.name}_{uuid.uuid4().hex}"
+        try:
+            df.write.mode("overwrite").parquet(folder)
+            staged = self.spark.read.schema(df.schema).parquet(folder)
+            counts = staged.groupBy(*spec.keys).count()
+            summary = counts.agg(
+                F.sum("count").alias("rows"),
+                F.max("count").alias("most"),
+            ).first()
+            rows = int(summary["rows"] or 0)
+            repeated: list[dict[str, Any]] = []
+            if (summary["most"] or 0) > 1:
+                examples = counts.filter("count > 1").limit(3).collect()
+                repeated = [row.asDict() for row in examples]
+            yield staged, rows, repeated
+        finally:
+            _delete(self.spark, folder)
 
     def history(self, path: str) -> list[dict[str, Any]]:
-        rows = self._table(path).history().collect()
-        return [row.asDict(recursive=True) for row in rows]
+        # Milliseconds since the epoch, as delta-rs gives them: a collected Spark timestamp is a
+        # naive datetime in the Python process's time zone.
+        history = self._table(path).history()
+        rows = history.withColumn("timestamp", F.expr("unix_millis(timestamp)")).collect()
+        return [_utc_commit(row.asDict(recursive=True)) for row in rows]
+
+
+def _utc_commit(commit: dict[str, Any]) -> dict[str, Any]:
+    stamp = commit.get("timestamp")
+    if isinstance(stamp, int | float):
+        commit["timestamp"] = datetime.fromtimestamp(stamp / 1000.0, tz=UTC)
+    return commit
+
+
+@contextmanager
+def _not_null_errors(spec: TableSpec) -> Iterator[None]:
+    """The connector's NOT NULL violation raised as delta-rs' path raises it."""
+    try:
+        yield
+    except Exception as exc:
+        found = re.search(r"NOT NULL constraint violated for column: ([\w.`]+?)\.?\s", str(exc))
+        if found is None:
+            raise
+        column = found.group(1).strip("`")
+        raise SchemaMismatchError(
+            spec.qualified_name, [f"null value in NOT NULL column {column}"]
+        ) from None
+
+
+def _delete(spark: SparkSession, path: str) -> None:
+    """Delete a folder on whatever file system holds it (local, HDFS, S3, DBFS)."""
+    jvm = spark.sparkContext._jvm
+    target = jvm.org.apache.hadoop.fs.Path(path)
+    try:
+        target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(target, True)
+    except Exception as exc:  # noqa: BLE001 - a left-over staging folder is not worth a failure
+        log.warning("could not delete the staging folder %s: %s", path, exc)
 
 
 def delta_connector_available(spark: SparkSession) -> bool:
-    """True where the Delta Lake connector's classes are on the driver's classpath."""
+    """True where the Delta Lake connector's classes are on the driver's classpath and the
+    session has its SQL extension (its MERGE refuses to run without it)."""
     try:
         from pyspark.sql.utils import is_remote
 
@@ -350,14 +423,19 @@ def delta_connector_available(spark: SparkSession) -> bool:
             return True
         from py4j.java_gateway import JavaClass
 
-        return isinstance(spark.sparkContext._jvm.io.delta.tables.DeltaTable, JavaClass)
+        if not isinstance(spark.sparkContext._jvm.io.delta.tables.DeltaTable, JavaClass):
+            return False
     except Exception:  # noqa: BLE001 - any failure to look means "not available"
         return False
+    extensions = spark.conf.get("spark.sql.extensions", "") or ""
+    # Databricks runtimes build Delta in without listing the extension.
+    return DELTA_EXTENSION in extensions.split(",") or "DATABRICKS_RUNTIME_VERSION" in os.environ
 
 
 def choose_engine(spark: SparkSession, root: str, requested: str = "auto") -> DeltaEngine:
-    """The engine for ``requested`` ("auto", "delta-spark" or "delta-rs")."""
-    staging = str(Path(root) / "_staging")
+    """The engine for ``requested``: "delta-spark", "delta-rs", or "auto" (the connector where
+    the session has it, as `make install` sets up locally; delta-rs otherwise)."""
+    staging = f"{root.rstrip('/')}/_staging"
     if requested == "delta-rs":
         return DeltaRsEngine(spark, staging)
     available = delta_connector_available(spark)
@@ -365,10 +443,14 @@ def choose_engine(spark: SparkSession, root: str, requested: str = "auto") -> De
         if not available:
             raise LakehouseError(
                 "delta_engine is delta-spark but the Delta Lake connector is not on the classpath "
-                "(add io.delta:delta-spark_2.13 with --packages, or use delta_engine: auto)"
+                "with its SQL extension (run `make install`, which fetches its jars into the "
+                "venv's jars/ folder, or use delta_engine: auto)"
             )
-        return DeltaSparkEngine(spark)
-    return DeltaSparkEngine(spark) if available else DeltaRsEngine(spark, staging)
+        return DeltaSparkEngine(spark, staging)
+    if available:
+        return DeltaSparkEngine(spark, staging)
+    log.info("the Delta Lake connector is not in this Spark session: tables written by delta-rs")
+    return DeltaRsEngine(spark, staging)
 
 
 class Lakehouse:

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -22,6 +23,48 @@ REQUIRED_CONF = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
+
+# The folder of the project's JVM jars (pom.xml; `make install` fetches them into the venv's
+# jars/ folder). This environment variable names another folder; set empty, it loads none.
+JARS_ENV = "CATALOG_CLASSIFIER_JARS"
+# The Delta Lake connector's SQL extension and catalog: its MERGE and time travel need both.
+DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
+DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+
+
+def jars_dir() -> Path | None:
+    """The folder of the project's jars: ``$CATALOG_CLASSIFIER_JARS`` when set (empty: none),
+    else ``jars/`` in the running interpreter's venv (``sys.prefix``); None where it is missing."""
+    named = os.environ.get(JARS_ENV)
+    if named is not None:
+        return Path(named) if named else None
+    folder = Path(sys.prefix) / "jars"
+    return folder if folder.is_dir() else None
+
+
+def project_jars() -> list[str]:
+    """The jar files the project's Spark sessions load (none where the folder is missing)."""
+    folder = jars_dir()
+    if folder is None:
+        return []
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{JARS_ENV}={folder}: no such folder")
+    return [str(path) for path in sorted(folder.glob("*.jar"))]
+
+
+def jar_conf(conf: dict[str, str], jars: list[str]) -> dict[str, str]:
+    """``conf`` with ``jars`` added to spark.jars and, when they hold the Delta connector, its
+    SQL extension and catalog (kept where ``conf`` already sets them)."""
+    if not jars:
+        return dict(conf)
+    out = dict(conf)
+    out["spark.jars"] = ",".join(filter(None, [conf.get("spark.jars", ""), *jars]))
+    if any(Path(jar).name.startswith("delta-spark_") for jar in jars):
+        extensions = [e for e in conf.get("spark.sql.extensions", "").split(",") if e]
+        if DELTA_EXTENSION not in extensions:
+            out["spark.sql.extensions"] = ",".join([*extensions, DELTA_EXTENSION])
+        out.setdefault("spark.sql.catalog.spark_catalog", DELTA_CATALOG)
+    return out
 
 
 def build_spark(config: Config, app_name: str) -> SparkSession:
@@ -39,9 +82,12 @@ def build_spark(config: Config, app_name: str) -> SparkSession:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(f"catalog-classifier {app_name}")
+    conf = {**config.spark.conf, **REQUIRED_CONF}
     if not _launched_by_submit():
         builder = builder.master(config.spark.master)
-    for key, value in {**config.spark.conf, **REQUIRED_CONF}.items():
+        # spark-submit.sh passes the same jars with --jars; a job never downloads any.
+        conf = jar_conf(conf, project_jars())
+    for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
