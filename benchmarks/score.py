@@ -140,19 +140,20 @@ class PeakMemory:
         }
 
 
-def plain_python(models, config, batches, tfidf=None, reload_each: bool = False) -> float:
+def plain_python(models, config, batches, reload_each: bool = False) -> float:
     """Listings/s of the fused models on ``batches`` in this process (torch on every core)."""
     import torch
 
-    from catalog_classifier.logs import worker_logger
     from catalog_classifier.models import image_encoder as image_model
     from catalog_classifier.models import text_encoder as text_model
-    from catalog_classifier.models.fusion import FusionModel
+    from catalog_classifier.models.members import image as image_member
+    from catalog_classifier.models.members import text as text_member
     from catalog_classifier.stages import score as scoring
 
     torch.set_num_threads(os.cpu_count() or 1)
-    scorer = FusedScorer(models, "{}", time.time(), torch_threads=0)  # type: ignore[arg-type]
-    logger = worker_logger("bench")
+    fitted = models.fitted()
+    predictors = {name: m.batch_predictor(config, 0) for name, m in fitted.items()}
+    scorer = FusedScorer(models, "{}", time.time(), predictors)  # type: ignore[arg-type]
     started, rows = time.monotonic(), 0
     for batch in batches:
         if reload_each:
@@ -160,11 +161,10 @@ def plain_python(models, config, batches, tfidf=None, reload_each: bool = False)
             text_model._ENCODERS.clear()
             image_model._PREDICTORS.clear()
             image_model._BACKBONES.clear()
-            scoring._FUSION.clear()
-        fusion = scoring._fusion_model(models.fusion_folder, FusionModel)
-        text = text_model.text_predictor(models.member_folders["text"])
-        image = image_model.image_predictor(models.member_folders["image"])
-        scorer.score_batch(batch, fusion, text, image, logger, tfidf)
+            text_member._predictor.cache_clear()
+            image_member._predictor.cache_clear()
+            scoring._fusion_model.cache_clear()
+        scorer.score_batch(batch, scoring._fusion_model(models.fusion_folder))
         rows += len(batch)
     return rows / (time.monotonic() - started)
 
@@ -273,23 +273,17 @@ def main() -> int:
     if args.images:
         registry = Registry(config, lakehouse.root)
         scoring_models = load_scoring_models(registry, config)
-        from catalog_classifier.models.tfidf import load_tfidf, predict_tfidf, tfidf_scorer
-
-        tfidf = load_tfidf(str(Path(scoring_models.member_folders["tfidf"]) / "pipeline"))
         inputs = scoring_inputs(lakehouse)
-        # The same inputs the Spark UDF gets: with the Python TF-IDF engine the UDF applies
-        # the TF-IDF member itself; with the Spark engine it gets its probabilities.
-        python_tfidf = tfidf_scorer(tfidf) if config.scoring.tfidf_engine == "python" else None
-        if python_tfidf is None:
-            inputs = predict_tfidf(tfidf, inputs, keep=inputs.columns).withColumnRenamed(
-                "probabilities", "p_tfidf"
-            )
+        # The same inputs the Spark UDF gets (a member may add columns first: the TF-IDF
+        # member's Spark ML engine adds its probabilities).
+        for member in scoring_models.fitted().values():
+            inputs = member.prepare_scoring(inputs, config)
         frame = inputs.toPandas()
         size = config.scoring.arrow_batch_rows
         batches = [frame.iloc[i : i + size] for i in range(0, len(frame), size)]
-        limit = plain_python(scoring_models, config, batches, python_tfidf)
+        limit = plain_python(scoring_models, config, batches)
         naive_batches = [frame.iloc[i : i + 32] for i in range(0, min(len(frame), 256), 32)]
-        naive = plain_python(scoring_models, config, naive_batches, python_tfidf, reload_each=True)
+        naive = plain_python(scoring_models, config, naive_batches, reload_each=True)
         figures.update(
             {
                 "plain_python_listings_per_s": round(limit, 1),

@@ -41,11 +41,16 @@ from catalog_classifier.features.splits import run_splits  # noqa: E402
 from catalog_classifier.logs import setup_logging  # noqa: E402
 from catalog_classifier.models.datasets import image_rows, text_rows  # noqa: E402
 from catalog_classifier.models.loop import TensorEpochs  # noqa: E402
+from catalog_classifier.models.members.image import (  # noqa: E402
+    ensure_image_embeddings,
+    image_embedding_frame,
+)
+from catalog_classifier.models.members.text import ensure_text_embeddings  # noqa: E402
 from catalog_classifier.models.petastorm_feed import PetastormFeed  # noqa: E402
 from catalog_classifier.sample.generator import generate_sample  # noqa: E402
-from catalog_classifier.stages import train as trainer  # noqa: E402
 from catalog_classifier.stages.features import run_features  # noqa: E402
 from catalog_classifier.stages.ingest import run_ingest  # noqa: E402
+from catalog_classifier.stages.train import train_member  # noqa: E402
 from catalog_classifier.storage.lakehouse import Lakehouse  # noqa: E402
 from catalog_classifier.storage.spark import build_spark  # noqa: E402
 
@@ -73,7 +78,7 @@ def epoch_figures(history: list[dict]) -> dict[str, float]:
 
 def loader_rows_per_s(lakehouse, config, rows, bid: str, batch_size: int = 64) -> dict:
     """One epoch of the same (embedding, label) rows: Petastorm feed vs in-memory tensors."""
-    frame = trainer.embedding_frame(lakehouse, "image", "imageid", bid, rows)
+    frame = image_embedding_frame(lakehouse, bid, rows)
     data = lakehouse.spark.createDataFrame(
         [
             (v.tolist(), int(label))
@@ -108,12 +113,11 @@ def loader_rows_per_s(lakehouse, config, rows, bid: str, batch_size: int = 64) -
 
 def head_figures(lakehouse, config, model: str, rows, work: Path) -> dict:
     """The head trained by each solver: L-BFGS (one full-batch fit) and AdamW (epochs)."""
-    train = trainer.train_text if model == "text" else trainer.train_image
     out = {}
     for solver in ("lbfgs", "adamw"):
         started = time.monotonic()
-        outcome = train(
-            lakehouse, with_solver(config, model, solver), work / f"{model}-{solver}", rows
+        outcome = train_member(
+            lakehouse, with_solver(config, model, solver), model, work / f"{model}-{solver}", rows
         )
         seconds = time.monotonic() - started
         history = outcome.history
@@ -177,7 +181,7 @@ def main() -> int:
     texts = text_rows(lakehouse, codes).cache()
     train_count = texts.filter(F.col("split") == "train").count()
     started = time.monotonic()
-    tfidf = trainer.train_tfidf(lakehouse, config, work / "tfidf", texts)
+    tfidf = train_member(lakehouse, config, "tfidf", work / "tfidf", texts)
     seconds = time.monotonic() - started
     figures["tfidf"] = {
         "fit_seconds": round(seconds, 1),
@@ -186,7 +190,7 @@ def main() -> int:
     }
 
     started = time.monotonic()
-    trainer.ensure_text_embeddings(lakehouse, config, texts)
+    ensure_text_embeddings(lakehouse, config, texts)
     embed_seconds = time.monotonic() - started
     figures["text"] = {
         "embedding_rows_per_s": round(texts.count() / embed_seconds, 1),
@@ -195,7 +199,7 @@ def main() -> int:
 
     images = image_rows(lakehouse, codes).cache()
     started = time.monotonic()
-    bid = trainer.ensure_image_embeddings(lakehouse, config, images)
+    bid = ensure_image_embeddings(lakehouse, config, images)
     embed_seconds = time.monotonic() - started
     figures["image"] = {
         "backbone": config.train.image.backbone,

@@ -17,6 +17,9 @@ from catalog_classifier.models.fusion import (
 K = 4
 
 
+MODALITIES = {"tfidf": "text", "text": "text", "image": "image"}
+
+
 def _noisy(labels: np.ndarray, accuracy: float, rng: np.random.Generator) -> np.ndarray:
     """Probabilities right with the given accuracy, wrong on a random other class otherwise,
     and less confident when wrong (as real models are: that is what fusion exploits)."""
@@ -48,7 +51,7 @@ def members():
 
 def test_fusion_beats_each_member_on_independent_errors(members):
     labels, probs, available = members
-    model = fit_fusion(probs, available, labels, K, method="vote")
+    model = fit_fusion(probs, available, labels, K, MODALITIES, method="vote")
     fused, _ = model.predict(probs, available)
     best_member = max(weighted_f1(labels, p.argmax(1)) for p in probs.values())
     assert weighted_f1(labels, fused.argmax(1)) > best_member + 0.02
@@ -56,7 +59,7 @@ def test_fusion_beats_each_member_on_independent_errors(members):
 
 def test_a_listing_without_image_gets_exactly_the_text_members_fusion(members):
     labels, probs, available = members
-    model = fit_fusion(probs, available, labels, K)
+    model = fit_fusion(probs, available, labels, K, MODALITIES)
     fused, used = model.predict(probs, available)
     no_image = available["text"] & ~available["image"]
     assert set(used[no_image]) == {"tfidf+text"}
@@ -70,7 +73,7 @@ def test_a_listing_without_image_gets_exactly_the_text_members_fusion(members):
 
 def test_empty_text_uses_the_image_alone_and_no_modality_is_uniform(members):
     labels, probs, available = members
-    model = fit_fusion(probs, available, labels, K)
+    model = fit_fusion(probs, available, labels, K, MODALITIES)
     _, used = model.predict(probs, available)
     assert set(used[:20]) == {"image"}
     nothing = {m: np.zeros(3, bool) for m in available}
@@ -81,7 +84,7 @@ def test_empty_text_uses_the_image_alone_and_no_modality_is_uniform(members):
 
 def test_auto_records_both_methods_and_keeps_the_better_one(members, tmp_path):
     labels, probs, available = members
-    model = fit_fusion(probs, available, labels, K, method="auto")
+    model = fit_fusion(probs, available, labels, K, MODALITIES, method="auto")
     scores = model.selection["cv_weighted_f1"]
     assert set(scores) == {"vote", "stacking"}
     assert model.method == max(scores, key=scores.get)

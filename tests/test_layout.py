@@ -64,11 +64,6 @@ def _imports(path: Path) -> list[tuple[str, bool]]:
     return found
 
 
-# Violations that exist today and are being removed; the test fails once one is gone, so the
-# list can only shrink.
-KNOWN_UPWARD = {("catalog_classifier.models.fusion", "catalog_classifier.stages.train")}
-
-
 def _top(module: str) -> str:
     return module.split(".")[1]
 
@@ -87,14 +82,12 @@ def test_imports_go_down_the_layers_only(module):
         theirs = _top(imported)
         if theirs == mine:
             continue
-        if (module, imported) in KNOWN_UPWARD:
-            continue
         assert LAYER[theirs] < LAYER[mine], f"{module} imports {imported}: upward or sideways"
 
 
 def test_there_is_no_import_cycle():
     graph = {
-        m: {i for i, _ in _imports(p) if i in MODULES and i != m and (m, i) not in KNOWN_UPWARD}
+        m: {i for i, _ in _imports(p) if i in MODULES and i != m}
         for m, p in MODULES.items()
     }
     state: dict[str, int] = {}
@@ -116,9 +109,3 @@ def test_there_is_no_import_cycle():
         if module not in state:
             walk(module)
 
-
-def test_the_known_violations_still_exist():
-    for module, imported in KNOWN_UPWARD:
-        assert imported in {i for i, _ in _imports(MODULES[module])}, (
-            f"{module} no longer imports {imported}: remove it from KNOWN_UPWARD"
-        )

@@ -55,7 +55,12 @@ def test_every_listing_gets_one_prediction_with_its_modalities(scored, small_con
     with_image = merged["image_state"] == "usable"
     assert (merged.loc[with_image, "modalities"] == "tfidf+text+image").mean() > 0.95
     assert (merged.loc[~with_image, "modalities"] == "tfidf+text").all()
-    assert merged.loc[~with_image, "image_prdtypecode"].isna().all()
+    opinions = merged["members"].map(json.loads)
+    assert not any("image" in o for o in opinions[~with_image])
+    assert all({"tfidf", "text"} <= set(o) for o in opinions[merged["modalities"] != "image"])
+    for o in opinions[with_image & (merged["modalities"] == "tfidf+text+image")]:
+        assert set(o) == {"tfidf", "text", "image"}
+        assert all(set(v) == {"prdtypecode", "probability"} for v in o.values())
     assert (~with_image).sum() > 0 and with_image.sum() > 0
     assert sum(first.per_category.values()) == listings
 

@@ -11,12 +11,7 @@ from pyspark.sql import functions as F
 
 from catalog_classifier.models.datasets import image_rows, text_rows
 from catalog_classifier.stages.evaluate import run_cross_validation, run_evaluate
-from catalog_classifier.stages.train import (
-    predict_probabilities,
-    train_image,
-    train_text,
-    train_tfidf,
-)
+from catalog_classifier.stages.train import predict_probabilities, train_member
 from catalog_classifier.storage.registry import Registry
 from catalog_classifier.storage.tables import (
     GOLD_EVALUATIONS,
@@ -57,8 +52,7 @@ def test_train_registers_every_model_with_metrics_and_input_versions(trained, sm
 @pytest.mark.parametrize("model", ["tfidf", "text", "image"])
 def test_registry_round_trip_gives_the_same_predictions(trained, small_config, tmp_path, model):
     lakehouse, _ = trained
-    trainer = {"tfidf": train_tfidf, "text": train_text, "image": train_image}[model]
-    outcome = trainer(lakehouse, small_config, tmp_path / "model")
+    outcome = train_member(lakehouse, small_config, model, tmp_path / "model")
     codes = small_config.label_codes
     rows = (image_rows if model == "image" else text_rows)(lakehouse, codes)
     rows = rows.filter(F.col("split") == "test")

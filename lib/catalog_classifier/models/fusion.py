@@ -1,4 +1,4 @@
-"""Late fusion of the member models' class probabilities (TF-IDF, text encoder, image).
+"""Late fusion of the member models' class probabilities.
 
 Fitted on the valid split, two ways, and the one that validates better is kept:
 
@@ -8,11 +8,13 @@ Fitted on the valid split, two ways, and the one that validates better is kept:
 
 Missing modalities are normal (no image, an invalid or blank one; an empty text). Each listing
 is fused from the members it has: the fusion holds one fitted combiner per *availability group*
-(``tfidf+text+image``, ``tfidf+text``, ``image``), so a listing without an image gets exactly
-the text members' fusion; it is never scored by a combiner that expects an image.
+(every member, the text members, the image members: ``tfidf+text+image``, ``tfidf+text``,
+``image`` with today's members), so a listing without an image gets exactly the text members'
+fusion; it is never scored by a combiner that expects an image.
 
-Everything here is numpy and scikit-learn on in-memory arrays: the same object fuses in the
-driver (fitting, evaluation) and in the executors' pandas UDFs (scoring).
+Everything here is numpy and scikit-learn on in-memory arrays and imports no project module:
+the members and their modalities come in as arguments (from the member registry), and the same
+object fuses in the driver (fitting, evaluation) and in the executors' pandas UDFs (scoring).
 """
 
 from __future__ import annotations
@@ -29,15 +31,12 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-MEMBERS = ("tfidf", "text", "image")
-TEXT_MEMBERS = ("tfidf", "text")
-IMAGE_MEMBERS = ("image",)
 EPSILON = 1e-6
 FUSION_FILE = "fusion.json"
 
 
 def group_name(members: Sequence[str]) -> str:
-    return "+".join(m for m in MEMBERS if m in members)
+    return "+".join(members)
 
 
 def weighted_f1(labels: np.ndarray, predicted: np.ndarray) -> float:
@@ -184,12 +183,10 @@ class FusionModel:
         n = len(next(iter(available.values())))
         out = np.full((n, self.n_classes), 1.0 / self.n_classes)
         used = np.full(n, "none", dtype=object)
-        mask = {m: np.asarray(available.get(m, np.zeros(n, bool)), bool) for m in MEMBERS}
         for name, group in self.groups.items():
-            rows = np.ones(n, bool)
-            for m in MEMBERS:
-                rows &= mask[m] if m in group.members else True
-            rows &= used == "none"
+            rows = used == "none"
+            for m in group.members:
+                rows &= np.asarray(available.get(m, np.zeros(n, bool)), bool)
             # A group takes the rows that have all its members; larger groups first (sorted).
             if not rows.any():
                 continue
@@ -216,10 +213,15 @@ def group_order(groups: Mapping[str, GroupFusion]) -> dict[str, GroupFusion]:
     return dict(sorted(groups.items(), key=lambda kv: -len(kv[1].members)))
 
 
-def availability_groups(present: Sequence[str] = MEMBERS) -> list[tuple[str, ...]]:
-    """Every member together, the text members, the image member: of those present."""
+def availability_groups(
+    present: Sequence[str], modalities: Mapping[str, str]
+) -> list[tuple[str, ...]]:
+    """Every member together, the text members, the image members: of those ``present`` (in
+    their order), ``modalities`` giving each member's (``text`` or ``image``)."""
     groups: list[tuple[str, ...]] = []
-    for group in (MEMBERS, TEXT_MEMBERS, IMAGE_MEMBERS):
+    everything = tuple(present)
+    by_modality = [tuple(m for m in present if modalities[m] == kind) for kind in ("text", "image")]
+    for group in (everything, *by_modality):
         members = tuple(m for m in group if m in present)
         if members and members not in groups:
             groups.append(members)
@@ -231,6 +233,7 @@ def fit_fusion(
     available: Mapping[str, np.ndarray],
     labels: np.ndarray,
     n_classes: int,
+    modalities: Mapping[str, str],
     folds: int = 5,
     seed: int = 42,
     method: str = "auto",
@@ -248,7 +251,7 @@ def fit_fusion(
     cv: dict[str, dict[str, float]] = {m: {} for m in candidates}
     fitted: dict[str, dict[str, GroupFusion]] = {m: {} for m in candidates}
     unfitted: list[str] = []
-    for members in availability_groups(list(probs)):
+    for members in availability_groups(list(probs), modalities):
         rows = np.ones(len(labels), bool)
         for m in members:
             rows &= np.asarray(available[m], bool)
@@ -306,6 +309,7 @@ def fit_fusion_from_config(
     available: Mapping[str, np.ndarray],
     labels: np.ndarray,
     n_classes: int,
+    modalities: Mapping[str, str],
     config: Any,
     seed: int,
 ) -> FusionModel:
@@ -315,6 +319,7 @@ def fit_fusion_from_config(
         available,
         labels,
         n_classes,
+        modalities,
         folds=config.cv_folds,
         seed=seed,
         method=config.method,
@@ -368,7 +373,7 @@ def reliability_curve(
     return rows, float(ece)
 
 
-# --------------------------------------------------------------- members' predictions (driver)
+# --------------------------------------------------------------- members' predictions
 
 
 @dataclass
@@ -381,53 +386,26 @@ class MemberPredictions:
     available: dict[str, np.ndarray]
 
 
-def member_predictions(
-    lakehouse: Any, config: Any, folders: Mapping[str, Path], split: str
-) -> MemberPredictions:
-    """Each member's class probabilities for the labelled listings of ``split``.
-
-    Text members cover every listing whose cleaned text is not empty; the image member covers
-    those with a usable image (decoded, not blank). Missing rows get zeros and ``available``
-    false.
-    """
-    from pyspark.sql import functions as F
-
-    from catalog_classifier.models.datasets import image_rows, text_rows
-    from catalog_classifier.stages.train import predict_probabilities
-
-    codes = config.label_codes
-    texts = text_rows(lakehouse, codes).filter(F.col("split") == split)
-    base = texts.select("productid", "label", (F.length(F.trim("text")) > 0).alias("has_text"))
-    frame = base.toPandas().sort_values("productid").reset_index(drop=True)
-    index = {int(p): i for i, p in enumerate(frame["productid"])}
-    n, k = len(frame), len(codes)
-    probs: dict[str, np.ndarray] = {}
-    available: dict[str, np.ndarray] = {}
-    for member, folder in folders.items():
-        rows = image_rows(lakehouse, codes) if member == "image" else texts
-        rows = rows.filter(F.col("split") == split)
-        if member != "image":
-            rows = rows.filter(F.length(F.trim("text")) > 0)
-        predicted = predict_probabilities(lakehouse, config, Path(folder), rows)
-        matrix, mask = np.zeros((n, k)), np.zeros(n, bool)
-        for productid, p in zip(predicted["productid"], predicted["probabilities"], strict=True):
-            at = index.get(int(productid))
-            if at is not None:
-                matrix[at], mask[at] = np.asarray(p), True
-        probs[member], available[member] = matrix, mask
-    return MemberPredictions(
-        frame["productid"].to_numpy(np.int64), frame["label"].to_numpy(int), probs, available
-    )
+def with_image(members: MemberPredictions, modalities: Mapping[str, str]) -> np.ndarray:
+    """Rows where an image member gave an opinion."""
+    mask = np.zeros(len(members.labels), bool)
+    for member, available in members.available.items():
+        if modalities.get(member) == "image":
+            mask |= np.asarray(available, bool)
+    return mask
 
 
 def evaluate_groups(
-    fused: np.ndarray, used: np.ndarray, members: MemberPredictions
+    fused: np.ndarray,
+    used: np.ndarray,
+    members: MemberPredictions,
+    modalities: Mapping[str, str],
 ) -> dict[str, float]:
     """Fusion vs each member on the listings with an image, and on those without one."""
     out: dict[str, float] = {}
     labels = members.labels
-    with_image = members.available.get("image", np.zeros(len(labels), bool))
-    for name, rows in (("with_image", with_image), ("without_image", ~with_image)):
+    image_rows = with_image(members, modalities)
+    for name, rows in (("with_image", image_rows), ("without_image", ~image_rows)):
         if not rows.any():
             continue
         out[f"{name}_rows"] = float(rows.sum())

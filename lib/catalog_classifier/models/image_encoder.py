@@ -30,7 +30,6 @@ import torch
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
-from catalog_classifier.config import ImageModelConfig
 from catalog_classifier.logs import worker_logger
 from catalog_classifier.models.text_encoder import to_blob
 
@@ -100,15 +99,17 @@ def embed_images(
 def image_embeddings(
     rows: DataFrame,
     backbone: str,
-    config: ImageModelConfig,
+    name: str,
+    weights_path: str | None,
+    flip_average: bool,
+    batch_size: int,
     computed_at: datetime,
     torch_threads: int = 1,
 ) -> DataFrame:
     """(imageid, productid, sha256, content) -> rows of ``silver.image_embeddings``, on the
     executors; each Python worker loads the backbone once. Images that fail to decode are left
-    out (the features stage already marks them invalid)."""
-    name, weights_path, batch_size = config.backbone, config.weights_path, config.embed_batch_size
-    flip_average = config.flip_average
+    out (the features stage already marks them invalid). ``backbone``: the id of ``name`` with
+    these weights (the cache key)."""
 
     def compute(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         logger = worker_logger("catalog_classifier.models.image_encoder")

@@ -202,13 +202,14 @@ def text_embeddings(
     rows: DataFrame,
     source: str,
     encoder_id: str,
-    config: TextModelConfig,
+    max_length: int,
+    prefix: str,
+    batch_size: int,
     computed_at: datetime,
     torch_threads: int = 1,
 ) -> DataFrame:
     """(productid, content_sha256, text) -> rows of ``silver.text_embeddings``, computed on the
     executors; each Python worker loads the encoder once and reuses it for every batch."""
-    max_length, prefix, batch_size = config.max_length, config.prefix, config.embed_batch_size
 
     def compute(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         logger = worker_logger("catalog_classifier.models.text_encoder")

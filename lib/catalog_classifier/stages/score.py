@@ -7,12 +7,13 @@ Plan of one run:
 2. ``pending_inputs``: the listings with no prediction from this fused model version, or whose
    ``input_hash`` changed since (``--full``: all).
 3. In chunks of ``scoring.chunk_rows`` listings (one MERGE commit each, so a crash loses at
-   most one chunk and the next run resumes where it stopped):
-   the TF-IDF member runs as native Spark ML; then one iterator-of-batches pandas UDF
-   (``mapInPandas``) runs the text encoder and the image model, loaded once per Python worker
-   and reused across batches (images decoded in the workers, the GPU used when the executor
-   has one), and fuses the members' probabilities.
-4. MERGE on (productid, model_version).
+   most one chunk and the next run resumes where it stopped): one iterator-of-batches pandas
+   UDF (``mapInPandas``) calls each member's batch predictor (the TF-IDF member's numpy/Arrow
+   scorer, the text encoder, the image model: each loaded once per Python worker and reused
+   across batches, images decoded in the workers, the GPU used when the executor has one) and
+   fuses the members' probabilities. A member may add columns in Spark before the UDF
+   (``FittedMember.prepare_scoring``: the TF-IDF member's Spark ML engine does).
+4. MERGE on (productid, model_version); ``members`` holds each member's opinion as JSON.
 
 Nothing is collected to the driver: the rows stream from the Delta inputs through the UDF into
 the staged MERGE.
@@ -20,9 +21,11 @@ the staged MERGE.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,7 +39,13 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from catalog_classifier.config import Config
+from catalog_classifier.logs import worker_logger
+from catalog_classifier.models.fusion import FusionModel
+from catalog_classifier.models.member import SCORING_KEY_COLUMNS, BatchPredictor, FittedMember
+from catalog_classifier.models.members import FUSION, get_member, member_names
 from catalog_classifier.storage.lakehouse import Lakehouse
+from catalog_classifier.storage.migrations import migrate_predictions
+from catalog_classifier.storage.registry import Registry
 from catalog_classifier.storage.spark import job_step, torch_threads_per_task
 from catalog_classifier.storage.tables import (
     BRONZE_IMAGES,
@@ -49,7 +58,6 @@ from catalog_classifier.storage.tables import (
 log = logging.getLogger(__name__)
 
 SCORING_INPUT_TABLES = (BRONZE_LISTINGS, SILVER_TEXT_FEATURES, BRONZE_IMAGES, SILVER_IMAGE_FEATURES)
-MEMBER_COLUMNS = ("tfidf", "text", "image")
 
 
 @dataclass(frozen=True)
@@ -64,20 +72,29 @@ class ScoringModels:
     category_names: dict[int, str]
     review_threshold: float
 
+    def fitted(self) -> dict[str, FittedMember]:
+        """The members, loaded from their folders, in the registry's order."""
+        return {
+            name: get_member(name).load(Path(self.member_folders[name]))
+            for name in member_names()
+            if name in self.member_folders
+        }
 
-def load_scoring_models(registry: Any, config: Config, version: str | None = None) -> ScoringModels:
+
+def load_scoring_models(
+    registry: Registry, config: Config, version: str | None = None
+) -> ScoringModels:
     """Download the fused model (latest, or ``version``) and the member versions it was fit on.
 
     The folders are local to the driver: in local mode the workers read them directly; on a
     cluster, set ``registry.tracking_uri`` to a store whose artifacts the executors can reach
     (Databricks, or a shared file system) — see the README's cluster notes.
     """
-    from catalog_classifier.models.fusion import FusionModel
-
-    fused = registry.load("fusion", version)
+    fused = registry.load(FUSION, version)
     model = FusionModel.load(fused.folder)
     folders, versions = {}, {}
     for member, member_version in model.members.items():
+        get_member(member)  # a fused model whose member is no longer registered fails here
         loaded = registry.load(member, member_version)
         folders[member], versions[member] = str(loaded.folder), loaded.version
     codes = tuple(int(c) for c in fused.meta["label_codes"])
@@ -149,51 +166,23 @@ def pending_inputs(
 # ----------------------------------------------------------------------------- the UDF
 
 
-def _device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 @dataclass
 class FusedScorer:
-    """``mapInPandas`` function: batches of scoring inputs (with the TF-IDF probabilities)
-    -> rows of ``gold.predictions``. Models load once per Python worker (module caches)."""
+    """``mapInPandas`` function: batches of scoring inputs -> rows of ``gold.predictions``.
+    Each member's batch predictor loads its weights once per Python worker."""
 
     models: ScoringModels
     input_versions: str
     scored_at: datetime
-    text_batch_size: int = 32
-    image_batch_size: int = 32
-    torch_threads: int = 1
+    predictors: dict[str, BatchPredictor]
     stats: dict[str, int] = field(default_factory=dict)
-    # A broadcast ``TfidfScorer``: the TF-IDF member applied here, on ``text_lower`` (else the
-    # batches carry its probabilities as ``p_tfidf``).
-    tfidf: Any = None
 
     def __call__(self, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        from catalog_classifier.logs import worker_logger
-        from catalog_classifier.models.fusion import FusionModel
-
         logger = worker_logger("catalog_classifier.stages.score")
-        fusion = _fusion_model(self.models.fusion_folder, FusionModel)
-        members = self.models.member_folders
-        text = image = None
-        if "text" in members or "image" in members:  # torch only for the neural members
-            import torch
-
-            from catalog_classifier.models.image_encoder import image_predictor
-            from catalog_classifier.models.text_encoder import text_predictor
-
-            if self.torch_threads:
-                torch.set_num_threads(self.torch_threads)
-            device = _device()
-            text = text_predictor(members["text"], device) if "text" in members else None
-            image = image_predictor(members["image"], device) if "image" in members else None
-        tfidf = self.tfidf.value if self.tfidf is not None else None
+        fusion = _fusion_model(self.models.fusion_folder)
         started, done = time.monotonic(), 0
         for batch in batches:
-            yield self.score_batch(batch, fusion, text, image, logger, tfidf)
+            yield self.score_batch(batch, fusion)
             done += len(batch)
             logger.info(
                 "score: %d listings in this task (%.1f listings/s)",
@@ -201,45 +190,12 @@ class FusedScorer:
                 done / max(time.monotonic() - started, 1e-9),
             )
 
-    def score_batch(
-        self,
-        batch: pd.DataFrame,
-        fusion: Any,
-        text: Any,
-        image: Any,
-        logger: Any,
-        tfidf: Any = None,
-    ) -> pd.DataFrame:
-        n, k = len(batch), len(self.models.label_codes)
-        has_text = batch["has_text"].to_numpy(bool)
+    def score_batch(self, batch: pd.DataFrame, fusion: FusionModel) -> pd.DataFrame:
+        k = len(self.models.label_codes)
         probs: dict[str, np.ndarray] = {}
         available: dict[str, np.ndarray] = {}
-        if tfidf is not None:
-            probs["tfidf"] = tfidf.predict(batch["text_lower"].tolist())
-            available["tfidf"] = has_text
-        elif "tfidf" in self.models.member_folders:
-            probs["tfidf"] = np.stack([np.asarray(p, dtype=np.float64) for p in batch["p_tfidf"]])
-            available["tfidf"] = has_text
-        if text is not None:
-            matrix = np.zeros((n, k))
-            if has_text.any():
-                texts = batch["text"][has_text].tolist()
-                matrix[has_text] = text.predict(texts, self.text_batch_size)
-            probs["text"], available["text"] = matrix, has_text.copy()
-        if image is not None:
-            matrix, decoded = np.zeros((n, k)), np.zeros(n, bool)
-            usable = batch["content"].notna().to_numpy()
-            if usable.any():
-                contents = [bytes(c) for c in batch["content"][usable]]
-                image_probs, ok = image.predict(contents, self.image_batch_size)
-                matrix[usable], decoded[usable] = image_probs, ok
-                if (~ok).any():
-                    logger.warning(
-                        "score: %d images failed to decode (scored without image): %s",
-                        int((~ok).sum()),
-                        batch["productid"][usable][~ok].tolist()[:20],
-                    )
-            probs["image"], available["image"] = matrix, decoded
+        for name, predictor in self.predictors.items():
+            probs[name], available[name] = predictor.predict(batch, k)
         fused, used = fusion.predict(probs, available)
         return self.rows(batch, fused, used, probs, available)
 
@@ -269,21 +225,7 @@ class FusedScorer:
                 "modalities": used.astype(str),
             }
         )
-        for member in MEMBER_COLUMNS:
-            if member in probs:
-                mask = available[member]
-                member_best = probs[member].argmax(1)
-                code = pd.array(codes[member_best], dtype="Int32")
-                probability = pd.array(
-                    probs[member][np.arange(len(mask)), member_best], dtype="Float64"
-                )
-                code[~mask] = pd.NA
-                probability[~mask] = pd.NA
-            else:
-                code = pd.array([pd.NA] * len(batch), dtype="Int32")
-                probability = pd.array([pd.NA] * len(batch), dtype="Float64")
-            out[f"{member}_prdtypecode"] = code
-            out[f"{member}_probability"] = probability
+        out["members"] = _members_json(codes, probs, available, len(batch))
         out["imageid"] = pd.array(batch["imageid"], dtype="Int64")
         out["input_hash"] = batch["input_hash"].to_numpy()
         out["input_versions"] = self.input_versions
@@ -303,73 +245,54 @@ def _top_json(codes: np.ndarray, probabilities: np.ndarray) -> list[str]:
     ]
 
 
-_FUSION: dict[str, Any] = {}
+def _members_json(
+    codes: np.ndarray,
+    probs: dict[str, np.ndarray],
+    available: dict[str, np.ndarray],
+    n: int,
+) -> list[str]:
+    """Per row, ``{member: {"prdtypecode": c, "probability": p}}`` for the members available
+    on it (p rounded to 6 decimals, as in ``top3``)."""
+    opinions: list[dict[str, dict[str, float | int]]] = [{} for _ in range(n)]
+    for member, matrix in probs.items():
+        best = matrix.argmax(1)
+        chosen = matrix[np.arange(n), best]
+        for row in np.flatnonzero(available[member]):
+            opinions[row][member] = {
+                "prdtypecode": int(codes[best[row]]),
+                "probability": round(float(chosen[row]), 6),
+            }
+    return [json.dumps(o) for o in opinions]
 
 
-def _fusion_model(folder: str, loader: Any) -> Any:
-    if folder not in _FUSION:
-        _FUSION[folder] = loader.load(Path(folder))
-    return _FUSION[folder]
-
-
-_TFIDF: dict[str, tuple[Any, Any]] = {}
-
-
-def _tfidf_member(folder: str, python: bool) -> tuple[Any, Any]:
-    """The TF-IDF member: (its Spark ML model or None, its ``TfidfScorer`` when ``python``
-    and the pipeline allows), loaded once per run. The scorer saved at training time loads
-    in about a second; reading the Spark ML pipeline runs a Spark job per stage (8-14 s
-    here), done only for the spark engine or a model saved without the scorer's files."""
-    from catalog_classifier.models.tfidf import load_tfidf, load_tfidf_scorer, tfidf_scorer
-
-    key = f"{folder}|{python}"
-    if key not in _TFIDF:
-        scorer = load_tfidf_scorer(Path(folder)) if python else None
-        if scorer is not None:
-            _TFIDF[key] = (None, scorer)
-        else:
-            model = load_tfidf(str(Path(folder) / "pipeline"))
-            _TFIDF[key] = (model, tfidf_scorer(model) if python else None)
-    return _TFIDF[key]
+@functools.cache
+def _fusion_model(folder: str) -> FusionModel:
+    """Once per Python worker."""
+    return FusionModel.load(Path(folder))
 
 
 def score_frame(
     spark_rows: DataFrame,
     models: ScoringModels,
+    fitted: dict[str, FittedMember],
     config: Config,
     input_versions: dict[str, int | None],
     scored_at: datetime,
     torch_threads: int = 1,
 ) -> DataFrame:
     """Scoring inputs -> ``gold.predictions`` rows (lazy: runs when written)."""
-    from catalog_classifier.models.tfidf import predict_tfidf
-
     rows = spark_rows
     # Only the columns the members read cross to Python: for a TF-IDF-only model neither
     # the original text nor the image bytes.
-    keep = ["productid", "imageid", "has_text", "input_hash"]
-    keep += ["text"] if "text" in models.member_folders else []
-    keep += ["content"] if "image" in models.member_folders else []
-    in_udf = None
-    if "tfidf" in models.member_folders:
-        python_engine = config.scoring.tfidf_engine == "python"
-        tfidf, python = _tfidf_member(models.member_folders["tfidf"], python_engine)
-        if python is not None:  # one UDF: TF-IDF, neural members and fusion together
-            in_udf = rows.sparkSession.sparkContext.broadcast(python)
-            keep.append(python.input_col)
-        else:
-            rows = predict_tfidf(tfidf, rows, keep=rows.columns).withColumnRenamed(
-                "probabilities", "p_tfidf"
-            )
-            keep.append("p_tfidf")
+    keep = list(SCORING_KEY_COLUMNS)
+    for member in fitted.values():
+        rows = member.prepare_scoring(rows, config)
+        keep += member.scoring_columns(config)
     scorer = FusedScorer(
         models,
         json.dumps(input_versions, sort_keys=True),
         scored_at,
-        config.scoring.text_batch_size,
-        config.scoring.image_batch_size,
-        torch_threads,
-        tfidf=in_udf,
+        {name: m.batch_predictor(config, torch_threads) for name, m in fitted.items()},
     )
     return rows.select(*dict.fromkeys(keep)).mapInPandas(scorer, GOLD_PREDICTIONS.spark_schema())
 
@@ -389,8 +312,8 @@ class ScoreSummary:
     per_category: dict[str, int] = field(default_factory=dict)
     needs_review_share: float = 0.0
     predictions_version: int | None = None
-    # Seconds per step of the run: load_models, load_tfidf (the TF-IDF member's scorer, or
-    # its Spark ML pipeline), pending, chunks (scoring + MERGE), summary.
+    # Seconds per step of the run: load_models, load_members (e.g. the TF-IDF member's scorer,
+    # or its Spark ML pipeline), pending, chunks (scoring + MERGE), summary.
     steps: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -430,11 +353,9 @@ def run_score(
     config: Config,
     model_version: str | None = None,
     full: bool = False,
-    registry: Any = None,
+    registry: Registry | None = None,
 ) -> ScoreSummary:
     """Score the pending listings with the fused model, chunk by chunk, into gold.predictions."""
-    from catalog_classifier.storage.registry import Registry
-
     started = mark = time.monotonic()
     registry = registry or Registry(config, lakehouse.root)
     models = load_scoring_models(registry, config, model_version)
@@ -447,11 +368,12 @@ def run_score(
         mark = now
 
     step("load_models")
-    if "tfidf" in models.member_folders:
-        # A fixed cost (~1 s for the saved scorer, 8-14 s for a Spark ML pipeline): timed
-        # apart from the chunks, whose seconds then grow with the listings alone.
-        _tfidf_member(models.member_folders["tfidf"], config.scoring.tfidf_engine == "python")
-        step("load_tfidf")
+    fitted = models.fitted()
+    for member in fitted.values():
+        # A fixed cost (the TF-IDF member: ~1 s for its saved scorer, 8-14 s for a Spark ML
+        # pipeline): timed apart from the chunks, whose seconds then grow with the listings.
+        member.scoring_columns(config)
+    step("load_members")
     spark = lakehouse.spark
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", config.scoring.arrow_batch_rows)
     versions = lakehouse.versions(SCORING_INPUT_TABLES)
@@ -461,6 +383,7 @@ def run_score(
         models.member_versions,
         versions,
     )
+    migrate_predictions(lakehouse)
     lakehouse.ensure(GOLD_PREDICTIONS)
     inputs = scoring_inputs(lakehouse)
     # Only the keys are materialised (the images stay in Delta until their chunk reads them).
@@ -485,7 +408,9 @@ def run_score(
             partitions, "productid"
         )
         with job_step(spark, f"score chunk {chunk + 1}/{chunks}"):
-            predictions = score_frame(part, models, config, versions, scored_at, threads)
+            predictions = score_frame(
+                part, models, fitted, config, versions, scored_at, threads
+            )
             result = lakehouse.merge(GOLD_PREDICTIONS, predictions)
         summary.chunks += 1
         summary.scored += result.rows
@@ -517,16 +442,14 @@ def run_score(
     review = sum(int(r[2] or 0) for r in counts)
     summary.needs_review_share = review / total if total else 0.0
     step("summary")
-    _cleanup(models)
+    _cleanup(models, fitted)
     summary.seconds = time.monotonic() - started
     log.info("score done: %s", json.dumps(summary.as_dict()))
     return summary
 
 
-def _cleanup(models: ScoringModels) -> None:
-    import shutil
-
-    for key in [k for k in _TFIDF if k.split("|")[0] in models.member_folders.values()]:
-        del _TFIDF[key]
+def _cleanup(models: ScoringModels, fitted: dict[str, FittedMember]) -> None:
+    for member in fitted.values():
+        member.release()
     for folder in [models.fusion_folder, *models.member_folders.values()]:
         shutil.rmtree(Path(folder).parent, ignore_errors=True)

@@ -57,10 +57,22 @@ QUERIES: dict[str, str] = {
     """,
     # Listings whose text and image models disagree, the most confident image first.
     "text_image_disagreements": """
+        WITH opinions AS (
+            SELECT p.*,
+                   CAST(get_json_object(p.members, '$.text.prdtypecode') AS INT)
+                       AS text_prdtypecode,
+                   CAST(get_json_object(p.members, '$.text.probability') AS DOUBLE)
+                       AS text_probability,
+                   CAST(get_json_object(p.members, '$.image.prdtypecode') AS INT)
+                       AS image_prdtypecode,
+                   CAST(get_json_object(p.members, '$.image.probability') AS DOUBLE)
+                       AS image_probability
+            FROM current_predictions p
+        )
         SELECT p.productid, l.designation, p.prdtypecode, p.category, p.confidence,
                p.text_prdtypecode, ROUND(p.text_probability, 3) AS text_probability,
                p.image_prdtypecode, ROUND(p.image_probability, 3) AS image_probability
-        FROM current_predictions p JOIN listings l ON l.productid = p.productid
+        FROM opinions p JOIN listings l ON l.productid = p.productid
         WHERE p.image_prdtypecode IS NOT NULL AND p.text_prdtypecode <> p.image_prdtypecode
         ORDER BY p.image_probability DESC
     """,

@@ -426,12 +426,16 @@ GOLD_PREDICTIONS = TableSpec(
         Column("needs_review", "boolean", False, "confidence under the review threshold."),
         Column("review_threshold", "double", False, "The threshold (chosen on the valid split)."),
         Column("modalities", "string", False, "Members fused: tfidf+text+image, tfidf+text, ..."),
-        Column("tfidf_prdtypecode", "integer", True, "TF-IDF model's code (null: no text)."),
-        Column("tfidf_probability", "double", True, "TF-IDF model's probability for it."),
-        Column("text_prdtypecode", "integer", True, "Text encoder model's code (null: no text)."),
-        Column("text_probability", "double", True, "Text encoder model's probability for it."),
-        Column("image_prdtypecode", "integer", True, "Image model's code (null: no usable image)."),
-        Column("image_probability", "double", True, "Image model's probability for it."),
+        Column(
+            "members",
+            "string",
+            False,
+            "JSON: each member's opinion, {member: {prdtypecode, probability}}, for the members "
+            "that could score the listing (none for the text members without text, none for the "
+            "image members without a usable image). One key per registered member, so a new "
+            "member needs no schema change; query with get_json_object(members, '$.image."
+            "prdtypecode').",
+        ),
         Column("imageid", "long", True, "The listing's image id."),
         Column("input_hash", "string", False, "sha256 of the inputs scored (text, image)."),
         Column("input_versions", "string", False, "JSON: Delta versions of the tables read."),

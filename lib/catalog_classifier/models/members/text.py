@@ -1,0 +1,340 @@
+"""The text-encoder member: multilingual e5-small embeddings (cached in
+``silver.text_embeddings``) and a classification head; optionally fine-tuned end to end.
+
+Folder: ``head.safetensors`` + ``encoder.json`` (the encoder's source, id, max length and
+prefix: the fitted member's own settings), plus ``encoder/`` when fine-tuned.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from catalog_classifier.config import Config, TextModelConfig
+from catalog_classifier.models import text_encoder as text_model
+from catalog_classifier.models.datasets import class_weights
+from catalog_classifier.models.embedding_heads import (
+    apply_head,
+    embedding_frame,
+    ensure_embeddings,
+    feed_of_embeddings,
+    petastorm_cache,
+    resolve_mode,
+    train_head_on_embeddings,
+    worker_threads,
+)
+from catalog_classifier.models.heads import ClassifierHead, load_head, save_head
+from catalog_classifier.models.loop import FitResult, fit, resolve_device
+from catalog_classifier.models.member import (
+    BatchPredictor,
+    FittedMember,
+    Member,
+    MemberFit,
+    keep_columns,
+    labels_of,
+    read_meta,
+    write_meta,
+)
+from catalog_classifier.models.petastorm_feed import PetastormFeed
+from catalog_classifier.storage.lakehouse import Lakehouse
+from catalog_classifier.storage.tables import SILVER_TEXT_EMBEDDINGS
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DIM = 384
+
+
+def ensure_text_embeddings(
+    lakehouse: Lakehouse,
+    config: Config,
+    rows: DataFrame,
+    source: str | None = None,
+    max_length: int | None = None,
+    prefix: str | None = None,
+) -> tuple[str, str]:
+    """Embed the rows (productid, content_sha256, text) not yet embedded by this encoder with
+    this content; return (encoder source, encoder id). The encoder, its max length and prefix
+    default to ``train.text``'s (a fitted model passes its own)."""
+    cfg = config.train.text
+    source = source or text_model.resolve_encoder_source(cfg)
+    max_length = max_length if max_length is not None else cfg.max_length
+    prefix = prefix if prefix is not None else cfg.prefix
+    encoder_id = text_model.encoder_fingerprint(source)
+    threads = worker_threads(lakehouse, config)
+
+    def embed(todo: DataFrame, computed_at: datetime) -> DataFrame:
+        return text_model.text_embeddings(
+            todo, source, encoder_id, max_length, prefix, cfg.embed_batch_size, computed_at,
+            threads,
+        )
+
+    ensure_embeddings(
+        lakehouse,
+        SILVER_TEXT_EMBEDDINGS,
+        "encoder",
+        encoder_id,
+        ["productid", "content_sha256"],
+        ["productid", "content_sha256", "text"],
+        rows,
+        embed,
+        "text embeddings",
+    )
+    return source, encoder_id
+
+
+def text_embedding_frame(
+    lakehouse: Lakehouse, encoder_id: str, rows: DataFrame
+) -> pd.DataFrame:
+    return embedding_frame(
+        lakehouse, SILVER_TEXT_EMBEDDINGS, "encoder", "productid", encoder_id, rows
+    )
+
+
+class TextMember(Member):
+    name = "text"
+    modality = "text"
+    description = "multilingual e5-small + head"
+
+    @classmethod
+    def fit(
+        cls, lakehouse: Lakehouse, config: Config, rows: DataFrame, folder: Path
+    ) -> MemberFit:
+        cfg = config.train.text
+        codes = config.label_codes
+        device = resolve_device(config.train.device)
+        mode = resolve_mode(cfg.mode, device)
+        rows = rows.cache()
+        source, encoder_id = ensure_text_embeddings(lakehouse, config, rows)
+        train_labels = labels_of(rows.filter(F.col("split") == "train"))
+        valid_frame = text_embedding_frame(
+            lakehouse, encoder_id, rows.filter(F.col("split") == "valid")
+        )
+        dim = len(valid_frame["embedding"].iloc[0]) if len(valid_frame) else DEFAULT_DIM
+        with feed_of_embeddings(
+            lakehouse,
+            config,
+            SILVER_TEXT_EMBEDDINGS,
+            "encoder",
+            "productid",
+            encoder_id,
+            rows.filter(F.col("split") == "train"),
+            "text-train",
+        ) as feed:
+            head, result = train_head_on_embeddings(
+                "text",
+                feed,
+                valid_frame,
+                dim,
+                len(codes),
+                cfg,
+                config.train.seed,
+                device,
+                train_labels,
+            )
+        finetuned = None
+        if mode == "finetune":
+            finetuned, result = finetune_text(
+                lakehouse, config, rows, source, head, device, train_labels
+            )
+            head = finetuned.head
+        save_head(head, folder)
+        text_model.save_encoder_reference(folder, source, encoder_id, cfg)
+        if finetuned is not None:
+            _save_finetuned_encoder(finetuned.encoder, folder)
+        extra = {"settings": asdict(cfg), "encoder_id": encoder_id}
+        write_meta(folder, cls.name, mode, config, extra)
+        rows.unpersist()
+        metrics = {
+            "valid_weighted_f1": result.best_weighted_f1,
+            "best_epoch": float(result.best_epoch),
+            "train_rows": float(len(train_labels)),
+        }
+        params = {**asdict(cfg), "encoder_id": encoder_id, "device": device.type}
+        return MemberFit(mode, params, metrics, [asdict(h) for h in result.history])
+
+    @classmethod
+    def fit_fold(
+        cls, lakehouse: Lakehouse, config: Config, training: DataFrame, test: DataFrame
+    ) -> tuple[list[int], list[int], np.ndarray]:
+        _, encoder_id = ensure_text_embeddings(lakehouse, config, training.unionByName(test))
+        columns = ["productid", "label"]
+        train = text_embedding_frame(
+            lakehouse, encoder_id, training.filter(F.col("split") == "train").select(*columns)
+        )[["embedding", "label"]]
+        valid = text_embedding_frame(
+            lakehouse, encoder_id, training.filter(F.col("split") == "valid").select(*columns)
+        )
+        held_out = text_embedding_frame(lakehouse, encoder_id, test.select(*columns))
+        return fold_with_head(config, config.train.text, "cv-text", train, valid, held_out)
+
+    @classmethod
+    def load(cls, folder: Path) -> FittedText:
+        return FittedText(folder, read_meta(folder))
+
+
+def fold_with_head(
+    config: Config,
+    cfg: TextModelConfig,
+    name: str,
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    test: pd.DataFrame,
+) -> tuple[list[int], list[int], np.ndarray]:
+    """A head trained in memory on a fold's embeddings, applied to the held-out fold."""
+    head, _ = train_head_on_embeddings(
+        name,
+        train,
+        valid,
+        len(train["embedding"].iloc[0]),
+        len(config.label_codes),
+        cfg,
+        config.train.seed,
+        resolve_device(config.train.device),
+        train["label"].astype(int).tolist(),
+        # The training folds' valid rows stop the AdamW loop early; a logistic regression
+        # needs no stopping and trains on them, as the TF-IDF model does.
+        fit_on_valid=True,
+    )
+    scored = apply_head(head, test)
+    return (
+        scored["productid"].astype(int).tolist(),
+        scored["label"].astype(int).tolist(),
+        np.stack(scored["probabilities"].to_numpy()),
+    )
+
+
+class FittedText(FittedMember):
+    def __init__(self, folder: Path, meta: dict) -> None:
+        super().__init__(folder, meta)
+        self.encoder = json.loads((self.folder / "encoder.json").read_text(encoding="utf-8"))
+
+    def predict_rows(self, lakehouse: Lakehouse, config: Config, rows: DataFrame) -> pd.DataFrame:
+        head = load_head(self.folder)
+        info = self.encoder
+        keep = keep_columns(rows)
+        if self.mode == "finetune":
+            encoder = text_model.TextEncoder(
+                str(self.folder / "encoder"), info["max_length"], info["prefix"], "cpu"
+            )
+            frame = rows.select(*keep, "text").toPandas()
+            vectors = encoder.embed(frame["text"].fillna("").tolist())
+            frame = frame.drop(columns=["text"])
+            frame["embedding"] = list(vectors)
+            return apply_head(head, frame)
+        _, encoder_id = ensure_text_embeddings(
+            lakehouse, config, rows, info["source"], info["max_length"], info["prefix"]
+        )
+        if encoder_id != info["encoder_id"]:
+            raise ValueError(
+                f"the model was trained on encoder {info['encoder_id']}, found {encoder_id}"
+            )
+        return apply_head(head, text_embedding_frame(lakehouse, encoder_id, rows.select(*keep)))
+
+    def scoring_columns(self, config: Config) -> tuple[str, ...]:
+        return ("text",)
+
+    def batch_predictor(self, config: Config, torch_threads: int) -> BatchPredictor:
+        return TextBatchPredictor(str(self.folder), config.scoring.text_batch_size, torch_threads)
+
+
+class TextBatchPredictor(BatchPredictor):
+    def __init__(self, folder: str, batch_size: int, torch_threads: int) -> None:
+        self.folder, self.batch_size, self.torch_threads = folder, batch_size, torch_threads
+
+    def predict(self, batch: pd.DataFrame, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+        has_text = batch["has_text"].to_numpy(bool)
+        matrix = np.zeros((len(batch), n_classes))
+        if has_text.any():
+            predictor = _predictor(self.folder, self.torch_threads)
+            matrix[has_text] = predictor.predict(batch["text"][has_text].tolist(), self.batch_size)
+        return matrix, has_text.copy()
+
+
+@functools.cache
+def _predictor(folder: str, torch_threads: int) -> text_model.TextPredictor:
+    """Once per Python worker (the weights load on first use)."""
+    if torch_threads:
+        torch.set_num_threads(torch_threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return text_model.TextPredictor(folder, device)
+
+
+def finetune_text(
+    lakehouse: Lakehouse,
+    config: Config,
+    rows: DataFrame,
+    source: str,
+    head: ClassifierHead,
+    device: torch.device,
+    train_labels: Sequence[int],
+) -> tuple[text_model.TextClassifier, FitResult]:
+    """Encoder + head end to end, starting from the head trained on frozen embeddings; fed by
+    Petastorm with tokenisation in the TransformSpec."""
+    cfg = config.train.text
+    tokenize = text_model.Tokenize(source, cfg.max_length, cfg.prefix)
+    model = text_model.TextClassifier(text_model.load_encoder_model(source), head)
+    cache = petastorm_cache(lakehouse, config)
+    pool, workers = config.train.reader_pool, config.train.reader_workers
+    select = rows.select("text", "label")
+    spark = lakehouse.spark
+    with (
+        PetastormFeed(
+            spark, select.filter(rows["split"] == "train"), cache, "text-ft-train", pool, workers
+        ) as train_feed,
+        PetastormFeed(
+            spark, select.filter(rows["split"] == "valid"), cache, "text-ft-valid", pool, workers
+        ) as valid_feed,
+    ):
+
+        def epoch_of(feed: PetastormFeed, shuffle: bool):  # type: ignore[no-untyped-def]
+            return lambda e: feed.epoch(
+                cfg.batch_size,
+                shuffle=shuffle,
+                seed=config.train.seed + e,
+                transform=tokenize,
+                edit_fields=tokenize.edit_fields(),
+                removed_fields=["text"],
+            )
+
+        result = fit(
+            model,
+            epoch_of(train_feed, True),
+            epoch_of(valid_feed, False),
+            lambda b: (
+                {"input_ids": b["input_ids"], "attention_mask": b["attention_mask"]},
+                b["label"],
+            ),
+            train_rows=train_feed.rows,
+            batch_size=cfg.batch_size,
+            epochs=cfg.finetune_epochs,
+            patience=cfg.patience,
+            learning_rate=cfg.finetune_learning_rate,
+            weight_decay=cfg.weight_decay,
+            class_weights=class_weights(train_labels, len(config.label_codes)),
+            device=device,
+            seed=config.train.seed,
+            name="text-finetune",
+        )
+    return model.cpu().eval(), result
+
+
+def _save_finetuned_encoder(encoder: torch.nn.Module, folder: Path) -> None:
+    """The fine-tuned encoder and its tokenizer as a transformers folder (safetensors)."""
+    encoder.save_pretrained(folder / "encoder", safe_serialization=True)  # type: ignore[operator]
+    info = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
+    text_model._tokenizer(info["source"]).save_pretrained(folder / "encoder")
+    info.update(source="encoder", encoder_id=f"finetuned@{info['encoder_id']}")
+    (folder / "encoder.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+
+
