@@ -8,10 +8,7 @@ an HTML page with PNG figures, readable offline, beside the data-quality report.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import html
-import io
 import json
 import logging
 import shutil
@@ -24,25 +21,31 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from pyspark.sql import DataFrame  # noqa: E402
-from pyspark.sql import functions as F  # noqa: E402
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support  # noqa: E402
-
-from catalog_classifier.config import Config  # noqa: E402
-from catalog_classifier.features.splits import run_splits  # noqa: E402
-from catalog_classifier.models.datasets import image_rows, text_rows  # noqa: E402
-from catalog_classifier.models.loop import classification_metrics  # noqa: E402
-from catalog_classifier.storage.lakehouse import Lakehouse  # noqa: E402
-from catalog_classifier.storage.registry import Registry  # noqa: E402
-from catalog_classifier.storage.spark import job_step  # noqa: E402
-from catalog_classifier.storage.tables import (  # noqa: E402
-    BRONZE_IMAGES,
+from catalog_classifier.config import Config
+from catalog_classifier.features.splits import run_splits
+from catalog_classifier.models.datasets import image_rows, text_rows
+from catalog_classifier.models.loop import classification_metrics
+from catalog_classifier.reports.evaluation import (
+    fusion_cv_note,
+    fusion_note,
+    fusion_section,
+    gradcam_section,
+    misclassified_examples,
+    model_section,
+    plot_confusion,
+    plot_reliability,
+    write_page,
+)
+from catalog_classifier.storage.lakehouse import Lakehouse
+from catalog_classifier.storage.registry import Registry
+from catalog_classifier.storage.spark import job_step
+from catalog_classifier.storage.tables import (
     BRONZE_LISTINGS,
     GOLD_EVALUATIONS,
     SILVER_IMAGE_FEATURES,
@@ -143,42 +146,6 @@ def most_confused_pairs(
             }
         )
     return pairs
-
-
-def plot_confusion(evaluation: Evaluation, names: dict[int, str], path: Path) -> Path:
-    """Row-normalised confusion matrix (each true class sums to 1) as a PNG."""
-    matrix = evaluation.confusion.astype(float)
-    sums = matrix.sum(1, keepdims=True)
-    normalized = np.divide(matrix, sums, out=np.zeros_like(matrix), where=sums > 0)
-    labels = [f"{c} {names.get(c, '')}"[:28] for c in evaluation.codes]
-    fig, ax = plt.subplots(figsize=(12, 10.5))
-    image = ax.imshow(normalized, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
-    ax.set_yticks(range(len(labels)), labels, fontsize=7)
-    ax.set_xlabel("predicted category")
-    ax.set_ylabel("true category")
-    ax.set_title(
-        f"{evaluation.model}: confusion matrix on {evaluation.split} "
-        f"(row-normalised, {evaluation.rows} listings)"
-    )
-    for i in range(len(labels)):
-        for j in range(len(labels)):
-            if normalized[i, j] >= 0.1:
-                color = "white" if normalized[i, j] > 0.5 else "black"
-                ax.text(
-                    j,
-                    i,
-                    f"{normalized[i, j]:.1f}",
-                    ha="center",
-                    va="center",
-                    fontsize=6,
-                    color=color,
-                )
-    fig.colorbar(image, ax=ax, fraction=0.04, label="share of the true class")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
 
 
 def evaluation_row(
@@ -298,9 +265,10 @@ def run_evaluate(
         gradcams = (
             gradcam_section(lakehouse, config, registered.folder, frame, probs, out)
             if model == "image"
-            else ""
+            else None
         )
-        sections.append(_model_section(evaluation, names, figure, examples, gradcams, config))
+        pairs = most_confused_pairs(evaluation, names, config.evaluation.confused_pairs)
+        sections.append(model_section(evaluation, figure, pairs, examples, gradcams))
         shutil.rmtree(registered.folder.parent, ignore_errors=True)
     if "fusion" in requested and registry.latest_version("fusion") is not None:
         evaluation, section = evaluate_fusion(lakehouse, config, registry, split, out)
@@ -401,7 +369,8 @@ def run_cross_validation(
         evaluations.append(evaluation)
         gold.append(evaluation_row(evaluation, run_id, versions, at))
         figure = plot_confusion(evaluation, names, out / "figures" / f"confusion_cv_{model}.png")
-        sections.append(_model_section(evaluation, names, figure, "", "", config))
+        pairs = most_confused_pairs(evaluation, names, config.evaluation.confused_pairs)
+        sections.append(model_section(evaluation, figure, pairs))
     if "fusion" in requested and out_of_fold:
         evaluation, section = cross_validate_fusion(config, out_of_fold, k, out)
         evaluations.append(evaluation)
@@ -417,64 +386,6 @@ def run_cross_validation(
 
 
 # ------------------------------------------------------------------------------ fusion
-
-
-def plot_reliability(
-    confidence: np.ndarray, correct: np.ndarray, path: Path, title: str
-) -> tuple[Path, float]:
-    """Reliability curve of the fused top probability (calibrated: on the diagonal)."""
-    from catalog_classifier.models.fusion import reliability_curve
-
-    bins, ece = reliability_curve(confidence, correct)
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.plot([0, 1], [0, 1], color="#999", linestyle="--", label="perfect calibration")
-    ax.plot(
-        [b["confidence"] for b in bins],
-        [b["accuracy"] for b in bins],
-        marker="o",
-        label=f"fused (ECE {ece:.3f})",
-    )
-    for b in bins:
-        ax.annotate(str(b["count"]), (b["confidence"], b["accuracy"]), fontsize=7)
-    ax.set_xlabel("confidence (fused top probability)")
-    ax.set_ylabel("accuracy")
-    ax.set_title(title)
-    ax.legend(loc="upper left")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path, ece
-
-
-def fusion_section(
-    evaluation: Evaluation, groups: dict[str, float], reliability: Path, ece: float, extra: str
-) -> str:
-    rows = []
-    for name in ("with_image", "without_image"):
-        if f"{name}_rows" not in groups:
-            continue
-        cells = [f"{groups.get(f'{name}_fusion_weighted_f1', float('nan')):.4f}"]
-        for member in ("tfidf", "text", "image"):
-            value = groups.get(f"{name}_{member}_weighted_f1")
-            cells.append("-" if value is None else f"{value:.4f}")
-        rows.append(
-            f"<tr><td>{name.replace('_', ' ')}</td><td>{int(groups[f'{name}_rows'])}</td>"
-            + "".join(f"<td>{c}</td>" for c in cells)
-            + "</tr>"
-        )
-    return f"""
-<h3>Fusion against its members</h3>
-<table><tr><th>listings</th><th>rows</th><th>fusion</th><th>tfidf</th><th>text</th>
-<th>image</th></tr>{"".join(rows)}</table>
-<p class='reading'>Weighted F1 on the same listings. Listings without a usable image are fused
-from the text members only, so an absent image never costs accuracy.</p>
-{extra}
-<h3>Calibration</h3>
-<img src='figures/{reliability.name}' width='420'>
-<p class='reading'>Expected calibration error {ece:.3f}: among listings scored with confidence
-p, about p are right when the curve follows the diagonal (bin counts beside the points).</p>
-"""
 
 
 def evaluate_fusion(
@@ -510,21 +421,17 @@ def evaluate_fusion(
     if (~review).any():
         evaluation.metrics["precision_not_reviewed"] = float(correct[~review].mean())
     figure = plot_confusion(evaluation, names, out / "figures" / "confusion_fusion.png")
-    extra = (
-        f"<p>Method: {html.escape(model.method)} (members {html.escape(str(model.members))}); "
-        f"selection on the valid split: {html.escape(json.dumps(model.selection))}.</p>"
-        f"<p>Review threshold {model.review_threshold:.3f} (chosen on the valid split for "
-        f"precision {config.train.fusion.review_precision:.0%}): "
-        f"{evaluation.metrics['needs_review_share']:.1%} of these listings go to review"
-        + (
-            f"; the others are right {evaluation.metrics['precision_not_reviewed']:.1%} "
-            "of the time.</p>"
-            if "precision_not_reviewed" in evaluation.metrics
-            else ".</p>"
-        )
+    note = fusion_note(
+        model.method,
+        model.members,
+        model.selection,
+        model.review_threshold,
+        config.train.fusion.review_precision,
+        evaluation.metrics,
     )
-    section = _model_section(evaluation, names, figure, "", "", config)
-    section += fusion_section(evaluation, groups, reliability, ece, extra)
+    pairs = most_confused_pairs(evaluation, names, config.evaluation.confused_pairs)
+    section = model_section(evaluation, figure, pairs)
+    section += fusion_section(groups, reliability, ece, note)
     return evaluation, section
 
 
@@ -600,226 +507,11 @@ def cross_validate_fusion(
         confidence, correct, out / "figures" / "reliability_cv_fusion.png", f"{k}-fold CV"
     )
     evaluation.metrics["expected_calibration_error"] = ece
-    methods = ", ".join(f"{m} ×{chosen.count(m)}" for m in sorted(set(chosen)))
-    extra = (
-        f"<p>Method chosen in the folds: {methods}. Mean gain over the best single model on "
-        f"listings with an image, per fold: "
-        f"{np.mean(gains) if gains else float('nan'):+.4f} ± {np.std(gains) if gains else 0:.4f}"
-        "</p>"
-    )
-    section = _model_section(evaluation, names, figure, "", "", config)
-    section += fusion_section(evaluation, groups, reliability, ece, extra)
-    return evaluation, section
-
-
-# ------------------------------------------------------------------------------ examples
-
-
-def misclassified_examples(
-    lakehouse: Lakehouse, config: Config, frame: pd.DataFrame, probs: np.ndarray, limit: int
-) -> str:
-    """An HTML table of the most confident mistakes, with the listing's text and image."""
-    if not len(frame) or not limit:
-        return ""
-    codes, names = config.label_codes, config.category_names
-    predicted = probs.argmax(1)
-    wrong = np.flatnonzero(predicted != frame["label"].to_numpy())
-    if not len(wrong):
-        return "<p>No misclassified listing.</p>"
-    wrong = wrong[np.argsort(-probs[wrong].max(1))][:limit]
-    products = [int(p) for p in frame["productid"].to_numpy()[wrong]]
-    details = _listing_details(lakehouse, products)
-    cells = []
-    for index in wrong:
-        productid = int(frame["productid"].iloc[index])
-        info = details.get(productid, {})
-        true_code = codes[int(frame["label"].iloc[index])]
-        pred_code = codes[int(predicted[index])]
-        thumb = (
-            f"<img class='thumb' src='data:image/jpeg;base64,{info['thumb']}'>"
-            if info.get("thumb")
-            else "<span class='muted'>no image</span>"
-        )
-        text = html.escape((info.get("text") or "")[:300])
-        cells.append(
-            f"<tr><td>{thumb}</td><td>{productid}</td><td>{text}</td>"
-            f"<td>{true_code} {html.escape(names.get(true_code, ''))}</td>"
-            f"<td>{pred_code} {html.escape(names.get(pred_code, ''))}</td>"
-            f"<td>{probs[index].max():.2f}</td></tr>"
-        )
-    return (
-        "<table><tr><th>image</th><th>productid</th><th>text</th><th>true</th>"
-        "<th>predicted</th><th>confidence</th></tr>" + "".join(cells) + "</table>"
-    )
-
-
-def _listing_details(lakehouse: Lakehouse, products: list[int]) -> dict[int, dict[str, Any]]:
-    wanted = lakehouse.spark.createDataFrame([(p,) for p in products], "productid long")
-    text = lakehouse.read(SILVER_TEXT_FEATURES).select("productid", "text")
-    listings = lakehouse.read(BRONZE_LISTINGS).select("productid", "imageid")
-    images = lakehouse.read(BRONZE_IMAGES).select("imageid", "content")
-    rows = (
-        wanted.join(text, "productid", "left")
-        .join(listings, "productid", "left")
-        .join(images, "imageid", "left")
-        .collect()
-    )
-    return {r["productid"]: {"text": r["text"], "thumb": _thumbnail(r["content"])} for r in rows}
-
-
-def _thumbnail(content: bytes | None, size: int = 96) -> str | None:
-    if not content:
-        return None
-    from PIL import Image
-
-    try:
-        image = Image.open(io.BytesIO(bytes(content))).convert("RGB")
-        image.thumbnail((size, size))
-    except Exception:  # noqa: BLE001 - an undecodable image just gets no thumbnail
-        return None
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=80)
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
-def gradcam_section(
-    lakehouse: Lakehouse,
-    config: Config,
-    folder: Path,
-    frame: pd.DataFrame,
-    probs: np.ndarray,
-    out: Path,
-) -> str:
-    """Grad-CAM overlays for a sample of correct and wrong image predictions."""
-    from catalog_classifier.models.image_encoder import gradcam_overlays
-
-    limit = config.evaluation.gradcam_examples
-    if not len(frame) or not limit:
-        return ""
-    predicted = probs.argmax(1)
-    correct = np.flatnonzero(predicted == frame["label"].to_numpy())
-    wrong = np.flatnonzero(predicted != frame["label"].to_numpy())
-    rng = np.random.default_rng(config.train.seed)
-    chosen = [
-        *rng.permutation(correct)[: limit // 2].tolist(),
-        *rng.permutation(wrong)[: limit - min(limit // 2, len(correct))].tolist(),
-    ]
-    if not chosen:
-        return ""
-    imageids = [int(frame["imageid"].iloc[i]) for i in chosen]
-    files = gradcam_overlays(lakehouse, folder, imageids, [int(predicted[i]) for i in chosen], out)
-    codes, names = config.label_codes, config.category_names
-    cells = []
-    for index, imageid in zip(chosen, imageids, strict=True):
-        if imageid not in files:
-            continue
-        true_code, pred_code = codes[int(frame["label"].iloc[index])], codes[int(predicted[index])]
-        verdict = "correct" if true_code == pred_code else "wrong"
-        cells.append(
-            f"<figure><img src='{files[imageid]}' width='224'><figcaption>{verdict}: "
-            f"predicted {pred_code} {html.escape(names.get(pred_code, ''))} "
-            f"({probs[index].max():.2f}); true {true_code} "
-            f"{html.escape(names.get(true_code, ''))}</figcaption></figure>"
-        )
-    return (
-        "<h3>Grad-CAM: where the image model looked</h3><p class='reading'>Warm colours mark the "
-        "regions that raised the predicted class's score most (last convolutional block).</p>"
-        "<div class='grid'>" + "".join(cells) + "</div>"
-    )
-
-
-# ---------------------------------------------------------------------------------- page
-
-
-_CSS = """
-body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;color:#222}
-table{border-collapse:collapse;margin:1rem 0;font-size:0.9rem}
-td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top;text-align:left}
-.reading{color:#444;font-style:italic}.muted{color:#999}.thumb{width:96px}
-.grid{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0;width:230px;font-size:0.8rem}
-"""
-
-
-def _model_section(
-    evaluation: Evaluation,
-    names: dict[int, str],
-    figure: Path,
-    examples: str,
-    gradcams: str,
-    config: Config,
-) -> str:
+    note = fusion_cv_note(chosen, gains)
     pairs = most_confused_pairs(evaluation, names, config.evaluation.confused_pairs)
-    pair_rows = "".join(
-        f"<tr><td>{p['true']} {html.escape(p['true_name'])}</td><td>{p['predicted']} "
-        f"{html.escape(p['predicted_name'])}</td><td>{p['count']}</td>"
-        f"<td>{p['share_of_true']:.0%}</td></tr>"
-        for p in pairs
-    )
-    per_class = evaluation.per_class.sort_values("f1")
-    class_rows = "".join(
-        f"<tr><td>{r.prdtypecode}</td><td>{html.escape(r.category)}</td><td>{r.precision:.2f}"
-        f"</td><td>{r.recall:.2f}</td><td>{r.f1:.2f}</td><td>{r.support}</td></tr>"
-        for r in per_class.itertuples()
-    )
-    spread = (
-        f" ± {evaluation.weighted_f1_std:.4f} over {len(evaluation.fold_scores)} folds "
-        f"({', '.join(f'{s:.3f}' for s in evaluation.fold_scores)})"
-        if evaluation.fold_scores
-        else ""
-    )
-    worst = per_class.iloc[0] if len(per_class) else None
-    reading = (
-        f"Weighted F1 {evaluation.metrics['weighted_f1']:.3f}{spread}; the weakest category is "
-        f"{worst.prdtypecode} {worst.category} (F1 {worst.f1:.2f})."
-        if worst is not None
-        else ""
-    )
-    return f"""
-<h2>{evaluation.model} (version {evaluation.version or "-"})</h2>
-<p>{evaluation.rows} listings. <b>Weighted F1 {evaluation.metrics["weighted_f1"]:.4f}</b>{spread},
-macro F1 {evaluation.metrics["macro_f1"]:.4f}, accuracy {evaluation.metrics["accuracy"]:.4f}.</p>
-<p class='reading'>{html.escape(reading)}</p>
-<img src='figures/{figure.name}' width='900'>
-<p class='reading'>Each row is a true category; a dark cell off the diagonal is a category that
-is often mistaken for another.</p>
-<h3>Most confused pairs</h3>
-<table><tr><th>true</th><th>predicted as</th><th>listings</th><th>share of the true class</th>
-</tr>{pair_rows}</table>
-<details><summary>Per-category report (worst first)</summary>
-<table><tr><th>code</th><th>category</th><th>precision</th><th>recall</th><th>F1</th>
-<th>support</th></tr>{class_rows}</table></details>
-{"<h3>Most confident mistakes</h3>" + examples if examples else ""}
-{gradcams}
-"""
-
-
-def write_page(
-    out: Path,
-    title: str,
-    evaluations: list[Evaluation],
-    sections: list[str],
-    run_id: str,
-    name: str = "index.html",
-) -> Path:
-    summary_rows = "".join(
-        f"<tr><td>{e.model}</td><td>{e.version or '-'}</td><td>{e.rows}</td>"
-        f"<td>{e.metrics['weighted_f1']:.4f}"
-        + (f" ± {e.weighted_f1_std:.4f}" if e.fold_scores else "")
-        + f"</td><td>{e.metrics['macro_f1']:.4f}</td><td>{e.metrics['accuracy']:.4f}</td></tr>"
-        for e in evaluations
-    )
-    page = f"""<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>
-<style>{_CSS}</style></head><body>
-<h1>{html.escape(title)}</h1>
-<p class='muted'>Evaluation run {run_id}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Weighted F1 is
-the challenge's metric (F1 of each category weighted by its number of listings).</p>
-<table><tr><th>model</th><th>version</th><th>listings</th><th>weighted F1</th><th>macro F1</th>
-<th>accuracy</th></tr>{summary_rows}</table>
-{"".join(sections) if sections else "<p>No model evaluated: train one first.</p>"}
-</body></html>"""
-    path = out / name
-    path.write_text(page, encoding="utf-8")
-    return path
+    section = model_section(evaluation, figure, pairs)
+    section += fusion_section(groups, reliability, ece, note)
+    return evaluation, section
 
 
 def scratch_dir() -> Path:

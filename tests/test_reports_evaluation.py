@@ -1,0 +1,151 @@
+"""The evaluation page's rendering, without Spark: escaping, nesting of rendered fragments, the
+fusion notes, and the templates shipped as package data. The page built from a real run is
+checked in test_train.py."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from markupsafe import Markup
+
+from catalog_classifier.reports import evaluation as page
+from catalog_classifier.reports.rendering import environment
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMES = {10: "Livres d'occasion", 40: "Jeux <script>alert(1)</script>", 50: "Magazines & co"}
+
+
+@dataclass
+class _Evaluation:
+    model: str = "tfidf"
+    split: str = "test"
+    version: str | None = "3"
+    rows: int = 12
+    metrics: dict[str, float] = field(
+        default_factory=lambda: {"weighted_f1": 0.61234, "macro_f1": 0.5, "accuracy": 0.75}
+    )
+    per_class: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(
+            {
+                "prdtypecode": [10, 40, 50],
+                "category": [NAMES[10], NAMES[40], NAMES[50]],
+                "precision": [0.9, 0.2, 0.5],
+                "recall": [0.8, 0.1, 0.5],
+                "f1": [0.85, 0.13, 0.5],
+                "support": [5, 4, 3],
+            }
+        )
+    )
+    confusion: np.ndarray = field(
+        default_factory=lambda: np.array([[4, 1, 0], [3, 1, 0], [0, 1, 2]])
+    )
+    codes: list[int] = field(default_factory=lambda: [10, 40, 50])
+    fold_scores: list[float] = field(default_factory=list)
+
+    @property
+    def weighted_f1_std(self) -> float | None:
+        return float(np.std(self.fold_scores)) if self.fold_scores else None
+
+
+PAIRS = [
+    {
+        "true": 40,
+        "true_name": NAMES[40],
+        "predicted": 10,
+        "predicted_name": NAMES[10],
+        "count": 3,
+        "share_of_true": 0.75,
+    }
+]
+
+
+def test_a_model_section_escapes_names_and_reads_the_weakest_category():
+    html = page.model_section(_Evaluation(), Path("figures/confusion_tfidf.png"), PAIRS)
+    assert isinstance(html, Markup)
+    assert "<script>" not in html and "Jeux &lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "Livres d&#39;occasion" in html and "Magazines &amp; co" in html
+    assert "<b>Weighted F1 0.6123</b>" in html
+    assert "the weakest category is 40 Jeux &lt;script&gt;" in html and "(F1 0.13)" in html
+    assert "<img src='figures/confusion_tfidf.png' width='900'>" in html
+    assert "<td>75%</td>" in html
+    # worst first in the per-category table
+    assert html.index("<td>0.13</td>") < html.index("<td>0.50</td>") < html.index("<td>0.85</td>")
+    assert "Most confident mistakes" not in html
+
+
+def test_cross_validated_scores_show_their_spread_over_the_folds():
+    evaluation = _Evaluation(split="cv3", version=None, fold_scores=[0.5, 0.6, 0.7])
+    html = page.model_section(evaluation, Path("figures/c.png"), [])
+    assert "(version -)" in html
+    assert " ± 0.0816 over 3 folds (0.500, 0.600, 0.700)" in html
+
+
+def test_rendered_fragments_nest_unescaped_and_plain_strings_do_not(tmp_path):
+    examples = Markup("<table><tr><td>mistake</td></tr></table>")
+    section = page.model_section(_Evaluation(), Path("figures/c.png"), PAIRS, examples)
+    assert "<h3>Most confident mistakes</h3><table><tr><td>mistake</td>" in section
+    path = page.write_page(
+        tmp_path, "Evaluation <on> test", [_Evaluation()], [section, "<i>plain</i>"], "run-1"
+    )
+    written = path.read_text(encoding="utf-8")
+    assert path == tmp_path / "index.html"
+    assert "<title>Evaluation &lt;on&gt; test</title>" in written
+    assert "<h3>Most confident mistakes</h3><table>" in written
+    assert "&lt;i&gt;plain&lt;/i&gt;" in written  # a str is not trusted HTML
+    assert "<td>tfidf</td><td>3</td><td>12</td>" in written
+    assert "border-collapse:collapse" in written  # the style sheet is inlined
+
+
+def test_a_page_without_evaluations_says_to_train_first(tmp_path):
+    written = page.write_page(tmp_path, "t", [], [], "run-2", name="cv.html").read_text()
+    assert "No model evaluated: train one first." in written
+
+
+def test_the_fusion_notes_and_section():
+    note = page.fusion_note(
+        "stack<lr>",
+        {"tfidf": "3"},
+        {"method": "stack"},
+        0.81234,
+        0.95,
+        {"needs_review_share": 0.1234, "precision_not_reviewed": 0.98765},
+    )
+    assert note == (
+        "<p>Method: stack&lt;lr&gt; (members {&#39;tfidf&#39;: &#39;3&#39;}); selection on the "
+        "valid split: {&#34;method&#34;: &#34;stack&#34;}.</p><p>Review threshold 0.812 (chosen "
+        "on the valid split for precision 95%): 12.3% of these listings go to review; the "
+        "others are right 98.8% of the time.</p>"
+    )
+    all_reviewed = page.fusion_note("mean", {}, {}, 0.9, 0.95, {"needs_review_share": 1.0})
+    assert all_reviewed.endswith("100.0% of these listings go to review.</p>")
+    cv = page.fusion_cv_note(["stack", "mean", "stack"], [0.01, 0.03])
+    assert "mean ×1, stack ×2" in cv and "+0.0200 ± 0.0100" in cv
+    assert "nan ± 0.0000" in page.fusion_cv_note(["mean"], [])
+    groups = {
+        "with_image_rows": 4,
+        "with_image_fusion_weighted_f1": 0.7,
+        "with_image_tfidf_weighted_f1": 0.6,
+    }
+    section = page.fusion_section(groups, Path("figures/rel.png"), 0.0456, note)
+    assert (
+        "<td>with image</td><td>4</td><td>0.7000</td><td>0.6000</td><td>-</td><td>-</td>" in section
+    )
+    assert "without image" not in section
+    assert "Expected calibration error 0.046" in section and "<p>Method: stack&lt;lr&gt;" in section
+
+
+def test_every_template_compiles_and_ships_as_package_data():
+    templates = ROOT / "lib" / "catalog_classifier" / "reports" / "templates"
+    names = environment().list_templates()
+    assert sorted(names) == sorted(
+        p.relative_to(templates).as_posix() for p in templates.rglob("*") if p.is_file()
+    )
+    for name in names:
+        environment().get_template(name)
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    shipped = pyproject["tool"]["setuptools"]["package-data"]["catalog_classifier.reports"]
+    assert "templates/**/*" in shipped
