@@ -136,6 +136,11 @@ def test_the_fusion_notes_and_section():
     )
     assert "without image" not in section
     assert "Expected calibration error 0.046" in section and "<p>Method: stack&lt;lr&gt;" in section
+    chars = page.fusion_section(
+        {**groups, "with_image_chars_weighted_f1": 0.3}, Path("r.png"), 0.1, note, ("chars",)
+    )
+    assert "<th>fusion</th><th>chars</th></tr>" in chars and "<th>tfidf</th>" not in chars
+    assert "<td>0.7000</td><td>0.3000</td></tr>" in chars
 
 
 def test_every_template_compiles_and_ships_as_package_data():

@@ -34,7 +34,7 @@ from catalog_classifier.storage.tables import (  # noqa: E402
     SILVER_TEXT_FEATURES,
 )
 
-# The fusion table's member columns, in the page's order.
+# The fusion table's member columns, in the page's order, unless the caller names them.
 FUSION_MEMBERS = ("tfidf", "text", "image")
 
 
@@ -274,16 +274,21 @@ def model_section(
 
 
 def fusion_section(
-    groups: Mapping[str, float], reliability: Path, ece: float, note: Markup
+    groups: Mapping[str, float],
+    reliability: Path,
+    ece: float,
+    note: Markup,
+    members: Sequence[str] = FUSION_MEMBERS,
 ) -> Markup:
-    """Fusion against its members on the listings with and without an image, the ``note``
-    (:func:`fusion_note` or :func:`fusion_cv_note`) and the reliability figure."""
+    """Fusion against its ``members`` on the listings with and without an image, the ``note``
+    (:func:`fusion_note` or :func:`fusion_cv_note`) and the reliability figure. ``groups`` holds
+    ``<with_image|without_image>_rows`` and ``..._<fusion|member>_weighted_f1``."""
     rows = []
     for name in ("with_image", "without_image"):
         if f"{name}_rows" not in groups:
             continue
         cells = [f"{groups.get(f'{name}_fusion_weighted_f1', float('nan')):.4f}"]
-        for member in FUSION_MEMBERS:
+        for member in members:
             value = groups.get(f"{name}_{member}_weighted_f1")
             cells.append("-" if value is None else f"{value:.4f}")
         rows.append(
@@ -292,6 +297,7 @@ def fusion_section(
     return render(
         "evaluation/fusion_section.html",
         rows=rows,
+        members=members,
         note=note,
         reliability=reliability.name,
         ece=ece,
