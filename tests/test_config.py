@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
 from pathlib import Path
 
 import pytest
@@ -54,3 +56,110 @@ def test_include_cycle_is_reported(tmp_path):
     (tmp_path / "b.yaml").write_text("include: [a.yaml]\n")
     with pytest.raises(ConfigError, match="cycle"):
         load_config(tmp_path / "a.yaml")
+
+
+def test_override_strings_are_read_as_yaml_and_coerced_to_the_field_types():
+    config = load_config(
+        REPO / "conf" / "local.yaml",
+        [
+            "train.text.epochs=3",
+            "ingest.max_compression_ratio=7",
+            "registry.experiment=2024",
+            "train.tfidf.binary=false",
+            "train.text.class_weights=true",
+            "features.languages=[fr, en]",
+            "train.tfidf.char_ngrams=[2, '3']",
+            "train.models=[tfidf, fusion]",
+            "train.image.weights_path=null",
+        ],
+    )
+    assert config.train.text.epochs == 3 and isinstance(config.train.text.epochs, int)
+    assert config.ingest.max_compression_ratio == 7.0
+    assert isinstance(config.ingest.max_compression_ratio, float)
+    assert config.registry.experiment == "2024"
+    assert config.train.tfidf.binary is False and config.train.text.class_weights is True
+    # Tuples, not lists: the language list is an lru_cache key (features.text).
+    assert config.features.languages == ("fr", "en")
+    assert config.train.tfidf.char_ngrams == (2, 3)
+    assert config.train.models == ("tfidf", "fusion")
+    assert config.train.image.weights_path is None
+    # Spark takes strings: YAML's numbers and booleans under spark.conf are turned into them.
+    assert load_config(overrides=["spark.conf.spark.x.y=true"]).spark.conf["spark.x.y"] == "True"
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.text.epochs=3.5", "config.train.text.epochs: expected int, got 3.5"),
+        ("train.tfidf.binary=1", "config.train.tfidf.binary: expected true or false, got 1"),
+        ("train.tfidf.binary='no'", "config.train.tfidf.binary: expected true or false, got 'no'"),
+        ("features.languages=fr", "config.features.languages: expected a list, got 'fr'"),
+        ("train.tfidf.char_ngrams=[3, x]", "config.train.tfidf.char_ngrams[1]: expected int"),
+        ("registry.experiment=[a]", "config.registry.experiment: expected str, got ['a']"),
+        ("spark.conf=[a]", "config.spark.conf: expected a mapping, got list"),
+        ("ingest=3", "config.ingest: expected a mapping, got int"),
+        ("train.text.mode=gpu", "config.train.text.mode: expected 'auto', 'frozen' or 'finetune'"),
+        ("train.models=[tfidf, bert]", "config.train.models[1]: expected 'tfidf', 'text', 'ima"),
+        ("train.reader_pool=thread", "config.train.reader_pool: thread loses rows"),
+        ("train.fusion.review_precision=0", "config.train.fusion.review_precision: input should"),
+        ("splits.test=0.2", "config.splits: train, valid and test must be >= 0 and sum to 1"),
+        ("train.image.hidden=8", "config.train.image: head_solver lbfgs fits linear heads"),
+        ("sample.images=some", "config.sample.images: expected int, got 'some'"),
+        ("train.petastorm_cache=null", "config.train.petastorm_cache: expected str, got None"),
+    ],
+)
+def test_a_bad_value_is_one_line_naming_the_dotted_key_and_the_reason(override, message):
+    with pytest.raises(ConfigError) as caught:
+        load_config(REPO / "conf" / "local.yaml", [override])
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+
+
+def test_unknown_keys_are_rejected_with_the_keys_their_section_knows(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        load_config(
+            REPO / "conf" / "local.yaml",
+            ["train.text.epoch=3", "train.text.paitence=1", "trian.seed=1", "train.text.epochs=x"],
+            log_levle="DEBUG",
+        )
+    message = str(caught.value)
+    assert (
+        "config.train.text: unknown key(s) ['epoch', 'paitence']; known: ['batch_size'," in message
+    )
+    assert "config: unknown key(s) ['log_levle', 'trian']; known: ['categories'," in message
+    # Every error is reported at once, on one line.
+    assert "config.train.text.epochs: expected int, got 'x'" in message and "\n" not in message
+    (tmp_path / "c.yaml").write_text(
+        "categories:\n  - {code: 1, count: 2, name_en: a, name_fr: b, name_de: c}\n"
+    )
+    with pytest.raises(
+        ConfigError, match=r"config\.categories\[0\]: unknown key\(s\) \['name_de'\]"
+    ):
+        load_config(tmp_path / "c.yaml")
+
+
+def test_categories_are_checked(tmp_path):
+    (tmp_path / "dup.yaml").write_text(
+        "categories:\n  - {code: 1, count: 2, name_en: a, name_fr: b}\n"
+        "  - {code: 1, count: 3, name_en: c, name_fr: d}\n"
+    )
+    with pytest.raises(ConfigError, match=r"^config\.categories: duplicate prdtypecode \[1\]$"):
+        load_config(tmp_path / "dup.yaml")
+    (tmp_path / "short.yaml").write_text("categories:\n  - {code: 2, count: 3, name_en: e}\n")
+    with pytest.raises(ConfigError, match=r"^config\.categories\[0\]\.name_fr: missing$"):
+        load_config(tmp_path / "short.yaml")
+
+
+def test_sections_stay_frozen_dataclasses_that_replace_validates_and_pickle_keeps():
+    config = load_config(REPO / "conf" / "local.yaml")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.lakehouse = "elsewhere"  # type: ignore[misc]
+    folds = dataclasses.replace(config, splits=dataclasses.replace(config.splits, cv_folds=3))
+    assert folds.splits.cv_folds == 3 and folds.categories == config.categories
+    with pytest.raises(ValueError, match="delta-rs"):
+        dataclasses.replace(config, delta_engine="parquet")
+    settings = dataclasses.asdict(config.train.tfidf)
+    assert settings["char_ngrams"] == (3, 4, 5) and settings["loss"] == "hinge"
+    assert dataclasses.asdict(config)["categories"][0]["code"] == config.label_codes[0]
+    # Configs travel to Spark's Python workers inside pickled closures.
+    assert pickle.loads(pickle.dumps(config)) == config

