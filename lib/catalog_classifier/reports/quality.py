@@ -8,7 +8,6 @@ catalogs alike.
 
 from __future__ import annotations
 
-import html
 import logging
 import math
 import time
@@ -23,12 +22,14 @@ matplotlib.use("Agg")  # no display on the machines that run the report
 
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from markupsafe import Markup  # noqa: E402
 from pyspark.ml.feature import RegexTokenizer, StopWordsRemover  # noqa: E402
 from pyspark.sql import DataFrame  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 from catalog_classifier.config import Config  # noqa: E402
 from catalog_classifier.features.image import SHARPNESS_BUCKET_NAMES  # noqa: E402
+from catalog_classifier.reports.rendering import render  # noqa: E402
 from catalog_classifier.storage.lakehouse import Lakehouse  # noqa: E402
 from catalog_classifier.storage.tables import (  # noqa: E402
     BRONZE_LABELS,
@@ -470,52 +471,22 @@ def plot_blank_invalid(images: pd.DataFrame, path: Path) -> str:
 # The page
 
 
-def _table(frame: pd.DataFrame) -> str:
+def _table(frame: pd.DataFrame) -> Markup | None:
+    """A frame as an HTML table (pandas escapes its cells), or None when it is empty."""
     if frame.empty:
-        return "<p class='empty'>None.</p>"
-    return frame.to_html(index=False, escape=True, border=0, classes="data")
-
-
-_STYLE = """
-body { font-family: sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-h1 { margin-bottom: 0.2em; } .meta { color: #666; }
-figure { margin: 2em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { font-style: italic; margin-top: 0.4em; }
-table.data { border-collapse: collapse; font-size: 0.9em; }
-table.data th, table.data td { border-bottom: 1px solid #ddd; padding: 0.25em 0.8em; }
-table.facts td { padding: 0.15em 1em 0.15em 0; }
-"""
+        return None
+    return Markup(frame.to_html(index=False, escape=True, border=0, classes="data"))
 
 
 def render_html(report: Report, tables: dict[str, pd.DataFrame]) -> str:
-    facts = "".join(
-        f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>"
-        for k, v in report.facts.items()
+    """The page, from ``templates/quality/page.html``; ``tables``: duplicates, quarantine."""
+    return render(
+        "quality/page.html",
+        facts=report.facts,
+        figures=report.figures,
+        duplicates=_table(tables["duplicates"]),
+        quarantine=_table(tables["quarantine"]),
     )
-    figures = "".join(
-        f"<section><h2>{html.escape(f.title)}</h2><figure>"
-        f"<img src='figures/{f.name}.png' alt='{html.escape(f.title)}'>"
-        f"<figcaption>{html.escape(f.reading)}</figcaption></figure></section>"
-        for f in report.figures
-    )
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Catalog data-quality report</title><style>{_STYLE}</style></head>
-<body>
-<h1>Catalog data-quality and exploration report</h1>
-<p class="meta">Generated {html.escape(str(report.facts.get("generated at", "")))} from the
-lakehouse at {html.escape(str(report.facts.get("lakehouse", "")))}.</p>
-<table class="facts">{facts}</table>
-{figures}
-<section><h2>Duplicate images spanning several categories</h2>
-<p>Images with the same perceptual hash (the same photo) attached to listings of different
-categories: a mislabel, or one photo reused for different products.</p>
-{_table(tables["duplicates"])}</section>
-<section><h2>Quarantined records by reason</h2>
-<p>Records the ingest did not write to the bronze tables (see bronze.quarantine).</p>
-{_table(tables["quarantine"])}</section>
-</body></html>
-"""
 
 
 def build_report(lakehouse: Lakehouse, config: Config, out_dir: str | Path) -> Report:
