@@ -4,8 +4,10 @@ the nightly job on the connector, share one lakehouse)."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 
+import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
@@ -125,3 +127,45 @@ def test_nulls_unicode_booleans_and_timestamps_read_the_same(
     right = [tuple(r) for r in reader.read(BRONZE_LISTINGS).orderBy("productid").collect()]
     assert left == right == [(*row[:8], NOW.replace(tzinfo=None)) for row in rows]
     assert reader.read(BRONZE_LISTINGS).filter(F.col("description").isNull()).count() == 1
+
+
+def test_scoring_and_the_queries_give_the_same_results_on_both_engines(
+    spark, trained, small_config, tmp_path
+):
+    # The trained lakehouse (written by delta-rs) copied once per engine, then scored by each:
+    # the connector reads delta-rs' tables and MERGEs gold.predictions, as on Databricks. The
+    # copies' MLflow stores point at the original's artifacts (absolute URIs), read-only here.
+    from catalog_classifier.stages.score import run_score
+    from catalog_classifier.storage.queries import QUERIES, register_views, run_query
+    from catalog_classifier.storage.tables import GOLD_PREDICTIONS
+
+    source, _ = trained
+    results = {}
+    for engine in ("delta-rs", "delta-spark"):
+        root = tmp_path / engine
+        shutil.copytree(source.root, root)
+        lakehouse = Lakehouse(spark, str(root), engine)
+        summary = run_score(lakehouse, small_config)
+        assert summary.scored > 0 and summary.inserted == summary.scored
+        version = lakehouse.version(GOLD_PREDICTIONS)
+        again = run_score(lakehouse, small_config)  # nothing new: no commit
+        assert (again.scored, lakehouse.version(GOLD_PREDICTIONS)) == (0, version)
+        predictions = (
+            lakehouse.read(GOLD_PREDICTIONS).drop("scored_at").orderBy("productid").toPandas()
+        )
+        register_views(lakehouse)
+        productid = int(predictions["productid"].iloc[0])
+        queries = {
+            name: run_query(lakehouse, name, productid=productid).drop(
+                columns=["scored_at"], errors="ignore"
+            )
+            for name in QUERIES
+        }
+        results[engine] = (summary, version, predictions, queries)
+
+    rs, connector = results["delta-rs"], results["delta-spark"]
+    assert connector[0].per_category == rs[0].per_category
+    assert connector[1] == rs[1]
+    pd.testing.assert_frame_equal(connector[2], rs[2])
+    for name in QUERIES:
+        pd.testing.assert_frame_equal(connector[3][name], rs[3][name], obj=name)
