@@ -157,10 +157,8 @@ def plain_python(models, config, batches, reload_each: bool = False) -> float:
     started, rows = time.monotonic(), 0
     for batch in batches:
         if reload_each:
-            text_model._PREDICTORS.clear()
-            text_model._ENCODERS.clear()
-            image_model._PREDICTORS.clear()
-            image_model._BACKBONES.clear()
+            text_model.get_encoder.cache_clear()
+            image_model.get_backbone.cache_clear()
             text_member._predictor.cache_clear()
             image_member._predictor.cache_clear()
             scoring._fusion_model.cache_clear()

@@ -354,6 +354,9 @@ class Config:
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     categories: tuple[Category, ...] = ()
+    # Settings of model members added beside the built-in ones (models/members), one section
+    # each, read and checked by the member itself: members: {length: {smoothing: 0.5}}.
+    members: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @field_validator("categories")
     @classmethod
@@ -463,6 +466,10 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
             raise ConfigError(f"override {dotted!r}: {part!r} is not a section")
         node = child
         if typing.get_origin(hint) is dict:
+            value_hint = typing.get_args(hint)[1]
+            if typing.get_origin(value_hint) is dict and len(parts) > 1:
+                # members.<name>.<key>: one level of names, then the member's own keys
+                node = node.setdefault(parts.pop(0), {})
             parts = [".".join(parts)]
             break
         cls = hint if dataclasses.is_dataclass(hint) else None

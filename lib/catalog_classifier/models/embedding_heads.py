@@ -22,10 +22,10 @@ from catalog_classifier.models.loop import (
     EpochStats,
     FitResult,
     TensorEpochs,
-    classification_metrics,
     fit,
     fit_logistic,
 )
+from catalog_classifier.models.metrics import classification_metrics
 from catalog_classifier.models.petastorm_feed import PetastormFeed
 from catalog_classifier.models.text_encoder import blob_to_array, from_blob
 from catalog_classifier.storage.incremental import compute_missing

@@ -12,8 +12,9 @@ is fused from the members it has: the fusion holds one fitted combiner per *avai
 ``image`` with today's members), so a listing without an image gets exactly the text members'
 fusion; it is never scored by a combiner that expects an image.
 
-Everything here is numpy and scikit-learn on in-memory arrays and imports no project module:
-the members and their modalities come in as arguments (from the member registry), and the same
+Everything here is numpy and scikit-learn on in-memory arrays, and imports only the two other
+pure-numpy modules (calibration, metrics): no Spark, torch or registry. The members and their
+modalities come in as arguments (from the member registry), and the same
 object fuses in the driver (fitting, evaluation) and in the executors' pandas UDFs (scoring).
 """
 
@@ -29,6 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from catalog_classifier.models.calibration import fit_temperature, tempered
+from catalog_classifier.models.metrics import weighted_f1
+
 log = logging.getLogger(__name__)
 
 EPSILON = 1e-6
@@ -39,33 +43,17 @@ def group_name(members: Sequence[str]) -> str:
     return "+".join(members)
 
 
-def weighted_f1(labels: np.ndarray, predicted: np.ndarray) -> float:
-    from sklearn.metrics import f1_score
-
-    return float(f1_score(labels, predicted, average="weighted", zero_division=0))
-
-
 def _log_probs(probs: Sequence[np.ndarray]) -> np.ndarray:
     return np.concatenate([np.log(np.clip(p, EPSILON, 1.0)) for p in probs], axis=1)
 
 
 def _tempered(probs: np.ndarray, temperature: float) -> np.ndarray:
-    logits = np.log(np.clip(probs, EPSILON, 1.0)) / temperature
-    logits -= logits.max(axis=1, keepdims=True)
-    out = np.exp(logits)
-    return out / out.sum(axis=1, keepdims=True)
+    return tempered(np.log(np.clip(probs, EPSILON, 1.0)), temperature)
 
 
-def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
+def fit_temperature_of_probs(probs: np.ndarray, labels: np.ndarray) -> float:
     """The temperature that maximises the log-likelihood of ``labels`` (a 1-D search)."""
-    from scipy.optimize import minimize_scalar
-
-    def nll(log_t: float) -> float:
-        tempered = _tempered(probs, float(np.exp(log_t)))
-        return -float(np.mean(np.log(np.clip(tempered[np.arange(len(labels)), labels], 1e-12, 1))))
-
-    result = minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded")
-    return float(np.exp(result.x))
+    return fit_temperature(np.log(np.clip(probs, EPSILON, 1.0)), labels)
 
 
 @dataclass
@@ -110,7 +98,8 @@ def fit_vote(probs: Sequence[np.ndarray], labels: np.ndarray, step: float = 0.05
     assert best is not None
     weights = list(best[2])
     fused = np.asarray(sum(w * p for w, p in zip(weights, probs, strict=True)))
-    return GroupFusion([], "vote", weights=weights, temperature=fit_temperature(fused, labels))
+    temperature = fit_temperature_of_probs(fused, labels)
+    return GroupFusion([], "vote", weights=weights, temperature=temperature)
 
 
 def fit_stacking(probs: Sequence[np.ndarray], labels: np.ndarray, c: float = 0.1) -> GroupFusion:

@@ -15,6 +15,7 @@ Blank and invalid images never reach training (see :func:`datasets.image_rows`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -35,18 +36,13 @@ from catalog_classifier.models.text_encoder import to_blob
 
 log = logging.getLogger(__name__)
 
-_BACKBONES: dict[tuple[str, str | None, str], tuple[torch.nn.Module, Any]] = {}
-
-
+@functools.cache
 def get_backbone(name: str, weights_path: str | None, device: str = "cpu") -> tuple[Any, Any]:
     """The process's backbone (eval mode) and its spec, loaded on first use and then reused."""
-    key = (name, weights_path, device)
-    if key not in _BACKBONES:
-        from catalog_classifier.models.image_backbone import load_backbone
+    from catalog_classifier.models.image_backbone import load_backbone
 
-        backbone, spec = load_backbone(name, weights_path)
-        _BACKBONES[key] = (backbone.eval().to(device), spec)
-    return _BACKBONES[key]
+    backbone, spec = load_backbone(name, weights_path)
+    return backbone.eval().to(device), spec
 
 
 def backbone_id(name: str, weights_path: str | None, flip_average: bool = False) -> str:
@@ -177,22 +173,17 @@ class DecodeAugment:
         return [("pixels", np.float32, (3, size, size), False)]
 
 
-_TRANSFORMS: dict[tuple[str, str | None, bool], tuple[Any, int]] = {}
-
-
+@functools.cache
 def _transform(name: str, weights_path: str | None, train: bool) -> tuple[Any, int]:
-    key = (name, weights_path, train)
-    if key not in _TRANSFORMS:
-        from catalog_classifier.models.image_backbone import (
-            backbone_spec,
-            eval_transform,
-            train_transform,
-        )
+    from catalog_classifier.models.image_backbone import (
+        backbone_spec,
+        eval_transform,
+        train_transform,
+    )
 
-        spec = backbone_spec(name)
-        transform = train_transform(spec) if train else eval_transform(spec)
-        _TRANSFORMS[key] = (transform, spec.input_size)
-    return _TRANSFORMS[key]
+    spec = backbone_spec(name)
+    transform = train_transform(spec) if train else eval_transform(spec)
+    return transform, spec.input_size
 
 
 def copies_per_class(counts: dict[int, int], base: int, minority_extra: int) -> dict[int, int]:
@@ -324,14 +315,3 @@ class ImagePredictor:
                 logits = self.head(torch.from_numpy(features[ok]).to(self.device))
                 probs[ok] = torch.softmax(logits, dim=1).float().cpu().numpy()
         return probs, ok
-
-
-_PREDICTORS: dict[tuple[str, str], ImagePredictor] = {}
-
-
-def image_predictor(folder: Path | str, device: str = "cpu") -> ImagePredictor:
-    """The process's predictor for a saved model folder (loaded on first use)."""
-    key = (str(folder), device)
-    if key not in _PREDICTORS:
-        _PREDICTORS[key] = ImagePredictor(folder, device)
-    return _PREDICTORS[key]

@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.metrics import accuracy_score, f1_score
 from tqdm.auto import tqdm
+
+from catalog_classifier.models.metrics import classification_metrics
 
 log = logging.getLogger(__name__)
 
@@ -70,24 +71,6 @@ def resolve_device(requested: str = "auto") -> torch.device:
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(requested)
-
-
-def classification_metrics(
-    y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[int] | None = None
-) -> dict[str, float]:
-    """Weighted F1 (the challenge's metric), macro F1 over the classes present, accuracy."""
-    if len(y_true) == 0:
-        return {"weighted_f1": 0.0, "macro_f1": 0.0, "accuracy": 0.0}
-    present = sorted(set(y_true)) if labels is None else list(labels)
-    return {
-        "weighted_f1": float(
-            f1_score(y_true, y_pred, labels=present, average="weighted", zero_division=0)
-        ),
-        "macro_f1": float(
-            f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)
-        ),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-    }
 
 
 def to_device(value: Any, device: torch.device) -> Any:

@@ -43,7 +43,7 @@ from catalog_classifier.models.datasets import (
     image_rows,
     text_rows,
 )
-from catalog_classifier.models.loop import classification_metrics
+from catalog_classifier.models.metrics import classification_metrics
 from catalog_classifier.storage.lakehouse import Lakehouse
 from catalog_classifier.storage.registry import MODEL_META
 from catalog_classifier.storage.tables import TableSpec

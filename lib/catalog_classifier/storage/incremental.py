@@ -25,7 +25,7 @@ def missing_rows(
     """``rows`` whose ``keys`` (an id and a content hash) are not among ``done``'s."""
     if done is None:
         return rows
-    return rows.join(done.select(*keys).distinct(), list(keys), "left_anti")
+    return rows.join(done.select(*keys), list(keys), "left_anti")
 
 
 def compute_missing(
