@@ -23,14 +23,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from catalog_classifier.config import Config
 from catalog_classifier.features.splits import run_splits
-from catalog_classifier.models.datasets import image_rows, text_rows
-from catalog_classifier.models.loop import classification_metrics
+from catalog_classifier.models import fusion
+from catalog_classifier.models.members import FUSION, get_member, member_names, modalities
+from catalog_classifier.models.metrics import classification_metrics, weighted_f1
 from catalog_classifier.reports.evaluation import (
     fusion_cv_note,
     fusion_note,
@@ -42,6 +42,7 @@ from catalog_classifier.reports.evaluation import (
     plot_reliability,
     write_page,
 )
+from catalog_classifier.stages.train import input_tables, member_predictions
 from catalog_classifier.storage.lakehouse import Lakehouse
 from catalog_classifier.storage.registry import Registry
 from catalog_classifier.storage.spark import job_step
@@ -55,7 +56,6 @@ from catalog_classifier.storage.tables import (
 
 log = logging.getLogger(__name__)
 
-MODELS = ("tfidf", "text", "image")
 FUSION_TABLES = (SILVER_SPLITS, SILVER_TEXT_FEATURES, BRONZE_LISTINGS, SILVER_IMAGE_FEATURES)
 
 
@@ -183,11 +183,6 @@ def write_evaluations(lakehouse: Lakehouse, rows: list[dict[str, Any]]) -> None:
 # ------------------------------------------------------------------------------ rows to score
 
 
-def rows_for(lakehouse: Lakehouse, config: Config, model: str) -> DataFrame:
-    codes = config.label_codes
-    return image_rows(lakehouse, codes) if model == "image" else text_rows(lakehouse, codes)
-
-
 def _probabilities(frame: pd.DataFrame) -> np.ndarray:
     return np.stack(frame["probabilities"].to_numpy()) if len(frame) else np.zeros((0, 1))
 
@@ -231,8 +226,6 @@ def run_evaluate(
     models: Sequence[str] | None = None,
 ) -> EvaluateSummary:
     """Score the latest registered version of each model on ``split``; page + gold rows."""
-    from catalog_classifier.stages.train import predict_probabilities
-
     started = time.monotonic()
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     registry = Registry(config, lakehouse.root)
@@ -242,16 +235,18 @@ def run_evaluate(
     (out / "figures").mkdir(parents=True, exist_ok=True)
     evaluations, sections, gold = [], [], []
     at = datetime.now(UTC).replace(microsecond=0)
-    requested = list(models or (*MODELS, "fusion"))
-    for model in [m for m in requested if m != "fusion"]:
+    requested = list(models or (*member_names(), FUSION))
+    for model in [m for m in requested if m != FUSION]:
+        member = get_member(model)
         if registry.latest_version(model) is None:
             log.warning("evaluate: no registered %s model; skipped", model)
             continue
         registered = registry.load(model)
-        rows = rows_for(lakehouse, config, model).filter(F.col("split") == split)
-        versions = lakehouse.versions(_input_tables(model))
+        rows = member.labelled_rows(lakehouse, config).filter(F.col("split") == split)
+        versions = lakehouse.versions(input_tables(model))
         with job_step(lakehouse.spark, f"evaluate {model} on {split}"):
-            frame = predict_probabilities(lakehouse, config, registered.folder, rows)
+            fitted = member.load(registered.folder)
+            frame = fitted.predict_rows(lakehouse, config, rows)
         probs = _probabilities(frame)
         evaluation = evaluate_predictions(
             model, split, registered.version, frame["label"].tolist(), probs, codes, names
@@ -264,13 +259,14 @@ def run_evaluate(
         )
         gradcams = (
             gradcam_section(lakehouse, config, registered.folder, frame, probs, out)
-            if model == "image"
+            # Grad-CAM explains an image model's CNN (its folder names the backbone).
+            if member.modality == "image" and (registered.folder / "backbone.json").exists()
             else None
         )
         pairs = most_confused_pairs(evaluation, names, config.evaluation.confused_pairs)
         sections.append(model_section(evaluation, figure, pairs, examples, gradcams))
         shutil.rmtree(registered.folder.parent, ignore_errors=True)
-    if "fusion" in requested and registry.latest_version("fusion") is not None:
+    if FUSION in requested and registry.latest_version(FUSION) is not None:
         evaluation, section = evaluate_fusion(lakehouse, config, registry, split, out)
         evaluations.append(evaluation)
         gold.append(evaluation_row(evaluation, run_id, lakehouse.versions(FUSION_TABLES), at))
@@ -280,12 +276,6 @@ def run_evaluate(
     summary = EvaluateSummary(run_id, split, evaluations, page, time.monotonic() - started)
     log.info("evaluate done: %s", json.dumps(summary.as_dict()))
     return summary
-
-
-def _input_tables(model: str) -> Any:
-    from catalog_classifier.stages.train import INPUT_TABLES
-
-    return INPUT_TABLES[model]
 
 
 def run_cross_validation(
@@ -301,8 +291,6 @@ def run_cross_validation(
     whose hash split is ``valid``) and predicts the held-out fold. Text and image embeddings are
     computed once and reused across folds; the heads train in memory with the same loop.
     """
-    from catalog_classifier.stages import train as trainer
-
     started = time.monotonic()
     k = folds or config.splits.cv_folds
     splits_config = dataclasses.replace(config.splits, cv_folds=k)
@@ -319,9 +307,10 @@ def run_cross_validation(
     at = datetime.now(UTC).replace(microsecond=0)
     requested = list(models or config.train.models)
     out_of_fold: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
-    for model in [m for m in requested if m != "fusion"]:
-        rows = rows_for(lakehouse, config, model).cache()
-        versions = lakehouse.versions(_input_tables(model))
+    for model in [m for m in requested if m != FUSION]:
+        member = get_member(model)
+        rows = member.labelled_rows(lakehouse, config).cache()
+        versions = lakehouse.versions(input_tables(model))
         all_ids: list[int] = []
         all_labels: list[int] = []
         all_folds: list[int] = []
@@ -336,9 +325,7 @@ def run_cross_validation(
             )
             test = rows.filter(held_out)
             with job_step(lakehouse.spark, f"cv {model} fold {fold + 1}/{k}"):
-                ids, labels, probs = trainer.cross_validation_fold(
-                    lakehouse, config, model, training, test
-                )
+                ids, labels, probs = member.fit_fold(lakehouse, config, training, test)
             score = classification_metrics(labels, probs.argmax(1).tolist())["weighted_f1"]
             fold_scores.append(score)
             all_ids += ids
@@ -371,7 +358,7 @@ def run_cross_validation(
         figure = plot_confusion(evaluation, names, out / "figures" / f"confusion_cv_{model}.png")
         pairs = most_confused_pairs(evaluation, names, config.evaluation.confused_pairs)
         sections.append(model_section(evaluation, figure, pairs))
-    if "fusion" in requested and out_of_fold:
+    if FUSION in requested and out_of_fold:
         evaluation, section = cross_validate_fusion(config, out_of_fold, k, out)
         evaluations.append(evaluation)
         gold.append(evaluation_row(evaluation, run_id, lakehouse.versions(FUSION_TABLES), at))
@@ -392,13 +379,11 @@ def evaluate_fusion(
     lakehouse: Lakehouse, config: Config, registry: Registry, split: str, out: Path
 ) -> tuple[Evaluation, str]:
     """The latest fused model and the member versions it was fit on, scored on ``split``."""
-    from catalog_classifier.models import fusion
-
-    registered = registry.load("fusion")
+    registered = registry.load(FUSION)
     model = fusion.FusionModel.load(registered.folder)
     loaded = {m: registry.load(m, v) for m, v in model.members.items()}
     try:
-        members = fusion.member_predictions(
+        members = member_predictions(
             lakehouse, config, {m: r.folder for m, r in loaded.items()}, split
         )
     finally:
@@ -407,9 +392,9 @@ def evaluate_fusion(
     fused, used = model.predict(members.probs, members.available)
     names, codes = config.category_names, config.label_codes
     evaluation = evaluate_predictions(
-        "fusion", split, registered.version, members.labels.tolist(), fused, codes, names
+        FUSION, split, registered.version, members.labels.tolist(), fused, codes, names
     )
-    groups = fusion.evaluate_groups(fused, used, members)
+    groups = fusion.evaluate_groups(fused, used, members, modalities())
     evaluation.metrics.update(groups)
     confidence, correct = fused.max(1), fused.argmax(1) == members.labels
     reliability, ece = plot_reliability(
@@ -431,7 +416,7 @@ def evaluate_fusion(
     )
     pairs = most_confused_pairs(evaluation, names, config.evaluation.confused_pairs)
     section = model_section(evaluation, figure, pairs)
-    section += fusion_section(groups, reliability, ece, note)
+    section += fusion_section(groups, reliability, ece, note, list(members.probs))
     return evaluation, section
 
 
@@ -443,10 +428,13 @@ def cross_validate_fusion(
 ) -> tuple[Evaluation, str]:
     """Fusion by K-fold over the members' out-of-fold probabilities: each fold's combiner is fit
     on the other folds' listings, as the registered one is fit on the valid split."""
-    from catalog_classifier.models import fusion
-
     cfg = config.train.fusion
-    text_member = next(m for m in ("tfidf", "text") if m in out_of_fold)
+    kinds = modalities()
+    # The text members' out-of-fold rows are every labelled listing (an image member's are
+    # those with a usable image); with no text member, the image members' listings.
+    text_member = next(
+        (m for m in out_of_fold if kinds[m] == "text"), next(iter(out_of_fold))
+    )
     ids, labels, folds, _ = out_of_fold[text_member]
     order = np.argsort(ids)
     ids, labels, folds = ids[order], labels[order], folds[order]
@@ -469,6 +457,7 @@ def cross_validate_fusion(
             {m: a[train] for m, a in available.items()},
             labels[train],
             n_classes,
+            kinds,
             cfg,
             config.train.seed,
         )
@@ -476,26 +465,27 @@ def cross_validate_fusion(
         fused[test], used[test] = model.predict(
             {m: p[test] for m, p in probs.items()}, {m: a[test] for m, a in available.items()}
         )
-        fold_scores.append(fusion.weighted_f1(labels[test], fused[test].argmax(1)))
+        fold_scores.append(weighted_f1(labels[test], fused[test].argmax(1)))
     members = fusion.MemberPredictions(ids, labels, probs, available)
-    groups = fusion.evaluate_groups(fused, used, members)
+    groups = fusion.evaluate_groups(fused, used, members, kinds)
     names, codes = config.category_names, config.label_codes
     evaluation = evaluate_predictions(
-        "fusion", f"cv{k}", None, labels.tolist(), fused, codes, names
+        FUSION, f"cv{k}", None, labels.tolist(), fused, codes, names
     )
     evaluation.fold_scores = fold_scores
     evaluation.metrics["weighted_f1"] = float(np.mean(fold_scores))
-    with_image = available.get("image", np.zeros(n, bool))
+    with_image = fusion.with_image(members, kinds)
+    has_text_member = any(kinds[m] == "text" for m in probs)
     gains = []
     for fold in range(k):
         rows = (folds == fold) & with_image
-        if rows.sum() and "tfidf" in probs:
+        if rows.sum() and has_text_member:
             best = max(
-                fusion.weighted_f1(labels[rows], probs[m][rows].argmax(1))
+                weighted_f1(labels[rows], probs[m][rows].argmax(1))
                 for m in probs
                 if available[m][rows].all()
             )
-            gains.append(fusion.weighted_f1(labels[rows], fused[rows].argmax(1)) - best)
+            gains.append(weighted_f1(labels[rows], fused[rows].argmax(1)) - best)
     evaluation.metrics.update({k_: float(v) for k_, v in groups.items()})
     if gains:
         evaluation.metrics["with_image_gain_over_best_member"] = float(np.mean(gains))
@@ -510,7 +500,7 @@ def cross_validate_fusion(
     note = fusion_cv_note(chosen, gains)
     pairs = most_confused_pairs(evaluation, names, config.evaluation.confused_pairs)
     section = model_section(evaluation, figure, pairs)
-    section += fusion_section(groups, reliability, ece, note)
+    section += fusion_section(groups, reliability, ece, note, list(probs))
     return evaluation, section
 
 
