@@ -12,6 +12,7 @@ import sys
 import time
 import zipfile
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +22,7 @@ from PIL import Image
 from catalog_classifier.sample import generator as sample_module
 from catalog_classifier.sample import vocab as sample_vocab
 from catalog_classifier.sample.generator import BLEMISH_KINDS, SampleSummary, generate_sample
+from catalog_classifier.sample.vocab import vocabulary
 
 # Listings per prdtypecode in the challenge's real Y_train.csv.
 PRIORS = {
@@ -263,14 +265,14 @@ def test_mostly_french_with_german_and_english(
 
 def test_every_template_slot_resolves() -> None:
     slot = re.compile(r"\{(\w+)\}")
-    for code, category in sample_vocab.CATEGORIES.items():
-        for language in sample_vocab.LANGUAGES:
+    vocab = vocabulary()
+    for code, category in vocab.categories.items():
+        for language in vocab.languages:
             block = category[language]
             assert block["titles"] and block["sentences"], (code, language)
-            scopes = (block, category["shared"], sample_vocab.COMMON[language],
-                      sample_vocab.NEUTRAL)
+            scopes = (block, category["shared"], vocab.common[language], vocab.neutral)
             pending = [*block["titles"], *block["sentences"],
-                       *sample_vocab.COMMON[language]["generic"], "{condition}", "{ref}"]
+                       *vocab.common[language]["generic"], "{condition}", "{ref}"]
             seen: set[str] = set()
             while pending:
                 for name in slot.findall(pending.pop()):
@@ -280,6 +282,67 @@ def test_every_template_slot_resolves() -> None:
                     pool = next((scope[name] for scope in scopes if name in scope), None)
                     assert pool is not None, (code, language, name)
                     pending.extend(value for value in pool if isinstance(value, str))
+
+
+def _canonical(value: object) -> object:
+    if isinstance(value, range):
+        return {"range": [value.start, value.stop, value.step]}
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_canonical(v) for v in value]
+    return value
+
+
+# The loaded vocabulary's digest, first taken from the Python literals the YAML file replaced
+# (the same digest, and the same generated sample, byte for byte). Editing the vocabulary on
+# purpose changes it: update it then, with the two sample digests below.
+VOCABULARY_SHA256 = "2e1c821ef78569200a52d793b17e10d5afedef1103d8add26d3b98b003ee7be8"
+# X.csv and Y.csv of 1,500 listings, seed 11 (texts only: JPEG bytes depend on libjpeg).
+SAMPLE_SHA256 = {
+    "X.csv": "abe9c9a37cc112c76775d51d2c371bc9bab54bc877a0d478325c7050f5c0e7c1",
+    "Y.csv": "531d0d7dd62f88665664539a4f88aca9ae24ef7bfe3fb209323af064d3ffe7f9",
+}
+
+
+def test_the_loaded_vocabulary_has_not_drifted() -> None:
+    vocab = vocabulary()
+    assert vocabulary() is vocab  # parsed once
+    document = json.dumps(_canonical(vocab._asdict()), sort_keys=True, ensure_ascii=False)
+    assert hashlib.sha256(document.encode()).hexdigest() == VOCABULARY_SHA256
+    # The types the generator relies on: tuples and ranges, int category codes, read-only.
+    assert all(isinstance(code, int) for code in vocab.categories)
+    assert isinstance(vocab.neutral["n"], range) and isinstance(vocab.neutral["ref"], tuple)
+    with pytest.raises(TypeError):
+        vocab.common["fr"]["colour"] = ("x",)  # type: ignore[index]
+
+
+def test_the_generated_catalog_text_has_not_drifted(tmp_path: Path) -> None:
+    generate_sample(tmp_path, n_listings=1500, priors=PRIORS, seed=11, n_images=0,
+                    write_folder=False, write_zip=False)
+    assert file_digests(tmp_path) == SAMPLE_SHA256
+
+
+def test_a_broken_vocabulary_file_is_named_in_the_error() -> None:
+    good = """
+languages: [fr]
+language_weights: [1.0]
+neutral: {n: !range [1, 13]}
+common: {fr: {generic: ["Neuf."]}}
+categories:
+  10:
+    shared: {}
+    fr: {titles: ["Livre"], sentences: ["Un livre."]}
+"""
+    parsed = sample_vocab.parse(good)
+    assert parsed.neutral["n"] == range(1, 13)
+    assert parsed.categories[10]["fr"]["titles"] == ("Livre",)
+    with pytest.raises(ValueError, match=r"test\.yaml: category 10 has no fr\.sentences"):
+        sample_vocab.parse(good.replace('sentences: ["Un livre."]', "sentences: []"), "test.yaml")
+    with pytest.raises(ValueError, match=r"missing top-level key\(s\) \['neutral'\]"):
+        sample_vocab.parse(good.replace("neutral:", "neutre:"))
+    with pytest.raises(Exception, match=r"!range takes \[start, stop\] integers"):
+        sample_vocab.parse(good.replace("!range [1, 13]", "!range [1]"))
 
 
 # ---------------------------------------------------------------------------------------

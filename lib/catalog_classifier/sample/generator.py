@@ -9,7 +9,7 @@ and the benchmarks run on a synthetic catalog written exactly like the challenge
   under ``image_train/``.
 
 Texts and images carry class-specific signal (per-category vocabulary from
-``sample_vocab``, per-category palette and shape family) with deliberate overlap between
+``data/vocabulary.yaml``, per-category palette and shape family) with deliberate overlap between
 related classes, and the blemishes the ingest and cleaning stages must cope with: empty and
 HTML descriptions, (double-escaped) entities, mojibake, German and English listings,
 relisted and exact duplicates, blank, tiny, corrupt and truncated images, listings without
@@ -40,13 +40,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageDraw
 
-from catalog_classifier.sample.vocab import (
-    CATEGORIES,
-    COMMON,
-    LANGUAGE_WEIGHTS,
-    LANGUAGES,
-    NEUTRAL,
-)
+from catalog_classifier.sample.vocab import vocabulary
 
 __all__ = ["BLEMISH_KINDS", "SampleSummary", "generate_sample"]
 
@@ -273,7 +267,7 @@ def _class_table(priors: Mapping[int, int]) -> tuple[list[int], list[float]]:
     """Codes sorted (so dict order cannot change the output) with cumulative weights."""
     if not priors:
         raise ValueError("priors must not be empty")
-    unknown = sorted(code for code in priors if code not in CATEGORIES)
+    unknown = sorted(code for code in priors if code not in vocabulary().categories)
     if unknown:
         raise ValueError(f"no sample vocabulary for prdtypecode(s) {unknown}")
     if any(count < 0 for count in priors.values()) or sum(priors.values()) <= 0:
@@ -368,10 +362,11 @@ def _expand(template: str, rng: random.Random, scopes: Sequence[Mapping], depth:
 
 
 def _make_text(rng: random.Random, code: int) -> _Text:
-    lang = rng.choices(LANGUAGES, LANGUAGE_WEIGHTS)[0]
-    category = CATEGORIES[code]
+    vocab = vocabulary()
+    lang = rng.choices(vocab.languages, vocab.language_weights)[0]
+    category = vocab.categories[code]
     block = category[lang]
-    scopes = (block, category["shared"], COMMON[lang], NEUTRAL)
+    scopes = (block, category["shared"], vocab.common[lang], vocab.neutral)
     designation = _decorate_title(rng, _expand(rng.choice(block["titles"]), rng, scopes), lang,
                                   scopes)
     description, has_markup = _make_description(rng, designation, block, lang, scopes)
@@ -415,7 +410,7 @@ def _make_description(
     if rng.random() < 0.15:
         # Sellers often restate the title before describing the product.
         sentences.append(designation.strip())
-    generic = COMMON[lang]["generic"]
+    generic = vocabulary().common[lang]["generic"]
     used: set[str] = set()
     for _ in range(n_sentences - len(sentences)):
         pool = block["sentences"] if rng.random() < 0.72 else generic
