@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from catalog_classifier.features.text import (
+    DEFAULT_LANGUAGES,
+    LANGUAGE_SAMPLE_CHARS,
     character_shares,
     clean_text,
     count_words,
@@ -132,3 +137,85 @@ def test_features_of_every_real_listing_have_no_nulls_where_due(listings):
     share = features["language"].value_counts(normalize=True)
     assert share.index[0] == "fr" and share["fr"] > 0.7
     assert not features["text"].str.contains("&amp;|<br", regex=True).any()
+
+
+# The cleaning, shares and language code as they were before the speed work of issue 15: the
+# fast code must give the same values on every real listing and on the cases below.
+def reference_clean_text(text: str | None) -> str | None:
+    import unicodedata
+
+    import ftfy
+
+    if text is None:
+        return None
+    text = unescape_html(text)
+    text = strip_tags(text)
+    text = unescape_html(text)
+    text = ftfy.fix_text(text, unescape_html=False, normalization="NFC")
+    text = unicodedata.normalize("NFC", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    return text or None
+
+
+def reference_character_shares(text: str) -> tuple[float, float]:
+    visible = [c for c in text if not c.isspace()]
+    letters = [c for c in visible if c.isalpha()]
+    digits = sum(c.isdigit() for c in visible)
+    upper = sum(c.isupper() for c in letters)
+    return (
+        digits / len(visible) if visible else 0.0,
+        upper / len(letters) if letters else 0.0,
+    )
+
+
+@functools.cache
+def reference_identifier() -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    identifier = LanguageIdentifier.from_pickled_model(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(list(DEFAULT_LANGUAGES))
+    return identifier
+
+
+def reference_detect_language(text: str) -> tuple[str | None, float | None]:
+    if not text or not any(c.isalpha() for c in text):
+        return None, None
+    language, probability = reference_identifier().classify(text[:LANGUAGE_SAMPLE_CHARS].lower())
+    return str(language), float(probability)
+
+
+EDGE_CASES = [
+    "a\r\nb\rc",
+    "\r\n  Titre  \r",
+    "x\x00y\x07z",
+    "\x1b[31mrouge\x1b[0m vif",
+    "tab\there\x0cform\x0bvt\x7fdel\x1fus",
+    "CrÃ©ez un endroit calme",
+    "Cre\u0301ez",
+    "\ufb01n de s\u00e9rie \uff26\uff55\uff4c\uff4c",
+    "\u201cguillemets\u201d et \u2018apostrophes\u2019",
+    "ligne\u2028s\u00e9par\u00e9e\u2029paragraphe\x85suite",
+    "espace\u00a0ins\u00e9cable",
+    "Â· Accueil &amp;eacute;<br>fin",
+    "ÉTÉ 2024 ² ³ ½ Ⅻ ٣",
+    "   ",
+    "",
+    "1234 - 56",
+    "Plain ASCII title, nothing to fix",
+]
+
+
+def test_cleaning_shares_and_language_are_unchanged(listings):
+    texts = [*listings["designation"], *listings["description"].dropna(), *EDGE_CASES]
+    for raw in texts:
+        cleaned = clean_text(raw)
+        assert cleaned == reference_clean_text(raw), raw[:80]
+        for text in {raw, cleaned or ""}:
+            assert character_shares(text) == reference_character_shares(text), text[:80]
+    for designation, description in zip(
+        listings["designation"], listings["description"], strict=True
+    ):
+        text = join_text(clean_text(designation), clean_text(description))
+        assert detect_language(text) == reference_detect_language(text), text[:80]
+    for text in EDGE_CASES:
+        assert detect_language(text) == reference_detect_language(text), text

@@ -12,6 +12,7 @@ import logging
 import re
 import time
 import unicodedata
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -46,6 +47,11 @@ _ANY_TAG = re.compile(r"<[/!]?[A-Za-z][^<>]*>")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _WHITESPACE = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
+# The only characters of ASCII text that ftfy.fix_text can change besides line breaks: the
+# control characters its remove_control_chars (and remove_terminal_escapes) strip.
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+# HTML was handled before ftfy, so it must not guess about it.
+_FTFY_CONFIG = ftfy.TextFixerConfig(unescape_html=False, normalization="NFC", explain=False)
 
 # Languages the detector may answer: the catalog's (French, then German and English) and the few
 # others present in the data. Restricting the set makes short titles far more reliable.
@@ -82,10 +88,13 @@ def clean_text(text: str | None) -> str | None:
     text = strip_tags(text)
     # Tags removed, the text may carry entities that were hidden inside them, or escaped twice.
     text = unescape_html(text)
-    # ftfy repairs mojibake (UTF-8 read as Latin-1/Windows-1252: ``Ã©`` -> ``é``) and odd
-    # characters; HTML was handled above, so it must not guess about it.
-    text = ftfy.fix_text(text, unescape_html=False, normalization="NFC")
-    text = unicodedata.normalize("NFC", text)
+    if not text.isascii() or _ASCII_CONTROL.search(text):
+        # ftfy repairs mojibake (UTF-8 read as Latin-1/Windows-1252: ``Ã©`` -> ``é``) and odd
+        # characters. On ASCII text without control characters it can only turn \r\n and \r
+        # into \n, which the whitespace rule below makes a space anyway: skipping it there gives
+        # the same text (tests/test_text_features.py checks this against ftfy).
+        text = ftfy.fix_text(text, _FTFY_CONFIG)
+        text = unicodedata.normalize("NFC", text)
     text = _WHITESPACE.sub(" ", text).strip()
     return text or None
 
@@ -101,14 +110,25 @@ def count_words(text: str | None) -> int:
 
 
 def character_shares(text: str) -> tuple[float, float]:
-    """(digits / non-space characters, uppercase letters / letters), 0 when undefined."""
-    visible = [c for c in text if not c.isspace()]
-    letters = [c for c in visible if c.isalpha()]
-    digits = sum(c.isdigit() for c in visible)
-    upper = sum(c.isupper() for c in letters)
+    """(digits / non-space characters, uppercase letters / letters), 0 when undefined.
+
+    Each distinct character is classified once, weighted by its count: a listing has a few
+    dozen distinct characters for hundreds of characters.
+    """
+    visible = letters = digits = upper = 0
+    for char, count in Counter(text).items():
+        if char.isspace():
+            continue
+        visible += count
+        if char.isdigit():
+            digits += count
+        if char.isalpha():
+            letters += count
+            if char.isupper():
+                upper += count
     return (
-        digits / len(visible) if visible else 0.0,
-        upper / len(letters) if letters else 0.0,
+        digits / visible if visible else 0.0,
+        upper / letters if letters else 0.0,
     )
 
 
@@ -121,20 +141,41 @@ def _identifier(languages: tuple[str, ...]) -> Any:
     return identifier
 
 
+def language_features(identifier: Any, text: str) -> np.ndarray:
+    """py3langid's ``instance2fv``: how often each of the model's byte n-grams occurs in ``text``.
+
+    The same automaton walk and the same uint16 vector, without its per-byte list building and
+    Counter (the walk was most of a listing's time).
+    """
+    next_move = identifier.tk_nextmove
+    output = identifier.tk_output
+    state = 0
+    hits: list[int] = []
+    for byte in text.encode("utf8", errors="surrogatepass"):
+        state = next_move[(state << 8) + byte]
+        found = output.get(state)
+        if found:
+            hits.extend(found)
+    counts = np.bincount(np.asarray(hits, dtype=np.intp), minlength=identifier.nb_numfeats)
+    return counts.astype(np.uint16)
+
+
 def detect_language(
     text: str | None, languages: Sequence[str] = DEFAULT_LANGUAGES
 ) -> tuple[str | None, float | None]:
     """(ISO 639-1 code, probability) of ``text``, or (None, None) when it has no letters.
 
-    py3langid (a maintained, offline langid.py: naive Bayes over byte n-grams) answers in about
-    0.1 ms for a listing; the lowercase form is used, as title case confuses it.
+    py3langid (a maintained, offline langid.py: naive Bayes over byte n-grams), classifying as
+    its ``classify`` does from :func:`language_features`; the lowercase form is used, as title
+    case confuses it.
     """
     if not text or not any(c.isalpha() for c in text):
         return None, None
-    language, probability = _identifier(tuple(languages)).classify(
-        text[:LANGUAGE_SAMPLE_CHARS].lower()
-    )
-    return str(language), float(probability)
+    identifier = _identifier(tuple(languages))
+    features = language_features(identifier, text[:LANGUAGE_SAMPLE_CHARS].lower())
+    probabilities = identifier.norm_probs(identifier.nb_classprobs(features))
+    best = np.argmax(probabilities)
+    return str(identifier.nb_classes[best]), float(probabilities[best])
 
 
 TEXT_FEATURE_COLUMNS = [c.name for c in SILVER_TEXT_FEATURES.columns]
