@@ -93,8 +93,10 @@ rm -f "$LIB_ZIP"
 (cd "$ROOT/lib" && "${PYTHON:-python3}" - "$LIB_ZIP" <<'PY'
 import sys, zipfile, pathlib
 with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as zf:
-    for path in sorted(pathlib.Path("catalog_classifier").rglob("*.py")):
-        zf.write(path)
+    # The modules and their package data (report templates, the sample's vocabulary).
+    for path in sorted(pathlib.Path("catalog_classifier").rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            zf.write(path)
 PY
 )
 PY_FILES="${PY_FILES:+$PY_FILES,}$LIB_ZIP"

@@ -183,12 +183,8 @@ def test_the_python_tfidf_path_gives_spark_mls_features_and_probabilities(
     must reproduce the Spark ML pipeline, Java's tokenising quirks included."""
     import numpy as np
 
-    from catalog_classifier.models.tfidf import (
-        load_tfidf,
-        load_tfidf_scorer,
-        predict_tfidf,
-        tfidf_scorer,
-    )
+    from catalog_classifier.models.tfidf import load_tfidf, predict_tfidf
+    from catalog_classifier.models.tfidf_scorer import load_tfidf_scorer, tfidf_scorer
 
     lakehouse, first = scored
     registry = Registry(small_config, lakehouse.root)

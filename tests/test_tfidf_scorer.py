@@ -10,8 +10,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from catalog_classifier.models import tfidf as tfidf_model
-from catalog_classifier.models.tfidf import WORD_PATTERN, TfidfScorer, _Group, _TokenSource
+from catalog_classifier.models import tfidf_scorer as tfidf_model
+from catalog_classifier.models.tfidf_scorer import WORD_PATTERN, TfidfScorer, _Group, _TokenSource
 from catalog_classifier.stages.score import _top_json
 
 TEXTS = [

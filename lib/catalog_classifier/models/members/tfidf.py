@@ -31,14 +31,12 @@ from catalog_classifier.models.member import (
 )
 from catalog_classifier.models.tfidf import (
     TfidfModel,
-    TfidfScorer,
     fit_tfidf,
     load_tfidf,
-    load_tfidf_scorer,
     predict_tfidf,
     save_tfidf,
-    tfidf_scorer,
 )
+from catalog_classifier.models.tfidf_scorer import TfidfScorer, load_tfidf_scorer, tfidf_scorer
 from catalog_classifier.storage.lakehouse import Lakehouse
 
 log = logging.getLogger(__name__)
