@@ -10,6 +10,7 @@ must see exactly as many rows as the DataFrame had: a short epoch raises
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,12 @@ from pyspark.sql import DataFrame, SparkSession
 log = logging.getLogger(__name__)
 
 CACHE_DIR_CONF = "petastorm.spark.converter.parentCacheDirUrl"
+
+# petastorm 0.13.1 on pyarrow 14 warns about pyarrow's deprecated APIs on every piece it reads
+# (hundreds of lines per epoch, nothing a user can act on): silenced at their source.
+for _module in ("petastorm", r"petastorm\..*"):
+    warnings.filterwarnings("ignore", category=FutureWarning, module=_module)
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=_module)
 
 
 class RowCountError(RuntimeError):
