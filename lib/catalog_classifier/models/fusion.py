@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import precision_recall_curve
 
 from catalog_classifier.models.calibration import fit_temperature, tempered
 from catalog_classifier.models.metrics import weighted_f1
@@ -90,16 +91,16 @@ def fit_vote(probs: Sequence[np.ndarray], labels: np.ndarray, step: float = 0.05
         if sum(combo) != ticks:
             continue
         weights = tuple(c / ticks for c in combo)
-        fused = sum(w * p for w, p in zip(weights, probs, strict=True))
-        f1 = weighted_f1(labels, np.asarray(fused).argmax(1))
+        fused = np.asarray(sum(w * p for w, p in zip(weights, probs, strict=True)))
+        f1 = weighted_f1(labels, fused.argmax(1))
         loglik = float(np.mean(np.log(np.clip(fused[np.arange(len(labels)), labels], 1e-12, 1))))
         if best is None or (f1, loglik) > best[:2]:
             best = (f1, loglik, weights)
     assert best is not None
-    weights = list(best[2])
-    fused = np.asarray(sum(w * p for w, p in zip(weights, probs, strict=True)))
+    best_weights = list(best[2])
+    fused = np.asarray(sum(w * p for w, p in zip(best_weights, probs, strict=True)))
     temperature = fit_temperature_of_probs(fused, labels)
-    return GroupFusion([], "vote", weights=weights, temperature=temperature)
+    return GroupFusion([], "vote", weights=best_weights, temperature=temperature)
 
 
 def fit_stacking(probs: Sequence[np.ndarray], labels: np.ndarray, c: float = 0.1) -> GroupFusion:
@@ -324,23 +325,33 @@ def review_threshold(
     """The lowest confidence threshold whose listings at or above it reach ``target_precision``.
 
     Returns (threshold, precision above it, share of listings above it). When no threshold
-    reaches the target, the highest confidence is returned (everything goes to review).
+    reaches the target, the highest confidence is returned (everything goes to review). The
+    thresholds are scikit-learn's precision-recall curve's: each distinct confidence, so tied
+    listings are never split by a threshold (``confidence >= threshold`` takes them all).
     """
-    order = np.argsort(-confidence)
-    conf, hits = confidence[order], np.asarray(correct, float)[order]
-    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
-    ok = np.nonzero(precision >= target_precision)[0]
+    confidence = np.asarray(confidence, float)
+    hits = np.asarray(correct, bool)
+    if not len(confidence):
+        return 1.0, 0.0, 0.0
+    if not hits.any():
+        return float(confidence.max()) + 1e-9, 0.0, 0.0
+    precision, _, thresholds = precision_recall_curve(hits, confidence)
+    # precision[i] is that of the listings with confidence >= thresholds[i] (increasing).
+    ok = np.nonzero(precision[:-1] >= target_precision)[0]
     if not len(ok):
-        return float(conf[0]) + 1e-9 if len(conf) else 1.0, 0.0, 0.0
-    # The largest prefix whose precision holds; the threshold is its lowest confidence.
-    last = int(ok.max())
-    return float(conf[last]), float(precision[last]), float((last + 1) / len(conf))
+        return float(confidence.max()) + 1e-9, 0.0, 0.0
+    first = int(ok.min())
+    threshold = float(thresholds[first])
+    return threshold, float(precision[first]), float((confidence >= threshold).mean())
 
 
 def reliability_curve(
     confidence: np.ndarray, correct: np.ndarray, bins: int = 10
 ) -> tuple[list[dict[str, float]], float]:
-    """Per confidence bin: mean confidence, accuracy, count; and the expected calibration error."""
+    """Per confidence bin: mean confidence, accuracy, count; and the expected calibration error.
+
+    scikit-learn's ``calibration_curve`` gives the first two but not the bins' counts, which the
+    evaluation page prints beside each point and the ECE weighs by: hence these few lines."""
     edges = np.linspace(0.0, 1.0, bins + 1)
     rows, ece = [], 0.0
     for lo, hi in itertools.pairwise(edges):

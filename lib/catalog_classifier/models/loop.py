@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from catalog_classifier.models.heads import ClassifierHead
 from catalog_classifier.models.metrics import classification_metrics
 
 log = logging.getLogger(__name__)
@@ -201,7 +202,7 @@ def fit(
             valid_accuracy=metrics["accuracy"],
             valid_weighted_f1=metrics["weighted_f1"],
             valid_macro_f1=metrics["macro_f1"],
-            learning_rate=scheduler.get_last_lr()[0],
+            learning_rate=float(scheduler.get_last_lr()[0]),  # a float lr gives floats
             seconds=time.monotonic() - epoch_started,
         )
         result.history.append(stats)
@@ -270,7 +271,7 @@ def copy_model(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def fit_logistic(
-    head: torch.nn.Module,
+    head: ClassifierHead,
     features: torch.Tensor,
     labels: torch.Tensor,
     *,
@@ -288,6 +289,11 @@ def fit_logistic(
     early: the penalty is the regularisation) and no learning rate, and gives the same answer
     whatever the row order. ``head`` is a :class:`~catalog_classifier.models.heads.ClassifierHead`
     without a hidden layer, its standardisation already set; ``features`` are its raw inputs.
+
+    Kept instead of scikit-learn's ``LogisticRegression``: the result must be the torch head
+    itself (fine-tuning starts from it, Grad-CAM back-propagates through it, the registry saves
+    it as safetensors), and this objective's bias is unpenalised, which sklearn's lbfgs solver
+    does not offer.
     """
     started = time.monotonic()
     linear = head.net[-1]
