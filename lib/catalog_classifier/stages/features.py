@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 from catalog_classifier.config import Config
 from catalog_classifier.features.image import changed_duplicate_groups, image_features
 from catalog_classifier.features.text import text_features
+from catalog_classifier.storage.incremental import missing_rows
 from catalog_classifier.storage.lakehouse import Lakehouse
 from catalog_classifier.storage.spark import job_step
 from catalog_classifier.storage.tables import (
@@ -86,18 +87,12 @@ class FeaturesSummary:
 
 def listings_to_compute(listings: DataFrame, text: DataFrame | None) -> DataFrame:
     """Listings with no text features yet, or whose content changed since they were computed."""
-    if text is None:
-        return listings
-    done = text.select("productid", "content_sha256")
-    return listings.join(done, ["productid", "content_sha256"], "left_anti")
+    return missing_rows(listings, text, ["productid", "content_sha256"])
 
 
 def images_to_compute(images: DataFrame, features: DataFrame | None) -> DataFrame:
     """Images with no features yet, or whose bytes changed since they were computed."""
-    if features is None:
-        return images
-    done = features.select("imageid", "sha256")
-    return images.join(done, ["imageid", "sha256"], "left_anti")
+    return missing_rows(images, features, ["imageid", "sha256"])
 
 
 def _problem_counts(lakehouse: Lakehouse, column: str) -> dict[str, int]:
@@ -113,6 +108,19 @@ def _problem_counts(lakehouse: Lakehouse, column: str) -> dict[str, int]:
     return {r["problem"]: r["count"] for r in rows}
 
 
+def _spread_over_cores(todo: DataFrame, lakehouse: Lakehouse) -> DataFrame:
+    """``todo`` in at least twice as many partitions as the executors have cores.
+
+    Bronze tables come in few large files (one per ingest batch or MERGE), read as one
+    partition each: a full recompute would run the features on one core. Twice the cores lets a
+    core that finishes early take another share.
+    """
+    parallelism = lakehouse.spark.sparkContext.defaultParallelism
+    if todo.rdd.getNumPartitions() < parallelism:
+        return todo.repartition(2 * parallelism)
+    return todo
+
+
 def run_text_features(
     lakehouse: Lakehouse, config: Config, computed_at: datetime, full: bool
 ) -> StepSummary:
@@ -123,7 +131,7 @@ def run_text_features(
         if full or not lakehouse.exists(SILVER_TEXT_FEATURES)
         else lakehouse.read(SILVER_TEXT_FEATURES)
     )
-    todo = listings_to_compute(listings, existing)
+    todo = _spread_over_cores(listings_to_compute(listings, existing), lakehouse)
     log.info("text features: computing %s listings", "all" if existing is None else "new/changed")
     result = lakehouse.merge(
         SILVER_TEXT_FEATURES, text_features(todo, computed_at, config.features.languages)
@@ -148,12 +156,7 @@ def run_image_features(
         if full or not lakehouse.exists(SILVER_IMAGE_FEATURES)
         else lakehouse.read(SILVER_IMAGE_FEATURES)
     )
-    todo = images_to_compute(images, existing)
-    spark = lakehouse.spark
-    parallelism = spark.sparkContext.defaultParallelism
-    if todo.rdd.getNumPartitions() < parallelism:
-        # Few large files (one per ingest batch) would leave cores idle: decoding dominates.
-        todo = todo.repartition(2 * parallelism)
+    todo = _spread_over_cores(images_to_compute(images, existing), lakehouse)
     log.info("image features: computing %s images", "all" if existing is None else "new/changed")
     features = image_features(
         todo, computed_at, config.ingest.max_image_pixels, config.features.blank_max_spread
