@@ -134,4 +134,3 @@ def test_the_reference_is_the_study_definition(real_photos):
         padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:] - 4 * gray
     )
     assert reference_measures(data)["sharpness"] == pytest.approx(laplacian.var(), rel=1e-12)
-

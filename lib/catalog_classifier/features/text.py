@@ -13,7 +13,7 @@ import re
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -244,16 +244,18 @@ def text_features(
         [f for f in SILVER_TEXT_FEATURES.spark_schema().fields if f.name != "computed_at"]
     )
 
-    def compute(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def compute(batches: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         worker_log = worker_logger(__name__)
         for batch in batches:
-            started = time.monotonic()
+            started, cpu_started = time.monotonic(), time.process_time()
             features = text_features_pandas(batch, computed_at, languages)
             elapsed = time.monotonic() - started
+            # CPU well under the elapsed time: the worker waited for a core (a busy machine).
             worker_log.info(
-                "text features: %d listings in %.2f s (%.0f listings/s)",
+                "text features: %d listings in %.2f s, %.2f s CPU (%.0f listings/s)",
                 len(batch),
                 elapsed,
+                time.process_time() - cpu_started,
                 len(batch) / elapsed if elapsed else 0.0,
             )
             yield features.drop(columns=["computed_at"])
