@@ -3,8 +3,8 @@
 ./spark-submit.sh pipeline --sample                       # generate the sample if missing, run all
 ./spark-submit.sh pipeline --listings X.csv --labels Y.csv --images images.zip
 
-Steps: [generate sample] -> ingest -> features -> report -> train -> evaluate -> score.
---no-train stops after the report; --no-score after the evaluation.
+Steps: [generate sample] -> ingest -> features -> report -> train -> evaluate -> promote -> score.
+--no-train stops after the report; --no-score after the champion gate (promote).
 """
 
 from __future__ import annotations
@@ -14,13 +14,16 @@ import sys
 from pathlib import Path
 
 from catalog_classifier.cli import job_parser, start_job
+from catalog_classifier.models.members import FUSION
 from catalog_classifier.reports.quality import build_report
 from catalog_classifier.sample.job import generate_from_config
 from catalog_classifier.stages.evaluate import run_evaluate
 from catalog_classifier.stages.features import run_features
 from catalog_classifier.stages.ingest import run_ingest
+from catalog_classifier.stages.promote import run_promote
 from catalog_classifier.stages.score import run_score
 from catalog_classifier.stages.train import run_train
+from catalog_classifier.storage.registry import Registry
 from catalog_classifier.storage.spark import job_step
 from catalog_classifier.storage.tables import ALL_TABLES
 
@@ -36,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         "--report-dir", default="report", help="where to write the report (default: ./report)"
     )
     parser.add_argument("--no-train", action="store_true", help="stop after the report")
-    parser.add_argument("--no-score", action="store_true", help="stop after the evaluation")
+    parser.add_argument("--no-score", action="store_true", help="stop after the champion gate")
     parser.add_argument(
         "--models", default=None, help="models to train, comma-separated (default from conf)"
     )
@@ -46,41 +49,48 @@ def main(argv: list[str] | None = None) -> int:
     if args.sample:
         sample_dir = Path(job.config.sample.dir)
         if args.regenerate or not (sample_dir / "X.csv").exists():
-            job.log.info("step 1/7: generating the built-in sample in %s", sample_dir)
+            job.log.info("step 1/8: generating the built-in sample in %s", sample_dir)
             generate_from_config(job.config)
         else:
-            job.log.info("step 1/7: built-in sample already in %s", sample_dir)
+            job.log.info("step 1/8: built-in sample already in %s", sample_dir)
         listings = [str(sample_dir / "X.csv")]
         labels = [str(sample_dir / "Y.csv")]
         images = [str(sample_dir / "images.zip")]
     elif not listings and not images:
         parser.error("give --sample, or the files to ingest")
-    with job_step(job.spark, "pipeline 2/7: ingest"):
+    with job_step(job.spark, "pipeline 2/8: ingest"):
         summary = run_ingest(job.spark, job.lakehouse, job.config, listings, labels, images)
     print(summary.format())
-    with job_step(job.spark, "pipeline 3/7: features"):
+    with job_step(job.spark, "pipeline 3/8: features"):
         features = run_features(job.lakehouse, job.config)
     print(features.format())
-    with job_step(job.spark, "pipeline 4/7: report"):
+    with job_step(job.spark, "pipeline 4/8: report"):
         report = build_report(job.lakehouse, job.config, args.report_dir)
     print(f"Report: {report.html_path} ({len(report.figures)} figures)")
     trained: dict = {}
     evaluated: dict = {}
+    promoted: dict = {}
     if not args.no_train:
         models = [m for m in args.models.split(",") if m] if args.models else None
-        with job_step(job.spark, "pipeline 5/7: train"):
+        with job_step(job.spark, "pipeline 5/8: train"):
             training = run_train(job.lakehouse, job.config, models)
         print(training.format())
         trained = training.models
-        with job_step(job.spark, "pipeline 6/7: evaluate on the test split"):
+        with job_step(job.spark, "pipeline 6/8: evaluate on the test split"):
             evaluation = run_evaluate(
                 job.lakehouse, job.config, "test", str(Path(args.report_dir) / "evaluation"), models
             )
         print(evaluation.format())
         evaluated = evaluation.as_dict()["models"]
+        # A run that trained members only (--models) may have no fused version to judge yet.
+        if Registry(job.config, job.lakehouse.root).latest_version(FUSION) is not None:
+            with job_step(job.spark, "pipeline 7/8: champion gate"):
+                promotion = run_promote(job.lakehouse, job.config)
+            print(promotion.format())
+            promoted = promotion.as_dict()
     scored: dict = {}
     if not args.no_train and not args.no_score:
-        with job_step(job.spark, "pipeline 7/7: score every listing with the fused model"):
+        with job_step(job.spark, "pipeline 8/8: score every listing with the fused model"):
             scoring = run_score(job.lakehouse, job.config)
         print(scoring.format())
         scored = scoring.as_dict()
@@ -101,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                 "features": features.as_dict(),
                 "train": trained,
                 "evaluate": evaluated,
+                "promote": promoted,
                 "score": scored,
             }
         ),

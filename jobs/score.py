@@ -2,10 +2,11 @@
 
 ./spark-submit.sh score [--full] [--model VERSION]
 
-Scores the listings that have no prediction from the fused model version (latest by default),
-or whose text or image changed since; --full rescores everything. Idempotent: a re-run with the
-same model and inputs changes nothing; a crash leaves the table at its last chunk's commit and
-the next run completes the work.
+Scores the listings that have no prediction from the fused model version (by default the
+`champion` that promote set; the latest in a project with no champion yet), or whose text or
+image changed since; --full rescores everything. Idempotent: a re-run with the same model and
+inputs changes nothing; a crash leaves the table at its last chunk's commit and the next run
+completes the work.
 """
 
 from __future__ import annotations

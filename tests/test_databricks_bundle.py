@@ -27,7 +27,7 @@ JOB_KEYS = {
 TASK_KEYS = {"task_key", "depends_on", "job_cluster_key", "libraries", "spark_python_task"}
 EXPECTED_TASKS = {
     "nightly_scoring": ["ingest", "features", "score"],
-    "weekly_retraining": ["train", "evaluate"],
+    "weekly_retraining": ["train", "evaluate", "promote"],
 }
 
 

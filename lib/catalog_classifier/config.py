@@ -338,6 +338,20 @@ class EvaluationConfig:
 
 
 @dataclass(frozen=True, config=_SECTION)
+class PromotionConfig:
+    """The champion gate (``promote``): a new fused version replaces the champion only when it
+    is not worse on the test split by more than these tolerances."""
+
+    # Largest allowed fall of weighted F1 (champion's minus the candidate's, absolute).
+    max_f1_drop: Annotated[float, Field(ge=0, le=1)] = 0.01
+    # Largest allowed fall of any one class's recall (absolute), among the classes below.
+    max_class_recall_drop: Annotated[float, Field(ge=0, le=1)] = 0.10
+    # Classes with fewer test listings than this are not checked one by one: a recall on a
+    # handful of rows moves by 1/n with a single listing (still counted in weighted F1).
+    min_class_support: Annotated[int, Field(ge=1)] = 20
+
+
+@dataclass(frozen=True, config=_SECTION)
 class Config:
     lakehouse: str = "./lakehouse"
     # auto: the Delta Lake connector for Spark where its classes are on the classpath,
@@ -353,6 +367,7 @@ class Config:
     registry: RegistryConfig = field(default_factory=RegistryConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    promotion: PromotionConfig = field(default_factory=PromotionConfig)
     categories: tuple[Category, ...] = ()
     # Settings of model members added beside the built-in ones (models/members), one section
     # each, read and checked by the member itself: members: {length: {smoothing: 0.5}}.

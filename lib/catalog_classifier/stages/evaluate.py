@@ -375,24 +375,74 @@ def run_cross_validation(
 # ------------------------------------------------------------------------------ fusion
 
 
+@dataclass
+class FusedPredictions:
+    """A registered fused version applied to the labelled listings of a split."""
+
+    version: str
+    model: fusion.FusionModel
+    members: fusion.MemberPredictions
+    fused: np.ndarray  # fused class probabilities, one row per members.productids
+    used: np.ndarray  # the availability group that fused each row
+
+
+# Member predictions on a split, per (member, version, split): two fused versions that share a
+# member version (a fusion refit, or one member retrained) score that member once.
+MemberCache = dict[tuple[str, str, str], fusion.MemberPredictions]
+
+
+def fused_predictions(
+    lakehouse: Lakehouse,
+    config: Config,
+    registry: Registry,
+    split: str,
+    version: str | None = None,
+    cache: MemberCache | None = None,
+) -> FusedPredictions:
+    """A fused version (the latest by default) and the member versions it was fit on, applied
+    to the labelled listings of ``split``."""
+    cache = {} if cache is None else cache
+    registered = registry.load(FUSION, version)
+    try:
+        model = fusion.FusionModel.load(registered.folder)
+    finally:
+        shutil.rmtree(registered.folder.parent, ignore_errors=True)
+    for member, member_version in model.members.items():
+        key = (member, str(member_version), split)
+        if key in cache:
+            continue
+        loaded = registry.load(member, member_version)
+        try:
+            cache[key] = member_predictions(lakehouse, config, {member: loaded.folder}, split)
+        finally:
+            shutil.rmtree(loaded.folder.parent, ignore_errors=True)
+    parts = [cache[(m, str(v), split)] for m, v in model.members.items()]
+    if not parts:
+        raise LookupError(f"fused version {registered.version} records no member")
+    first = parts[0]
+    for part in parts[1:]:
+        # member_predictions orders every member's rows by productid over the same listings.
+        if not np.array_equal(part.productids, first.productids):
+            raise RuntimeError(f"member predictions on {split} are not over the same listings")
+    members = fusion.MemberPredictions(
+        first.productids,
+        first.labels,
+        {m: p.probs[m] for m, p in zip(model.members, parts, strict=True)},
+        {m: p.available[m] for m, p in zip(model.members, parts, strict=True)},
+    )
+    fused, used = model.predict(members.probs, members.available)
+    return FusedPredictions(registered.version, model, members, fused, used)
+
+
 def evaluate_fusion(
     lakehouse: Lakehouse, config: Config, registry: Registry, split: str, out: Path
 ) -> tuple[Evaluation, str]:
     """The latest fused model and the member versions it was fit on, scored on ``split``."""
-    registered = registry.load(FUSION)
-    model = fusion.FusionModel.load(registered.folder)
-    loaded = {m: registry.load(m, v) for m, v in model.members.items()}
-    try:
-        members = member_predictions(
-            lakehouse, config, {m: r.folder for m, r in loaded.items()}, split
-        )
-    finally:
-        for item in [registered, *loaded.values()]:
-            shutil.rmtree(item.folder.parent, ignore_errors=True)
-    fused, used = model.predict(members.probs, members.available)
+    scored = fused_predictions(lakehouse, config, registry, split)
+    model, members, fused, used = scored.model, scored.members, scored.fused, scored.used
     names, codes = config.category_names, config.label_codes
     evaluation = evaluate_predictions(
-        FUSION, split, registered.version, members.labels.tolist(), fused, codes, names
+        FUSION, split, scored.version, members.labels.tolist(), fused, codes, names
     )
     groups = fusion.evaluate_groups(fused, used, members, modalities())
     evaluation.metrics.update(groups)

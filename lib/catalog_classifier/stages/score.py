@@ -46,7 +46,7 @@ from catalog_classifier.models.members import FUSION, get_member, member_names
 from catalog_classifier.storage.incremental import missing_rows
 from catalog_classifier.storage.lakehouse import Lakehouse
 from catalog_classifier.storage.migrations import migrate_predictions
-from catalog_classifier.storage.registry import Registry
+from catalog_classifier.storage.registry import CHAMPION, Registry
 from catalog_classifier.storage.spark import job_step, torch_threads_per_task
 from catalog_classifier.storage.tables import (
     BRONZE_IMAGES,
@@ -85,12 +85,25 @@ class ScoringModels:
 def load_scoring_models(
     registry: Registry, config: Config, version: str | None = None
 ) -> ScoringModels:
-    """Download the fused model (latest, or ``version``) and the member versions it was fit on.
+    """Download the fused model (the ``champion``, or ``version``) and the member versions it
+    was fit on.
 
+    Without a version: the version the champion gate (``promote``) marked ``champion``; in a
+    project trained before the gate existed (no alias yet), the latest version, with a warning.
     The folders are local to the driver: in local mode the workers read them directly; on a
     cluster, set ``registry.tracking_uri`` to a store whose artifacts the executors can reach
     (Databricks, or a shared file system) — see the README's cluster notes.
     """
+    if version is None:
+        version = registry.alias_version(FUSION, CHAMPION)
+        if version is None:
+            log.warning(
+                "score: no fused version is marked %s (run promote after evaluate); "
+                "scoring with the latest version",
+                CHAMPION,
+            )
+        else:
+            log.info("score: fused version %s is the %s", version, CHAMPION)
     fused = registry.load(FUSION, version)
     model = FusionModel.load(fused.folder)
     folders, versions = {}, {}

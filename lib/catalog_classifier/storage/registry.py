@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 
 MODEL_ARTIFACT = "model"
 MODEL_META = "model.json"
+# MLflow aliases on the fusion's registered model: the version scoring uses, and the last one
+# the champion gate refused (stages/promote.py).
+CHAMPION = "champion"
+CHALLENGER = "challenger"
 
 
 def tracking_uri(config: Config, lakehouse_root: str) -> str:
@@ -129,6 +133,26 @@ class Registry:
         latest = max((int(v.version) for v in versions), default=None)
         return None if latest is None else str(latest)
 
+    def alias_version(self, model: str, alias: str) -> str | None:
+        """The version an MLflow alias (``champion``, ``challenger``) points at; None if unset."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            # The registered model's alias map: an unset alias is simply absent (asking for it
+            # by name fails with a store-dependent error code instead).
+            aliases = self.client.get_registered_model(self.registered_name(model)).aliases
+        except MlflowException as error:
+            if error.error_code == "RESOURCE_DOES_NOT_EXIST":  # never registered
+                return None
+            raise
+        version = (aliases or {}).get(alias)
+        return None if version is None else str(version)
+
+    def set_alias(self, model: str, alias: str, version: str) -> None:
+        """Point ``alias`` at ``version`` (moving it off any other version)."""
+        self.client.set_registered_model_alias(self.registered_name(model), alias, str(version))
+        log.info("registry: %s@%s -> version %s", self.registered_name(model), alias, version)
+
     def load(self, model: str, version: str | None = None) -> RegisteredModel:
         """Download a registered version (the latest by default) into a local folder."""
         import mlflow
@@ -138,6 +162,8 @@ class Registry:
         if version is None:
             raise LookupError(f"no registered version of {name}: train it first")
         found = self.client.get_model_version(name, str(version))
+        if found.run_id is None:  # a version registered from a bare path, not by register()
+            raise LookupError(f"{name} version {version} has no MLflow run to download from")
         target = Path(tempfile.mkdtemp(prefix=f"{name}-v{version}-"))
         path = mlflow.artifacts.download_artifacts(
             run_id=found.run_id, artifact_path=MODEL_ARTIFACT, dst_path=str(target)

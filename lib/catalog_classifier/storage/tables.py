@@ -443,5 +443,60 @@ GOLD_PREDICTIONS = TableSpec(
     ),
 )
 
-GOLD_TABLES: tuple[TableSpec, ...] = (GOLD_EVALUATIONS, GOLD_PREDICTIONS)
+GOLD_MODEL_DECISIONS = TableSpec(
+    layer="gold",
+    name="model_decisions",
+    keys=("decision_id",),
+    doc=(
+        "Each decision of the champion gate (promote): the newest fused version against the "
+        "champion on the same test split, with the figures and thresholds it was decided on."
+    ),
+    writer="promote",
+    growth=(
+        "Append, one row per promote run that had a candidate to judge (none when the newest "
+        "fused version already is the champion)."
+    ),
+    columns=(
+        Column("decision_id", "string", False, "Unique id of the decision (key)."),
+        Column("decided_at", "timestamp", False, "When the decision was made."),
+        Column("registered_model", "string", False, "MLflow registered model of the fusion."),
+        Column("candidate_version", "string", False, "The fused version judged."),
+        Column(
+            "champion_version_before",
+            "string",
+            True,
+            "The champion when the gate ran (null for a project's first fused model).",
+        ),
+        Column("champion_version_after", "string", False, "The champion the gate left."),
+        Column("decision", "string", False, "promoted, refused, or first (no champion yet)."),
+        Column("reason", "string", False, "Why, in one sentence with the figures."),
+        Column("split", "string", False, "The split both versions were scored on (test)."),
+        Column("rows", "long", False, "Labelled listings of that split scored."),
+        Column("candidate_weighted_f1", "double", False, "The candidate's weighted F1."),
+        Column("champion_weighted_f1", "double", True, "The champion's (null when first)."),
+        Column(
+            "worst_class_recall_drop",
+            "double",
+            True,
+            "Largest recall fall of a class with enough support (champion minus candidate; "
+            "negative: every such class gained); null when first or no class has the support.",
+        ),
+        Column("worst_class", "integer", True, "The prdtypecode of that class."),
+        Column("max_f1_drop", "double", False, "Threshold: promotion.max_f1_drop."),
+        Column(
+            "max_class_recall_drop", "double", False, "Threshold: promotion.max_class_recall_drop."
+        ),
+        Column("min_class_support", "long", False, "Threshold: promotion.min_class_support."),
+        Column(
+            "evidence",
+            "string",
+            False,
+            "JSON: per evidence set (today only test_split; the review corrections are not "
+            "collected yet), its figures, per-class recalls and verdict.",
+        ),
+        Column("input_versions", "string", False, "JSON: Delta versions of the tables read."),
+    ),
+)
+
+GOLD_TABLES: tuple[TableSpec, ...] = (GOLD_EVALUATIONS, GOLD_PREDICTIONS, GOLD_MODEL_DECISIONS)
 ALL_TABLES: tuple[TableSpec, ...] = BRONZE_TABLES + SILVER_TABLES + GOLD_TABLES
