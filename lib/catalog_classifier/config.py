@@ -12,6 +12,7 @@ runs in.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import os
 import typing
@@ -99,6 +100,18 @@ class IngestConfig:
     quarantine_raw_chars: int = 4000
     # Spark's CSV parser refuses longer fields; real descriptions stay far below this.
     csv_max_chars_per_column: int = 1_000_000
+    # A CSV that is not valid UTF-8 is decoded with this codec (strictly; a Python codec name
+    # Java knows too: cp1252, latin-1, iso-8859-15) and the run says so; "" quarantines it.
+    fallback_encoding: str = "cp1252"
+
+    @model_validator(mode="after")
+    def _known_encoding(self) -> IngestConfig:
+        if self.fallback_encoding:
+            try:
+                codecs.lookup(self.fallback_encoding)
+            except LookupError:
+                raise ValueError(f"unknown fallback_encoding {self.fallback_encoding!r}") from None
+        return self
 
 
 @dataclass(frozen=True, config=_SECTION)

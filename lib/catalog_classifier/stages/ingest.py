@@ -11,7 +11,10 @@ the files and writes the tables.
 
 from __future__ import annotations
 
+import codecs
+import csv
 import hashlib
+import io
 import logging
 import os
 import re
@@ -19,7 +22,7 @@ import stat
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -58,52 +61,155 @@ LABELS_BY_INDEX_SCHEMA = T.StructType(
 LABELS_BY_PRODUCT_SCHEMA = T.StructType(
     [T.StructField(n, T.StringType()) for n in ("productid", "prdtypecode", CORRUPT)]
 )
-# Ids are positive integers that fit a Delta long.
-ID_PATTERN = r"^[0-9]{1,18}$"
+# Ids are non-negative integers of ASCII digits ([0-9], not \d: Java's and Python's \d may take
+# other scripts' digits) that fit a Delta long (signed 64-bit); the range is checked apart.
+ID_PATTERN = r"^[0-9]+$"
+MAX_ID = 2**63 - 1
+
+
+def id_problem(text: str) -> str | None:
+    """Why ``text`` is not an id (ASCII digits, at most ``MAX_ID``), or None when it is one."""
+    if not (text.isascii() and text.isdigit()):
+        return "not ASCII digits"
+    if int(text) > MAX_ID:
+        return f"{text} does not fit a signed 64-bit integer"
+    return None
 
 
 class IngestInputError(ValueError):
     """An input file that cannot be ingested at all (its records are not read)."""
 
+    def __init__(self, message: str, reason: str = "unreadable_csv") -> None:
+        super().__init__(message)
+        self.reason = reason  # the quarantine reason of the whole file
+
 
 # --------------------------------------------------------------------------------------------
 # CSV reading
 
+# Valid UTF-8 multi-byte sequences: in a file that is not UTF-8 they say it mixes encodings.
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xC2-\xDF][\x80-\xBF]|[\xE0-\xEF][\x80-\xBF]{2}|[\xF0-\xF4][\x80-\xBF]{3}"
+)
+_CHUNK = 1 << 20
 
-def read_csv_header(spark: SparkSession, path: str) -> list[str]:
-    first = spark.read.text(path).limit(1).collect()
-    if not first:
-        raise IngestInputError(f"{path}: empty file")
-    return [name.strip().strip('"') for name in first[0][0].split(",")]
+
+def _local_file(path: str) -> bool:
+    """Whether the driver can open ``path`` itself (a URI such as s3a://... it cannot)."""
+    return "://" not in path and os.path.isfile(path)
 
 
-def read_listings_csv(spark: SparkSession, path: str, cfg: IngestConfig) -> DataFrame:
-    """Raw listing rows as strings, in the challenge's layout (``,designation,description,...``).
+def detect_text_encoding(path: str, fallback: str) -> str:
+    """The Python codec ``path`` decodes with (see :func:`scan_text`)."""
+    return scan_text(path, fallback)[0]
 
-    Quoted fields may hold commas, doubled quotes and newlines. Rows the parser cannot split into
-    the five columns keep their text in ``_corrupt_record``.
+
+def scan_text(path: str, fallback: str) -> tuple[str, int]:
+    """The Python codec ``path`` decodes with, and its longest CSV record in bytes (0 when not
+    UTF-8). One streamed pass; memory stays at one chunk.
+
+    The codec is ``"utf-8"`` when the file is strict UTF-8, else ``fallback`` when that decodes
+    it strictly and the file does not look like UTF-8 with a few stray bytes. Raises
+    :class:`IngestInputError` (``undecodable_text``) otherwise, so no text is ever stored with
+    replacement characters. Files the driver cannot open (URIs) are taken as UTF-8 unchecked.
     """
-    header = read_csv_header(spark, path)
-    if header[1:] != ["designation", "description", "productid", "imageid"]:
+    if not _local_file(path):
+        return "utf-8", 0
+    decoder: codecs.IncrementalDecoder = codecs.getincrementaldecoder("utf-8")("strict")
+    offset, bad = 0, None
+    longest, record, quotes = 0, 0, 0
+    with open(path, "rb") as handle:
+        while piece := handle.readline(_CHUNK):
+            if b"\x00" in piece:
+                raise IngestInputError(
+                    f"{path}: NUL byte at offset {offset + piece.index(0):,}: binary, not CSV text",
+                    "undecodable_text",
+                )
+            try:
+                decoder.decode(piece)
+            except UnicodeDecodeError as exc:
+                bad = offset + exc.start
+                break
+            offset += len(piece)
+            # A record ends at a line end after an even number of quotes (quotes are doubled
+            # inside quoted fields); no field is longer than its record.
+            record += len(piece)
+            quotes += piece.count(b'"')
+            if piece.endswith(b"\n") and quotes % 2 == 0:
+                longest, record, quotes = max(longest, record), 0, 0
+        else:
+            try:
+                decoder.decode(b"", final=True)
+                return "utf-8", max(longest, record)
+            except UnicodeDecodeError:
+                bad = offset - len(decoder.getstate()[0])  # a sequence cut by the file's end
+    not_utf8 = f"not UTF-8 (byte {bad:,})"
+    if not fallback:
         raise IngestInputError(
-            f"{path}: header {header} is not [index],designation,description,productid,imageid"
+            f"{path}: {not_utf8}; no ingest.fallback_encoding", "undecodable_text"
         )
-    return _read_csv(spark, path, RAW_LISTINGS_SCHEMA, cfg)
+    decoder = codecs.getincrementaldecoder(fallback)("strict")
+    offset, high_bytes, utf8_bytes = 0, 0, 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            high_bytes += len(chunk) - len(chunk.translate(None, bytes(range(128, 256))))
+            utf8_bytes += sum(len(m) for m in _UTF8_SEQUENCE.findall(chunk))
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                raise IngestInputError(
+                    f"{path}: {not_utf8}, nor {fallback} (byte {offset + exc.start:,})",
+                    "undecodable_text",
+                ) from None
+            offset += len(chunk)
+    # A real cp1252/Latin-1 text has almost no byte pairs that happen to form UTF-8; a UTF-8
+    # file with a few pasted Latin-1 lines is mostly such sequences: decoding it whole with
+    # the fallback would turn every accent of its UTF-8 part into mojibake.
+    if utf8_bytes * 2 >= high_bytes:
+        raise IngestInputError(
+            f"{path}: {not_utf8}, yet {utf8_bytes:,} of its {high_bytes:,} non-ASCII bytes are "
+            "UTF-8: mixed encodings",
+            "undecodable_text",
+        )
+    return codecs.lookup(fallback).name, 0
 
 
-def read_labels_csv(spark: SparkSession, path: str, cfg: IngestConfig) -> tuple[DataFrame, str]:
-    """Raw label rows and how they join to listings: ``"row_index"`` or ``"productid"``."""
-    header = read_csv_header(spark, path)
+def read_csv_header(spark: SparkSession, path: str, encoding: str = "utf-8") -> list[str]:
+    if _local_file(path):
+        with open(path, encoding=encoding, newline="") as handle:
+            line = handle.readline(_CHUNK)
+        first = [line.rstrip("\r\n")] if line else []
+    else:
+        first = [row[0] for row in spark.read.text(path).limit(1).collect()]
+    if not first:
+        raise IngestInputError(f"{path}: empty file", "empty_file")
+    names = [name.strip().strip('"') for name in first[0].split(",")]
+    names[0] = names[0].lstrip("\ufeff")  # a byte order mark is not part of the first name
+    return names
+
+
+def _csv_layout(path: str, header: list[str], record_kind: str) -> tuple[T.StructType, str]:
+    """The raw schema of a listings or labels CSV from its header, and how labels join."""
+    if record_kind == "listing":
+        if header[1:] != ["designation", "description", "productid", "imageid"]:
+            raise IngestInputError(
+                f"{path}: header {header} is not [index],designation,description,productid,imageid",
+                "unexpected_header",
+            )
+        return RAW_LISTINGS_SCHEMA, "row_index"
     if header == ["productid", "prdtypecode"]:
-        return _read_csv(spark, path, LABELS_BY_PRODUCT_SCHEMA, cfg), "productid"
+        return LABELS_BY_PRODUCT_SCHEMA, "productid"
     if len(header) == 2 and header[1] == "prdtypecode":
-        return _read_csv(spark, path, LABELS_BY_INDEX_SCHEMA, cfg), "row_index"
+        return LABELS_BY_INDEX_SCHEMA, "row_index"
     raise IngestInputError(
-        f"{path}: header {header} is not [index],prdtypecode or productid,prdtypecode"
+        f"{path}: header {header} is not [index],prdtypecode or productid,prdtypecode",
+        "unexpected_header",
     )
 
 
 def _read_csv(spark: SparkSession, path: str, schema: T.StructType, cfg: IngestConfig) -> DataFrame:
+    """Raw rows as strings. Quoted fields may hold commas, doubled quotes and newlines; rows the
+    parser cannot split into the schema's columns keep their text in ``_corrupt_record``."""
     return (
         spark.read.schema(schema)
         .option("header", True)
@@ -119,14 +225,161 @@ def _read_csv(spark: SparkSession, path: str, schema: T.StructType, cfg: IngestC
     )
 
 
+def _describe(exc: BaseException) -> str:
+    """One line for a quarantine detail: the root Java cause when Spark raised it."""
+    text = str(exc)
+    java = getattr(exc, "java_exception", None)
+    if java is not None:
+        cause = java
+        while cause.getCause() is not None:
+            cause = cause.getCause()
+        text = f"{cause.getClass().getSimpleName()}: {cause.getMessage()}"
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return f"{type(exc).__name__}: {first}"[:500]
+
+
+def _field_too_large(exc: BaseException) -> bool:
+    text = str(exc) + _describe(exc)
+    return "exceeds the maximum number of characters" in text or "maxCharsPerColumn" in text
+
+
+def _csv_records(handle: Any, cap: int, keep: int) -> Iterator[tuple[str, bool]]:
+    """The records of a CSV text stream (a quoted field may span lines) as (text, oversized).
+
+    Quotes are doubled inside quoted fields, so a record ends at the first line end after an
+    even number of quotes. A record over ``cap`` characters is not held: its first ``keep``
+    characters come back with ``oversized`` set (memory stays at one record of ``cap``).
+    """
+    parts: list[str] = []
+    size, quotes, oversized = 0, 0, False
+    while piece := handle.readline(_CHUNK):
+        quotes += piece.count('"')
+        if not oversized:
+            parts.append(piece)
+            size += len(piece)
+            if size > cap:
+                oversized = True
+                parts = ["".join(parts)[:keep]]
+        if piece.endswith(("\n", "\r")) and quotes % 2 == 0:
+            yield "".join(parts), oversized
+            parts, size, quotes, oversized = [], 0, 0, False
+    if parts:
+        yield "".join(parts), oversized
+
+
+def parse_csv_in_python(
+    path: str, encoding: str, schema: T.StructType, cfg: IngestConfig, record_kind: str
+) -> tuple[pd.DataFrame, list[Rejection]]:
+    """Raw rows of a CSV Spark cannot read: not UTF-8 (Spark 4 decodes few charsets), or with a
+    record longer than ``csv_max_chars_per_column`` (Spark's parser gives up on the whole file
+    at such a field). The same columns as Spark's reader, read with Python's csv module record
+    by record; each record with an oversized field is set apart as a ``field_too_large``
+    rejection.
+
+    Only for those rare files: it runs on the driver and holds the file's rows in memory.
+    """
+    names = [f.name for f in schema.fields if f.name != CORRUPT]
+    limit = cfg.csv_max_chars_per_column
+    # A record's text is at most its fields (quotes doubled), their quotes and separators.
+    cap = len(names) * (2 * limit + 3)
+    csv.field_size_limit(max(csv.field_size_limit(), cap))
+    rows: list[dict[str, str | None]] = []
+    rejected: list[Rejection] = []
+    with open(path, encoding=encoding, newline="") as handle:
+        for number, (text, oversized) in enumerate(_csv_records(handle, cap, 200)):
+            if number == 0 or not text.strip():
+                continue  # the header; blank lines, as Spark's parser skips them
+            fields = None if oversized else list(csv.reader(io.StringIO(text, newline="")))
+            if oversized or any(len(v) > limit for row in fields or [] for v in row):
+                rejected.append(
+                    Rejection(
+                        path,
+                        text.split(",", 1)[0][:40],
+                        "field_too_large",
+                        f"a field longer than ingest.csv_max_chars_per_column ({limit:,} chars)",
+                        record_kind,
+                    )
+                )
+                continue
+            values = fields[0] if fields and len(fields) == 1 else []
+            row: dict[str, str | None] = {
+                name: (values[i] or None) if i < len(values) else None
+                for i, name in enumerate(names)
+            }
+            # As Spark's PERMISSIVE mode: a record with another number of fields is malformed.
+            row[CORRUPT] = None if len(values) == len(names) else text.rstrip("\r\n")
+            rows.append(row)
+    return pd.DataFrame(rows, columns=[*names, CORRUPT]), rejected
+
+
+@dataclass
+class CsvFile:
+    """One listings or labels CSV as read: its raw rows (persisted) or why it was not read."""
+
+    path: str
+    raw: DataFrame | None = None
+    join_on: str = "row_index"
+    rows: int = 0  # records read, those quarantined as a whole record included
+    encoding: str = "utf-8"
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+def load_csv(spark: SparkSession, path: str, record_kind: str, cfg: IngestConfig) -> CsvFile:
+    """Read one listings (``record_kind="listing"``) or labels (``"label"``) CSV; never raises.
+
+    Anything that goes wrong with the file becomes a ``file`` rejection naming it and the
+    reason, so the other files of the run still land.
+    """
+    loaded = CsvFile(path)
+    raw = None
+    try:
+        loaded.encoding, longest = scan_text(path, cfg.fallback_encoding)
+        if loaded.encoding != "utf-8":
+            log.warning("%s is not UTF-8: decoded as %s", path, loaded.encoding)
+        header = read_csv_header(spark, path, loaded.encoding)
+        schema, loaded.join_on = _csv_layout(path, header, record_kind)
+        # Spark 4 decodes only UTF-8/16/32, ASCII and Latin-1, and gives up on the whole file
+        # at a field over maxCharsPerColumn (logging all of it): those files are read here.
+        if _local_file(path) and (
+            loaded.encoding != "utf-8" or longest > cfg.csv_max_chars_per_column
+        ):
+            log.warning("%s: read on the driver (%s)", path, loaded.encoding)
+            rows, loaded.rejections = parse_csv_in_python(
+                path, loaded.encoding, schema, cfg, record_kind
+            )
+            raw = spark.createDataFrame(rows, schema).withColumn("source_file", F.lit(path))
+            raw = raw.persist(StorageLevel.MEMORY_AND_DISK)
+            loaded.rows = raw.count() + len(loaded.rejections)
+        else:
+            raw = _read_csv(spark, path, schema, cfg)
+            raw = raw.persist(StorageLevel.MEMORY_AND_DISK)
+            loaded.rows = raw.count()  # the parse runs here: its failures are this file's
+        loaded.raw = raw
+    except IngestInputError as exc:
+        log.error("%s file %s not ingested: %s", record_kind, path, exc)
+        loaded.rejections = [Rejection(path, "", exc.reason, str(exc)[:500], "file")]
+    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
+        reason = "field_too_large" if _field_too_large(exc) else "unreadable_csv"
+        log.error("%s file %s not ingested (%s): %s", record_kind, path, reason, _describe(exc))
+        log.debug("%s: full error", path, exc_info=True)
+        if raw is not None:
+            raw.unpersist()
+        loaded.raw = None
+        loaded.rejections = [Rejection(path, "", reason, _describe(exc), "file")]
+    return loaded
+
+
 # --------------------------------------------------------------------------------------------
 # Validation (pure DataFrame -> DataFrame)
 
 
 def _id_problem(column: str) -> Column:
     value = F.col(column)
-    return F.when(value.isNull() | (F.trim(value) == ""), F.lit(f"missing_{column}")).when(
-        ~F.trim(value).rlike(ID_PATTERN), F.lit(f"non_numeric_{column}")
+    return (
+        F.when(value.isNull() | (F.trim(value) == ""), F.lit(f"missing_{column}"))
+        .when(~F.trim(value).rlike(ID_PATTERN), F.lit(f"non_numeric_{column}"))
+        # try_cast: a plain cast of an out-of-range number fails the query under ANSI mode.
+        .when(F.trim(value).try_cast("long").isNull(), F.lit(f"id_out_of_range_{column}"))
     )
 
 
@@ -386,6 +639,8 @@ class ImageEntry:
     imageid: int
     productid: int
     size: int
+    # Index of the member in the archive's infolist (-1 for a file): a name may occur twice.
+    member: int = -1
 
 
 @dataclass
@@ -407,6 +662,24 @@ def _unsafe_member_name(name: str) -> str | None:
     return None
 
 
+# The compression methods Python's zipfile reads (others raise NotImplementedError on open).
+_ZIP_METHODS = frozenset(
+    (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+)
+
+
+def _file_type(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+    ):
+        if test(mode):
+            return name
+    return "non-regular file"
+
+
 def enumerate_images(
     sources: Sequence[str], cfg: IngestConfig
 ) -> tuple[list[ImageEntry], list[Rejection]]:
@@ -418,8 +691,12 @@ def enumerate_images(
     entries: list[ImageEntry] = []
     rejected: list[Rejection] = []
 
-    def accept(source: str, entry: str, kind: str, size: int) -> None:
-        match = pattern.match(PurePosixPath(entry.replace("\\", "/")).name)
+    def accept(
+        source: str, entry: str, kind: str, size: int, member: int = -1, name: str = ""
+    ) -> None:
+        # name: the member's own name when entry is a repeated one's "name#2"
+        match = pattern.match(PurePosixPath((name or entry).replace("\\", "/")).name)
+        bad_id = match and (id_problem(match["imageid"]) or id_problem(match["productid"]))
         if not match:
             rejected.append(
                 Rejection(
@@ -429,6 +706,8 @@ def enumerate_images(
                     f"name does not match {cfg.image_name_pattern}",
                 )
             )
+        elif bad_id:
+            rejected.append(Rejection(source, entry, "invalid_id", f"id in the name: {bad_id}"))
         elif size == 0:
             rejected.append(Rejection(source, entry, "empty_file", "zero bytes"))
         elif size > cfg.max_image_bytes:
@@ -443,44 +722,96 @@ def enumerate_images(
         else:
             entries.append(
                 ImageEntry(
-                    source, entry, kind, int(match["imageid"]), int(match["productid"]), size
+                    source,
+                    entry,
+                    kind,
+                    int(match["imageid"]),
+                    int(match["productid"]),
+                    size,
+                    member,
                 )
             )
 
     for source in sources:
         path = Path(source)
         if path.is_dir():
-            for dirpath, dirnames, filenames in os.walk(path):
+
+            def unreadable_folder(exc: OSError, source: str = source) -> None:
+                # os.walk skips a folder it cannot list; it must not vanish uncounted.
+                where = os.path.relpath(exc.filename, source) if exc.filename else ""
+                rejected.append(
+                    Rejection(source, where, "unreadable_folder", f"{type(exc).__name__}: {exc}")
+                )
+
+            for dirpath, dirnames, filenames in os.walk(path, onerror=unreadable_folder):
                 dirnames.sort()
                 for name in sorted(filenames):
                     full = Path(dirpath) / name
                     relative = str(full.relative_to(path))
-                    info = full.lstat()
+                    try:
+                        info = full.lstat()
+                    except OSError as exc:
+                        rejected.append(
+                            Rejection(
+                                source, relative, "unreadable_file", f"{type(exc).__name__}: {exc}"
+                            )
+                        )
+                        continue
                     if stat.S_ISLNK(info.st_mode):
                         rejected.append(
                             Rejection(source, relative, "symlink", "links are not followed")
                         )
                     elif stat.S_ISREG(info.st_mode):
                         accept(source, relative, "file", info.st_size)
+                    else:
+                        rejected.append(
+                            Rejection(
+                                source,
+                                relative,
+                                "not_a_regular_file",
+                                f"a {_file_type(info.st_mode)}, not a file: not read",
+                            )
+                        )
         elif path.is_file() and zipfile.is_zipfile(path):
             try:
                 with zipfile.ZipFile(path) as archive:
                     members = archive.infolist()
-            except (zipfile.BadZipFile, OSError) as exc:
-                rejected.append(Rejection(source, "", "unreadable_archive", str(exc), "file"))
+            except Exception as exc:  # noqa: BLE001 - any archive zipfile cannot open
+                rejected.append(
+                    Rejection(
+                        source, "", "unreadable_archive", f"{type(exc).__name__}: {exc}", "file"
+                    )
+                )
                 continue
-            for member in members:
+            seen: Counter[str] = Counter()
+            for index, member in enumerate(members):
                 if member.is_dir():
                     continue
+                seen[member.filename] += 1
+                # A name stored twice: each copy is read by its index and located apart.
+                entry = member.filename
+                if seen[entry] > 1:
+                    entry = f"{entry}#{seen[entry]}"
                 unsafe = _unsafe_member_name(member.filename)
                 mode = member.external_attr >> 16
                 if unsafe:
-                    rejected.append(
-                        Rejection(source, member.filename, "unsafe_archive_path", unsafe)
-                    )
+                    rejected.append(Rejection(source, entry, "unsafe_archive_path", unsafe))
                 elif stat.S_ISLNK(mode):
                     rejected.append(
-                        Rejection(source, member.filename, "unsafe_archive_path", "symbolic link")
+                        Rejection(source, entry, "unsafe_archive_path", "symbolic link")
+                    )
+                elif member.flag_bits & 0x1:
+                    rejected.append(
+                        Rejection(source, entry, "encrypted_archive_entry", "password protected")
+                    )
+                elif member.compress_type not in _ZIP_METHODS:
+                    rejected.append(
+                        Rejection(
+                            source,
+                            entry,
+                            "unsupported_compression",
+                            f"zip compression method {member.compress_type} is not readable here",
+                        )
                     )
                 elif (
                     member.compress_size > 0
@@ -489,14 +820,14 @@ def enumerate_images(
                     rejected.append(
                         Rejection(
                             source,
-                            member.filename,
+                            entry,
                             "suspicious_compression_ratio",
                             f"{member.file_size:,} bytes from {member.compress_size:,} compressed "
                             f"(> {cfg.max_compression_ratio:g}:1): possible zip bomb",
                         )
                     )
                 else:
-                    accept(source, member.filename, "zip", member.file_size)
+                    accept(source, entry, "zip", member.file_size, index, member.filename)
         elif path.exists():
             rejected.append(
                 Rejection(source, "", "unreadable_archive", "not a folder or a zip archive", "file")
@@ -545,7 +876,7 @@ IMAGE_READ_SCHEMA = T.StructType(
 
 
 def read_image_entries(
-    batches: Iterator[pd.DataFrame], max_bytes: int, max_pixels: int
+    batches: Iterable[pd.DataFrame], max_bytes: int, max_pixels: int
 ) -> Iterator[pd.DataFrame]:
     """mapInPandas body: read each entry's bytes (bounded), hash and check them.
 
@@ -588,8 +919,9 @@ def _read_one_image(
             archive = archives.get(entry.source)
             if archive is None:
                 archive = archives[entry.source] = zipfile.ZipFile(entry.source)
-            # Read at most one byte past the limit, whatever the member's header claims.
-            with archive.open(entry.entry) as handle:
+            # By index: a name stored twice would always open its last copy. Read at most one
+            # byte past the limit, whatever the member's header claims.
+            with archive.open(archive.infolist()[entry.member]) as handle:
                 data = handle.read(max_bytes + 1)
         else:
             with open(os.path.join(entry.source, entry.entry), "rb") as handle:
@@ -602,6 +934,14 @@ def _read_one_image(
         }
     except OSError as exc:
         return {**row, "reject_reason": "unreadable_file", "detail": f"{type(exc).__name__}: {exc}"}
+    except Exception as exc:  # noqa: BLE001 - one entry must not fail the batch
+        # zipfile raises RuntimeError (encrypted), NotImplementedError (compression method),
+        # zlib.error and ValueError for entries it cannot decode.
+        return {
+            **row,
+            "reject_reason": "corrupt_archive_entry" if entry.kind == "zip" else "unreadable_file",
+            "detail": f"{type(exc).__name__}: {exc}",
+        }
     if len(data) > max_bytes:
         return {
             **row,
@@ -713,6 +1053,8 @@ class IngestSummary:
     quarantine_reasons: Counter[str] = field(default_factory=Counter)
     quarantine_new: int = 0
     image_problems: Counter[str] = field(default_factory=Counter)
+    # CSVs that were not UTF-8 and were decoded with ingest.fallback_encoding: path -> codec.
+    decoded_files: dict[str, str] = field(default_factory=dict)
     flags_updated: dict[str, int] = field(default_factory=dict)
     listings_without_image: int = 0
     images_without_listing: int = 0
@@ -727,6 +1069,7 @@ class IngestSummary:
             "quarantined_by_reason": dict(self.quarantine_reasons),
             "quarantine_rows_new": self.quarantine_new,
             "images_by_problem": dict(self.image_problems),
+            "decoded_files": self.decoded_files,
             "flags_updated": self.flags_updated,
             "listings_without_image": self.listings_without_image,
             "images_without_listing": self.images_without_listing,
@@ -749,6 +1092,8 @@ class IngestSummary:
             )
             for reason, count in self.quarantine_reasons.most_common():
                 lines.append(f"    {reason:34} {count:>9,}")
+        for path, encoding in self.decoded_files.items():
+            lines.append(f"  not UTF-8, decoded as {encoding}: {path}")
         if self.image_problems:
             lines.append("  images stored with a problem flag:")
             for problem, count in self.image_problems.most_common():
@@ -811,22 +1156,24 @@ def run_ingest(
     file_rejections: list[Rejection] = []
 
     # 1. Listings: parse and validate (written after the images, to set has_image).
-    listing_frames, row_product_frames = [], []
+    listing_frames: list[DataFrame] = []
+    row_product_frames: list[DataFrame | None] = []  # None for a file that could not be read
     for path in listings:
-        try:
-            raw = read_listings_csv(spark, path, cfg).persist(StorageLevel.MEMORY_AND_DISK)
-        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
-            log.error("listings file %s not ingested: %s", path, exc)
-            file_rejections.append(Rejection(path, "", "unreadable_csv", str(exc)[:500], "file"))
+        loaded = load_csv(spark, path, "listing", cfg)
+        file_rejections.extend(loaded.rejections)
+        summary.listings.read += loaded.rows
+        if loaded.encoding != "utf-8":
+            summary.decoded_files[path] = loaded.encoding
+        if loaded.raw is None:
             row_product_frames.append(None)
             continue
-        summary.listings.read += raw.count()
+        raw = loaded.raw
         valid, rejected, row_products = validate_listings(raw, now, cfg)
         listing_frames.append(valid)
         row_product_frames.append(row_products)
         quarantine_parts.append(rejected)
     incoming_listings = _union(listing_frames)
-    if len(listing_frames) > 1:
+    if incoming_listings is not None and len(listing_frames) > 1:
         # Across files, too, one productid must not carry two contents.
         incoming_listings, cross_file = _dedupe_across_files(
             incoming_listings,
@@ -856,8 +1203,8 @@ def run_ingest(
     max_bytes, max_pixels = cfg.max_image_bytes, cfg.max_image_pixels
     for batch in batches_by_imageid(entries, cfg.image_batch_files):
         batch_df = spark.createDataFrame(
-            [(e.source, e.entry, e.kind, e.imageid, e.productid) for e in batch],
-            "source string, entry string, kind string, imageid long, productid long",
+            [(e.source, e.entry, e.kind, e.imageid, e.productid, e.member) for e in batch],
+            "source string, entry string, kind string, imageid long, productid long, member int",
         ).repartition(min(partitions, len(batch)))
         read = batch_df.mapInPandas(
             lambda it: read_image_entries(it, max_bytes, max_pixels), IMAGE_READ_SCHEMA
@@ -900,14 +1247,14 @@ def run_ingest(
     known_products = lakehouse.read(BRONZE_LISTINGS).select("productid")
     label_frames = []
     for i, path in enumerate(labels):
-        try:
-            raw, join_on = read_labels_csv(spark, path, cfg)
-            raw = raw.persist(StorageLevel.MEMORY_AND_DISK)
-        except Exception as exc:  # noqa: BLE001
-            log.error("labels file %s not ingested: %s", path, exc)
-            file_rejections.append(Rejection(path, "", "unreadable_csv", str(exc)[:500], "file"))
+        loaded = load_csv(spark, path, "label", cfg)
+        file_rejections.extend(loaded.rejections)
+        summary.labels.read += loaded.rows
+        if loaded.encoding != "utf-8":
+            summary.decoded_files[path] = loaded.encoding
+        if loaded.raw is None:
             continue
-        summary.labels.read += raw.count()
+        raw, join_on = loaded.raw, loaded.join_on
         pair = (
             row_product_frames[i if len(labels) == len(listings) else 0]
             if row_product_frames
@@ -935,7 +1282,7 @@ def run_ingest(
         label_frames.append(valid)
         quarantine_parts.append(rejected)
     incoming_labels = _union(label_frames)
-    if len(label_frames) > 1:
+    if incoming_labels is not None and len(label_frames) > 1:
         incoming_labels, cross_file = _dedupe_across_files(
             incoming_labels, "prdtypecode", "label", ("productid", "prdtypecode"), now, cfg
         )
@@ -959,11 +1306,9 @@ def run_ingest(
     if file_rejections:
         quarantine_parts.append(_rejections_df(spark, file_rejections, now))
     if quarantine_parts:
-        quarantine = (
-            _union(quarantine_parts)
-            .dropDuplicates(["quarantine_id"])
-            .persist(StorageLevel.MEMORY_AND_DISK)
-        )
+        parts = _union(quarantine_parts)
+        assert parts is not None  # quarantine_parts is not empty
+        quarantine = parts.dropDuplicates(["quarantine_id"]).persist(StorageLevel.MEMORY_AND_DISK)
         for row in quarantine.groupBy("record_kind", "reason").count().collect():
             summary.quarantine_reasons[row["reason"]] += row["count"]
             kind_counts = {
