@@ -126,6 +126,8 @@ fi
 [ -z "$EXTENSIONS" ] || SUBMIT_ARGS+=(--conf "spark.sql.extensions=$EXTENSIONS")
 
 CONF_FILE="${CONF_FILE:-$ROOT/conf/local.yaml}"
+# One clear line (not an error from cd or ls below) when the conf file is not there.
+[ -f "$CONF_FILE" ] || { echo "conf file not found: $CONF_FILE (see $ROOT/conf/)" >&2; exit 2; }
 CONF_DIR="$(cd "$(dirname "$CONF_FILE")" && pwd)"
 CONF_FILES="$(ls "$CONF_DIR"/*.yaml | paste -sd, -)"
 

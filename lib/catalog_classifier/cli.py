@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
 
-from catalog_classifier.config import Config, load_config
+from catalog_classifier.config import Config, ConfigError, load_config
 from catalog_classifier.logs import setup_logging
 from catalog_classifier.storage.lakehouse import Lakehouse
 
@@ -38,7 +39,13 @@ def job_parser(description: str) -> argparse.ArgumentParser:
 
 
 def job_config(args: argparse.Namespace) -> Config:
-    config = load_config(args.config, args.overrides, lakehouse=args.lakehouse)
+    """The job's configuration; a bad conf file or ``--set`` ends the job with one line on
+    stderr and exit code 2 (a usage error, as argparse's), not a traceback."""
+    try:
+        config = load_config(args.config, args.overrides, lakehouse=args.lakehouse)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     setup_logging(config.log_level)
     return config
 

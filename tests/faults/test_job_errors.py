@@ -1,0 +1,44 @@
+"""A careless command line gets one readable line and exit code 2, never a traceback (issue 14).
+None of these start Spark: the job stops at its configuration."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "ingest.image_batch_files=abc"], "ingest.image_batch_files"),
+        (["--set", "ingest.no_such_key=1"], "no_such_key"),
+        (["--set", "ingest.fallback_encoding=klingon"], "unknown fallback_encoding 'klingon'"),
+        (["--set", "no-equals-sign"], "is not KEY.PATH=VALUE"),
+        (["--conf", "/nonexistent/missing.yaml"], "conf file not found"),
+    ],
+)
+def test_a_bad_conf_or_set_is_one_line_and_exit_code_2(args, message, capsys):
+    import jobs.ingest
+
+    with pytest.raises(SystemExit) as stopped:
+        jobs.ingest.main([*args, "--images", "unused"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_spark_submit_names_a_missing_conf_file(tmp_path):
+    missing = tmp_path / "missing.yaml"  # its folder exists and holds no conf file at all
+    completed = subprocess.run(
+        [str(REPO / "spark-submit.sh"), "ingest", "--conf", str(missing), "--images", "x"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.strip() == f"conf file not found: {missing} (see {REPO}/conf/)"
