@@ -1,0 +1,256 @@
+"""The ingest against hostile inputs (issue 14): nothing crashes the run, nothing is stored
+corrupted; each bad input is quarantined with its reason and the valid files of the same run land.
+
+The pure-Python parts (encoding detection, the fallback CSV reader, image enumeration and entry
+reading) are tested without Spark; one run of the ingest job on every hostile input at once, on
+both Delta engines, checks the tables, the summary and the exit code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from pyspark.sql import functions as F
+from tests.faults.hostile import (
+    ARABIC_123,
+    MAX_CHARS,
+    MAX_LONG,
+    listings_csv,
+    patch_zip_member,
+    write_hostile_inputs,
+)
+from tests.helpers import image_name, jpeg
+
+from catalog_classifier.stages.ingest import (
+    RAW_LISTINGS_SCHEMA,
+    IngestInputError,
+    _read_one_image,
+    detect_text_encoding,
+    enumerate_images,
+    id_problem,
+    parse_csv_in_python,
+)
+from catalog_classifier.storage.tables import (
+    BRONZE_IMAGES,
+    BRONZE_LABELS,
+    BRONZE_LISTINGS,
+    BRONZE_QUARANTINE,
+    BRONZE_TABLES,
+)
+
+
+def test_ids_are_signed_64_bit_integers_of_ascii_digits():
+    assert id_problem("0") is None and id_problem(str(MAX_LONG)) is None
+    assert "64-bit" in id_problem(str(MAX_LONG + 1))
+    assert "64-bit" in id_problem("1" * 40)
+    assert id_problem(ARABIC_123) == "not ASCII digits"
+    assert id_problem("\uff11") == "not ASCII digits"  # fullwidth 1
+    assert id_problem("-1") == "not ASCII digits" and id_problem("") == "not ASCII digits"
+
+
+def test_encoding_is_utf8_or_the_declared_fallback_or_quarantined(tmp_path):
+    def detect(data: bytes, fallback: str = "cp1252") -> str:
+        path = tmp_path / "f.csv"
+        path.write_bytes(data)
+        return detect_text_encoding(str(path), fallback)
+
+    assert detect("é – €".encode()) == "utf-8"
+    assert detect("\ufeffa,b\n".encode()) == "utf-8"
+    assert detect("Très «belle» – 20 €".encode("cp1252")) == "cp1252"
+    assert detect("Très belle".encode("latin-1"), "latin-1") == "iso8859-1"
+    cases = {
+        # mostly UTF-8 with one Latin-1 line: either decoding would corrupt a part
+        "mixed encodings": "é è ° ô".encode() * 20 + "café".encode("latin-1"),
+        "nor cp1252": b"caf\xe9 \x81",  # 0x81 is undefined in Windows-1252
+        "NUL byte": b"a,b\n\x00\x01",
+        "no ingest.fallback_encoding": "café".encode("latin-1"),
+        "not UTF-8 (byte 5), nor cp1252 (byte 6)": b"aaaaa\xe9\x81",
+        "not UTF-8 (byte 2), nor cp1252 (byte 4)": b"aa\xe9z\x81",
+    }
+    for words, data in cases.items():
+        with pytest.raises(IngestInputError, match=re.escape(words)) as caught:
+            detect(data, "" if "fallback" in words else "cp1252")
+        assert caught.value.reason == "undecodable_text"
+    # A sequence cut at the very end of the file is not UTF-8 either.
+    assert detect("café".encode()[:-1], "cp1252") == "cp1252"
+
+
+def test_python_reader_sets_oversized_records_apart_and_reads_the_rest_as_spark(tmp_path):
+    path = tmp_path / "big.csv"
+    huge = 'x"y,\n' * MAX_CHARS
+    path.write_bytes(
+        listings_csv([[0, "a", 'b\n"q"', 1, 2], [1, "huge", huge, 3, 4], [2, "c", "", 5, 6]])
+        + b"3,too,many,fields,7,8\n\n"
+        + b'4,"'
+        + b"z" * (MAX_CHARS + 1)
+        + b'",,9,10\n'  # oversized on one line
+        + b"5,last,no newline,11,12"
+    )
+    cfg = SimpleNamespace(csv_max_chars_per_column=MAX_CHARS)
+    rows, rejected = parse_csv_in_python(str(path), "utf-8", RAW_LISTINGS_SCHEMA, cfg, "listing")
+    assert [(r.locator, r.reason, r.kind) for r in rejected] == [
+        ("1", "field_too_large", "listing"),
+        ("4", "field_too_large", "listing"),
+    ]
+    records = rows.to_dict("records")
+    assert [r["row_index"] for r in records] == ["0", "2", "3", "5"]
+    assert records[0]["description"] == 'b\n"q"' and records[0]["_corrupt_record"] is None
+    assert records[1]["description"] is None  # empty, as Spark reads it
+    assert records[2]["_corrupt_record"] == "3,too,many,fields,7,8"
+    assert records[3]["imageid"] == "12" and records[3]["_corrupt_record"] is None
+
+
+def test_image_names_folders_and_archives_that_cannot_be_read_are_quarantined(config, tmp_path):
+    inputs = write_hostile_inputs(tmp_path)
+    entries, rejected = enumerate_images(inputs.images, config.ingest)
+    by_reason = sorted((r.reason, Path(r.locator).name) for r in rejected)
+    assert by_reason == sorted(
+        [
+            ("invalid_id", image_name(12345678901234567890, 104)),
+            ("invalid_id", f"image_{ARABIC_123}_product_5.jpg"),
+            ("not_a_regular_file", image_name(2001, 201)),
+            ("encrypted_archive_entry", image_name(3004, 304)),
+            ("unsupported_compression", image_name(3005, 305)),
+        ]
+    )
+    assert "FIFO" in next(r.detail for r in rejected if r.reason == "not_a_regular_file")
+    # A name stored twice in one archive: both copies, each by its own index.
+    twice = [(e.entry, e.member) for e in entries if e.imageid == 3002]
+    assert twice == [(image_name(3002, 302), 1), (image_name(3002, 302) + "#2", 2)]
+    assert {e.imageid for e in entries} == {1000, 2000, 3000, 3002, 3003}
+
+
+def test_any_failure_reading_one_archive_entry_is_that_entry_s_quarantine(tmp_path):
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        out.writestr("encrypted.jpg", jpeg())
+        out.writestr("deflate64.jpg", jpeg())
+        out.writestr("corrupt.jpg", jpeg((200, 200)), zipfile.ZIP_DEFLATED)
+        out.writestr("fine.jpg", jpeg())
+    patch_zip_member(archive, "encrypted.jpg", flag_bits=0x1)
+    patch_zip_member(archive, "deflate64.jpg", method=9)
+    with zipfile.ZipFile(archive) as opened:
+        corrupt = opened.getinfo("corrupt.jpg")
+    data = bytearray(archive.read_bytes())
+    start = corrupt.header_offset + 30 + len(corrupt.filename) + len(corrupt.extra)
+    data[start : start + 64] = b"\xff" * 64  # an invalid deflate block
+    archive.write_bytes(bytes(data))
+
+    archives: dict[str, zipfile.ZipFile] = {}
+    results = {}
+    for member, name in enumerate(("encrypted.jpg", "deflate64.jpg", "corrupt.jpg", "fine.jpg")):
+        entry = SimpleNamespace(
+            source=str(archive), entry=name, kind="zip", imageid=1, productid=1, member=member
+        )
+        results[name] = _read_one_image(entry, archives, 10_000_000, 40_000_000)
+    for archive_file in archives.values():
+        archive_file.close()
+    assert results["fine.jpg"]["reject_reason"] is None and results["fine.jpg"]["sha256"]
+    for name, error in (
+        ("encrypted.jpg", "RuntimeError"),
+        ("deflate64.jpg", "NotImplementedError"),
+        ("corrupt.jpg", "error"),  # zlib.error
+    ):
+        assert results[name]["reject_reason"] == "corrupt_archive_entry", name
+        assert results[name]["detail"].split(":")[0].endswith(error), results[name]["detail"]
+
+
+def test_the_ingest_job_quarantines_every_hostile_input_and_lands_the_rest(
+    spark, lakehouse, tmp_path
+):
+    import jobs.ingest
+
+    inputs = write_hostile_inputs(tmp_path / "in")
+    expected = inputs.expected
+    args = [
+        "--lakehouse",
+        lakehouse.root,
+        "--set",
+        f"delta_engine={lakehouse.engine.name}",
+        "--set",
+        f"ingest.csv_max_chars_per_column={MAX_CHARS}",
+        # The session's settings as the test fixtures made them (main() applies its conf).
+        "--set",
+        "spark.conf.spark.sql.shuffle.partitions=2",
+        "--set",
+        "spark.conf.spark.sql.codegen.wholeStage=false",
+        *[arg for path in inputs.listings for arg in ("--listings", path)],
+        *[arg for path in inputs.labels for arg in ("--labels", path)],
+        *[arg for path in inputs.images for arg in ("--images", path)],
+    ]
+    summary_json = tmp_path / "summary.json"
+    assert jobs.ingest.main([*args, "--summary-json", str(summary_json)]) == 0
+    summary = json.loads(summary_json.read_text())
+
+    quarantine = lakehouse.read(BRONZE_QUARANTINE)
+    reasons = {r["reason"]: r["count"] for r in quarantine.groupBy("reason").count().collect()}
+    assert reasons == expected.quarantine
+    assert summary["quarantined_by_reason"] == expected.quarantine
+    for table in ("listings", "labels", "images"):
+        assert summary[table]["read"] == expected.read[table], table
+        assert summary[table]["quarantined"] == expected.quarantined[table], table
+    assert summary["decoded_files"] == expected.decoded
+
+    listings = {r.productid: r for r in lakehouse.read(BRONZE_LISTINGS).collect()}
+    assert set(listings) == expected.listings
+    assert {p: r.has_image for p, r in listings.items()} == expected.has_image
+    for productid, (designation, description) in expected.texts.items():
+        assert (listings[productid].designation, listings[productid].description) == (
+            designation,
+            description,
+        )
+    assert not any("\ufffd" in (r.designation + (r.description or "")) for r in listings.values())
+    labels = {r.productid: r.prdtypecode for r in lakehouse.read(BRONZE_LABELS).collect()}
+    assert labels == expected.labels
+    assert {r.imageid for r in lakehouse.read(BRONZE_IMAGES).select("imageid").collect()} == (
+        expected.images
+    )
+
+    whole_files = {
+        (Path(r.source).name, r.reason)
+        for r in quarantine.filter(F.col("record_kind") == "file").collect()
+    }
+    assert whole_files == {
+        ("listings_mixed.csv", "undecodable_text"),
+        ("listings_gzipped.csv", "undecodable_text"),
+    }
+    too_large = quarantine.filter(F.col("reason") == "field_too_large").first()
+    assert (Path(too_large.source).name, too_large.locator, too_large.record_kind) == (
+        "listings_big.csv",
+        "1",
+        "listing",
+    )
+    copies = sorted(
+        r.locator
+        for r in quarantine.filter(F.col("reason") == "conflicting_duplicate_imageid").collect()
+    )
+    assert copies == [image_name(3002, 302), image_name(3002, 302) + "#2"]
+
+    # The same run again: every hostile input is met the same way and nothing is committed.
+    versions = lakehouse.versions(list(BRONZE_TABLES))
+    again_json = tmp_path / "again.json"
+    assert jobs.ingest.main([*args, "--summary-json", str(again_json)]) == 0
+    again = json.loads(again_json.read_text())
+    assert lakehouse.versions(list(BRONZE_TABLES)) == versions
+    assert again["quarantine_rows_new"] == 0
+    assert again["quarantined_by_reason"] == expected.quarantine
+
+
+def test_a_non_utf8_csv_is_quarantined_when_no_fallback_is_declared(spark, config, tmp_path):
+    from catalog_classifier.stages.ingest import load_csv
+
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(listings_csv([[0, "Café", "", 1, 2]], "latin-1"))
+    strict = dataclasses.replace(config.ingest, fallback_encoding="")
+    loaded = load_csv(spark, str(path), "listing", strict)
+    assert loaded.raw is None and loaded.rows == 0
+    assert [(r.reason, r.kind) for r in loaded.rejections] == [("undecodable_text", "file")]
+    decoded = load_csv(spark, str(path), "listing", config.ingest)
+    assert decoded.encoding == "cp1252"
+    assert decoded.raw.select("designation").first()[0] == "Café"
