@@ -485,7 +485,8 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     """Set ``a.b.c`` in nested mappings; under a mapping-typed field (``spark.conf``) the rest of
     the path is one key, since Spark's own keys contain dots."""
     parts = dotted.split(".")
-    node, cls = data, Config
+    node = data
+    cls: type | None = Config
     while len(parts) > 1:
         part = parts.pop(0)
         hint = typing.get_type_hints(cls).get(part) if cls is not None else None
@@ -500,7 +501,7 @@ def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
                 node = node.setdefault(parts.pop(0), {})
             parts = [".".join(parts)]
             break
-        cls = hint if dataclasses.is_dataclass(hint) else None
+        cls = hint if isinstance(hint, type) and dataclasses.is_dataclass(hint) else None
     node[parts[0]] = value
 
 

@@ -234,7 +234,8 @@ def compile_charsmap(normalization: dict[int, tuple[int, ...]]) -> bytes:
             normalization_rule_tsv=str(rules),
             minloglevel=2,
         )
-        proto = sentencepiece_model_pb2.ModelProto()
+        # protoc-generated: ModelProto is made at import time, so no checker can see it
+        proto = sentencepiece_model_pb2.ModelProto()  # type: ignore[attr-defined]
         proto.ParseFromString((folder / "charsmap.model").read_bytes())
         return bytes(proto.normalizer_spec.precompiled_charsmap)
 

@@ -6,7 +6,8 @@ application. Shared by the text and image members.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
 import numpy as np
@@ -19,6 +20,7 @@ from catalog_classifier.config import Config, ImageModelConfig, TextModelConfig
 from catalog_classifier.models.datasets import class_weights
 from catalog_classifier.models.heads import ClassifierHead
 from catalog_classifier.models.loop import (
+    Batch,
     EpochStats,
     FitResult,
     TensorEpochs,
@@ -89,7 +91,8 @@ def embedding_frame(
     """Embeddings of ``rows`` (by ``key``) as a pandas frame with an ``embedding`` ndarray."""
     embeddings = lakehouse.read(spec).filter(F.col(id_column) == model_id).select(key, "embedding")
     frame = rows.join(embeddings, key).toPandas()
-    frame["embedding"] = [from_blob(b) for b in frame["embedding"]]
+    # pandas-stubs types a column set from a list as scalars only; arrays make an object column
+    frame["embedding"] = [from_blob(b) for b in frame["embedding"]]  # type: ignore[assignment]
     return frame
 
 
@@ -121,7 +124,7 @@ def feed_of_embeddings(
 
 def to_tensors(frame: pd.DataFrame) -> dict[str, torch.Tensor]:
     return {
-        "embedding": torch.from_numpy(np.stack(frame["embedding"].to_numpy()).astype(np.float32)),
+        "embedding": torch.from_numpy(np.stack(frame["embedding"].tolist()).astype(np.float32)),
         "label": torch.tensor(frame["label"].to_numpy(), dtype=torch.long),
     }
 
@@ -149,7 +152,7 @@ def train_head_on_embeddings(
     if isinstance(train, PetastormFeed):
         feed = train
 
-        def train_epoch(epoch: int):  # type: ignore[no-untyped-def]
+        def train_epoch(epoch: int) -> AbstractContextManager[Iterator[Batch]]:
             return feed.epoch(cfg.batch_size, shuffle=True, seed=seed + epoch)
 
         train_rows = feed.rows
@@ -254,7 +257,7 @@ def apply_head(head: ClassifierHead, frame: pd.DataFrame) -> pd.DataFrame:
         frame["probabilities"] = []
         return frame.drop(columns=["embedding"])
     with torch.inference_mode():
-        x = torch.from_numpy(np.stack(frame["embedding"].to_numpy()).astype(np.float32))
+        x = torch.from_numpy(np.stack(frame["embedding"].tolist()).astype(np.float32))
         probs = torch.softmax(head(x), dim=1).numpy()
     out = frame.drop(columns=["embedding"])
     out["probabilities"] = list(probs)

@@ -20,6 +20,10 @@ class ClassifierHead(torch.nn.Module):
     the weights.
     """
 
+    # buffers (register_buffer), declared so the checker knows them as tensors
+    feature_mean: torch.Tensor
+    feature_scale: torch.Tensor
+
     def __init__(self, in_dim: int, n_classes: int, hidden: int = 0, dropout: float = 0.1) -> None:
         super().__init__()
         self.in_dim, self.n_classes, self.hidden, self.dropout_p = (

@@ -26,7 +26,7 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -97,8 +97,9 @@ BACKBONES: dict[str, BackboneSpec] = {
 
 def _torchvision_body(net: torch.nn.Module, name: str) -> torch.nn.Sequential:
     """The convolutional part of a torchvision classifier, up to (not including) its pooling."""
-    if isinstance(getattr(net, "features", None), torch.nn.Sequential):
-        return net.features  # MobileNet, EfficientNet, ConvNeXt, VGG, DenseNet...
+    features = getattr(net, "features", None)
+    if isinstance(features, torch.nn.Sequential):
+        return features  # MobileNet, EfficientNet, ConvNeXt, VGG, DenseNet...
     if hasattr(net, "fc") and hasattr(net, "avgpool"):  # ResNet, ResNeXt, RegNet
         return torch.nn.Sequential(*list(net.children())[:-2])
     raise ValueError(f"torchvision:{name}: no convolutional feature block found")
@@ -193,12 +194,23 @@ def _read_state_dict(path: str) -> dict[str, torch.Tensor]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-class _LiteFeatures(torch.nn.Module):
+class BackboneFeatures(torch.nn.Module):
+    """A module :func:`load_backbone` returns: its spec and its last convolutional activations."""
+
+    spec: BackboneSpec
+    feature_dim: int
+
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class _LiteFeatures(BackboneFeatures):
     """EfficientNet-Lite up to its last convolution's activations, then average pooling."""
 
     def __init__(self, net: torch.nn.Module, spec: BackboneSpec) -> None:
         super().__init__()
-        self.net = net
+        # efficientnet_lite_pytorch's EfficientNet (untyped): its extract_features is called
+        self.net: Any = net
         self.head_activation = torch.nn.Identity()  # the Grad-CAM layer; no weights
         self.spec, self.feature_dim = spec, spec.feature_dim
 
@@ -210,17 +222,17 @@ class _LiteFeatures(torch.nn.Module):
         return self.feature_map(x).mean(dim=(2, 3))
 
 
-class _CombinedFeatures(torch.nn.Module):
+class _CombinedFeatures(BackboneFeatures):
     """Several backbones' pooled features side by side, from one input at the largest
     member's size (resized, antialiased, for the smaller members)."""
 
-    def __init__(self, members: list[torch.nn.Module], spec: BackboneSpec) -> None:
+    def __init__(self, members: list[BackboneFeatures], spec: BackboneSpec) -> None:
         super().__init__()
         self.members = torch.nn.ModuleList(members)
         self.spec, self.feature_dim = spec, spec.feature_dim
         self.target = int(spec.target_layer.split(".")[1])
 
-    def _sized(self, x: torch.Tensor, member: torch.nn.Module) -> torch.Tensor:
+    def _sized(self, x: torch.Tensor, member: BackboneFeatures) -> torch.Tensor:
         size = member.spec.input_size
         if tuple(x.shape[2:]) == (size, size):
             return x
@@ -230,14 +242,17 @@ class _CombinedFeatures(torch.nn.Module):
 
     def feature_map(self, x: torch.Tensor) -> torch.Tensor:
         """The Grad-CAM member's last convolutional activations."""
-        member = self.members[self.target]
+        # ModuleList types its items as plain Modules; __init__ takes only BackboneFeatures
+        member = cast(BackboneFeatures, self.members[self.target])
         return member.feature_map(self._sized(x, member))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([member(self._sized(x, member)) for member in self.members], dim=1)
+        return torch.cat(
+            [m(self._sized(x, cast(BackboneFeatures, m))) for m in self.members], dim=1
+        )
 
 
-class _TorchvisionFeatures(torch.nn.Module):
+class _TorchvisionFeatures(BackboneFeatures):
     """A torchvision classifier's convolutional body, then average pooling."""
 
     def __init__(self, body: torch.nn.Module, spec: BackboneSpec) -> None:
@@ -257,7 +272,7 @@ def load_backbone(
     weights_path: str | None = None,
     *,
     channels_last: bool = True,
-) -> tuple[torch.nn.Module, BackboneSpec]:
+) -> tuple[BackboneFeatures, BackboneSpec]:
     """A pretrained backbone (in eval mode) and its spec.
 
     The module maps a normalised batch (N, 3, H, W) to pooled features (N, spec.feature_dim);
@@ -284,7 +299,7 @@ def load_backbone(
         result = net.load_state_dict(state, strict=False)
         if result.missing_keys or result.unexpected_keys:
             raise ValueError(f"{name}: the weights do not fit the model: {result}")
-        module: torch.nn.Module = _LiteFeatures(net, spec)
+        module: BackboneFeatures = _LiteFeatures(net, spec)
     else:
         arch = name.split(":", 1)[1]
         net = _torchvision_net(arch)
@@ -294,7 +309,8 @@ def load_backbone(
             raise ValueError(f"{name}: the weights do not fit the model: {exc}") from exc
         module = _TorchvisionFeatures(_torchvision_body(net, arch), spec)
     if channels_last:
-        module = module.to(memory_format=torch.channels_last)
+        # torch's stubs omit Module.to's memory_format keyword (documented, and it runs)
+        module = module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     return module.eval(), spec
 
 
@@ -319,7 +335,7 @@ def decode_image(data: bytes, size: int | None = None, max_pixels: int = MAX_PIX
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
             width, height = image.size
             if width * height > max_pixels:
                 raise ValueError(f"{width}x{height} pixels is over the limit of {max_pixels:,}")

@@ -19,7 +19,7 @@ import functools
 import hashlib
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -107,7 +107,7 @@ def image_embeddings(
     out (the features stage already marks them invalid). ``backbone``: the id of ``name`` with
     these weights (the cache key)."""
 
-    def compute(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def compute(batches: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         logger = worker_logger("catalog_classifier.models.image_encoder")
         if torch_threads:
             torch.set_num_threads(torch_threads)
@@ -165,7 +165,8 @@ class DecodeAugment:
             image = decode_image(bytes(content), size)
             pixels.append(np.ascontiguousarray(transform(image).numpy(), dtype=np.float32))
         out = batch.drop(columns=["content"]).copy()
-        out["pixels"] = pixels
+        # pandas-stubs types a column set from a list as scalars only; arrays make an object column
+        out["pixels"] = pixels  # type: ignore[assignment]
         return out
 
     def edit_fields(self) -> list[tuple[str, Any, tuple[int, ...], bool]]:

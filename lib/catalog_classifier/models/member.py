@@ -174,7 +174,7 @@ def metrics_of(predictions: pd.DataFrame, prefix: str = "") -> dict[str, float]:
     """Weighted F1, macro F1 and accuracy of a frame with ``label`` and ``probabilities``."""
     if predictions.empty:
         return {f"{prefix}weighted_f1": 0.0, f"{prefix}macro_f1": 0.0, f"{prefix}accuracy": 0.0}
-    probs = np.stack(predictions["probabilities"].to_numpy())
+    probs = np.stack(predictions["probabilities"].tolist())
     metrics = classification_metrics(predictions["label"].tolist(), probs.argmax(1).tolist())
     return {f"{prefix}{k}": v for k, v in metrics.items()}
 

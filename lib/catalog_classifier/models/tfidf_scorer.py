@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -221,13 +221,13 @@ class TfidfScorer:
             found.update(vocab[g] for g in grams if g in vocab)
         indices, values = list(found), [1.0] * len(found)
         for source, vocab, group in self.counted:
-            grams = self._grams(source, text, cache)
+            terms = self._grams(source, text, cache)  # a list: repeats count
             counts: dict[int, float] = {}
-            for g in grams:
+            for g in terms:
                 i = vocab.get(g)
                 if i is not None:
                     counts[i] = counts.get(i, 0.0) + 1.0
-            threshold = group.min_tf if group.min_tf >= 1.0 else len(grams) * group.min_tf
+            threshold = group.min_tf if group.min_tf >= 1.0 else len(terms) * group.min_tf
             for i, c in counts.items():
                 if c >= threshold:
                     indices.append(i)
@@ -241,17 +241,19 @@ class TfidfScorer:
 
     def features(self, texts: Sequence[str | None]) -> Any:
         """(rows, features) CSR matrix: the pipeline's ``features`` column."""
-        texts = [t or "" for t in texts]
+        present = [t or "" for t in texts]
         try:
-            return self._features(texts)
+            return self._features(present)
         except UnicodeEncodeError:  # a lone surrogate (never from Arrow): '?', as Java writes it
-            return self._features([t.encode("utf-8", "replace").decode("utf-8") for t in texts])
+            return self._features([t.encode("utf-8", "replace").decode("utf-8") for t in present])
 
     def _features(self, texts: list[str]) -> Any:
         from scipy.sparse import csr_matrix
 
         size = len(texts)
-        rows, indices, values = [], [], []
+        rows: list[int] = []
+        indices: list[int] = []
+        values: list[float] = []
         for r, text in enumerate(texts if self.streams or self.counted else ()):
             idx, tf = self._row(text)
             rows += [r] * len(idx)
@@ -276,26 +278,26 @@ class TfidfScorer:
             shape=shape,
         )
         matrix.sum_duplicates()  # canonical: sorted, one entry per (row, term)
-        values = np.where(matrix.data < 0, 1.0, matrix.data)  # a repeated char n-gram: 1
-        idx, indptr = matrix.indices.astype(np.int64), matrix.indptr.astype(np.int64)
+        term_values = np.where(matrix.data < 0, 1.0, matrix.data)  # a repeated char n-gram: 1
+        cols, indptr = matrix.indices.astype(np.int64), matrix.indptr.astype(np.int64)
         row_of = np.repeat(np.arange(size), np.diff(indptr))
-        data = values * self.idf[idx]
+        data = term_values * self.idf[cols]
         pointers = np.asarray(indptr, dtype=np.int64)
         if self.p is not None:  # Spark's Normalizer: x / ||x||_p, unchanged when the norm is 0
-            rows = row_of
+            norms: np.ndarray  # float64 (numpy's stubs type a weighted bincount as integers)
             if self.p == np.inf:
                 norms = np.zeros(size)
-                np.maximum.at(norms, rows, np.abs(data))
+                np.maximum.at(norms, row_of, np.abs(data))
             elif self.p == 2.0:
-                norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=size))
+                norms = np.sqrt(np.bincount(row_of, weights=data * data, minlength=size))
             elif self.p == 1.0:
-                norms = np.bincount(rows, weights=np.abs(data), minlength=size)
+                norms = np.bincount(row_of, weights=np.abs(data), minlength=size)
             else:
-                sums = np.bincount(rows, weights=np.abs(data) ** self.p, minlength=size)
+                sums = np.bincount(row_of, weights=np.abs(data) ** self.p, minlength=size)
                 norms = sums ** (1.0 / self.p)
             norms[norms == 0.0] = 1.0
-            data = data / norms[rows]
-        return csr_matrix((data, idx, pointers), shape=(len(texts), self.n_features))
+            data = data / norms[row_of]
+        return csr_matrix((data, cols, pointers), shape=(len(texts), self.n_features))
 
     def predict(self, texts: Sequence[str | None]) -> np.ndarray:
         """(rows, classes) probabilities."""
@@ -519,7 +521,7 @@ def tfidf_scorer(model: FittedTfidf) -> TfidfScorer | None:
     coef, intercept = model.coef, model.intercept
     if coef is None:
         last = stages.pop() if stages else None
-        if type(last).__name__ != "LogisticRegressionModel":
+        if last is None or type(last).__name__ != "LogisticRegressionModel":
             return None
         matrix = last.coefficientMatrix.toArray()
         if matrix.shape[0] != last.numClasses or last.numClasses < 2 or matrix.shape[0] == 1:
@@ -587,7 +589,10 @@ def tfidf_scorer(model: FittedTfidf) -> TfidfScorer | None:
                 assembled = tuple(g for col in stage.getInputCols() for g in vectors[col])
                 vectors[out] = assembled
             elif kind == "Normalizer":
-                if vectors.get(stage.getInputCol()) is not assembled or p is not None:
+                # Only after the assembler: one before it stored None, which a later stage's
+                # lookup then iterated (a TypeError instead of "use Spark ML").
+                assembled_input = vectors.get(stage.getInputCol()) is assembled
+                if assembled is None or not assembled_input or p is not None:
                     return None
                 p = float(stage.getP())
                 vectors[out] = assembled
@@ -610,7 +615,7 @@ class _PythonTfidf:
     def __init__(self, scorer: Any, keep: Sequence[str]) -> None:
         self.scorer, self.keep = scorer, list(keep)
 
-    def __call__(self, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def __call__(self, batches: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         scorer = self.scorer.value
         for batch in batches:
             out = batch[self.keep].copy()

@@ -367,8 +367,9 @@ def _make_text(rng: random.Random, code: int) -> _Text:
     category = vocab.categories[code]
     block = category[lang]
     scopes = (block, category["shared"], vocab.common[lang], vocab.neutral)
-    designation = _decorate_title(rng, _expand(rng.choice(block["titles"]), rng, scopes), lang,
-                                  scopes)
+    titles = block["titles"]
+    assert isinstance(titles, tuple)  # templates are strings; only numeric slots are ranges
+    designation = _decorate_title(rng, _expand(rng.choice(titles), rng, scopes), lang, scopes)
     description, has_markup = _make_description(rng, designation, block, lang, scopes)
 
     garbled = False
@@ -560,9 +561,9 @@ def _render_image(
     picture = _draw_picture(rng, noise, code, min(size, _DRAW_SIZE))
     if kind == "tiny":
         tiny_size = (rng.randint(8, 40), rng.randint(8, 40))
-        return kind, _jpeg(picture.resize(tiny_size, Image.BILINEAR), quality)
+        return kind, _jpeg(picture.resize(tiny_size, Image.Resampling.BILINEAR), quality)
     if picture.size != (size, size):
-        picture = picture.resize((size, size), Image.BILINEAR)
+        picture = picture.resize((size, size), Image.Resampling.BILINEAR)
     data = _jpeg(picture, quality)
     if kind == "truncated":
         return kind, data[: int(len(data) * rng.uniform(0.4, 0.7))]
@@ -629,7 +630,7 @@ def _draw_picture(
 class _Scaled:
     """An ImageDraw stand-in that shrinks and shifts everything drawn through it."""
 
-    def __init__(self, draw: ImageDraw.ImageDraw, scale: float, dx: float, dy: float) -> None:
+    def __init__(self, draw: _Draw, scale: float, dx: float, dy: float) -> None:
         self._draw, self._scale, self._dx, self._dy = draw, scale, dx, dy
 
     def _points(self, xy: Sequence) -> list[float]:
@@ -652,7 +653,11 @@ class _Scaled:
         return scaled
 
 
-def _paint_background(draw: ImageDraw.ImageDraw, rng: random.Random, side: int,
+# What the picture painters draw through: the image's own ImageDraw or a scaled stand-in.
+_Draw = ImageDraw.ImageDraw | _Scaled
+
+
+def _paint_background(draw: _Draw, rng: random.Random, side: int,
                       background: str, palette: list[RGB]) -> None:
     if background == "white":
         grey = rng.randint(238, 255)
@@ -680,7 +685,7 @@ def _paint_background(draw: ImageDraw.ImageDraw, rng: random.Random, side: int,
             draw.line([x, 0, x, side], fill=_shade(palette[2], 1.1), width=2)
 
 
-def _gradient(draw: ImageDraw.ImageDraw, top: int, bottom: int, side: int, start: RGB,
+def _gradient(draw: _Draw, top: int, bottom: int, side: int, start: RGB,
               end: RGB) -> None:
     height = max(1, bottom - top)
     for y in range(top, bottom):
@@ -699,7 +704,7 @@ def _box(rng: random.Random, side: int, aspect: float, low: float = 0.5,
     return x0, y0, x0 + width, y0 + height
 
 
-def _text_lines(draw: ImageDraw.ImageDraw, rng: random.Random, x0: float, y0: float,
+def _text_lines(draw: _Draw, rng: random.Random, x0: float, y0: float,
                 x1: float, y1: float, colour: RGB, gap: float = 4) -> None:
     y = y0
     while y < y1:
@@ -707,7 +712,7 @@ def _text_lines(draw: ImageDraw.ImageDraw, rng: random.Random, x0: float, y0: fl
         y += gap
 
 
-def _shape_book(draw: ImageDraw.ImageDraw, rng: random.Random, side: int, pal: list[RGB]) -> None:
+def _shape_book(draw: _Draw, rng: random.Random, side: int, pal: list[RGB]) -> None:
     x0, y0, x1, y1 = _box(rng, side, rng.uniform(0.62, 0.75))
     w, h = x1 - x0, y1 - y0
     draw.rectangle([x0, y0, x1, y1], fill=pal[0], outline=_shade(pal[0], 0.5))
@@ -721,7 +726,7 @@ def _shape_book(draw: ImageDraw.ImageDraw, rng: random.Random, side: int, pal: l
     draw.rectangle([x0 + w * 0.3, y1 - h * 0.1, x1 - w * 0.3, y1 - h * 0.06], fill=light)
 
 
-def _shape_comic(draw: ImageDraw.ImageDraw, rng: random.Random, side: int, pal: list[RGB]) -> None:
+def _shape_comic(draw: _Draw, rng: random.Random, side: int, pal: list[RGB]) -> None:
     x0, y0, x1, y1 = _box(rng, side, rng.uniform(0.7, 0.8))
     w, h = x1 - x0, y1 - y0
     draw.rectangle([x0, y0, x1, y1], fill=(250, 245, 235), outline=(20, 20, 20), width=2)
@@ -737,7 +742,7 @@ def _shape_comic(draw: ImageDraw.ImageDraw, rng: random.Random, side: int, pal: 
                          fill=_shade(pal[rng.randrange(4)], 1.2))
 
 
-def _shape_newspaper(draw: ImageDraw.ImageDraw, rng: random.Random, side: int,
+def _shape_newspaper(draw: _Draw, rng: random.Random, side: int,
                      pal: list[RGB]) -> None:
     x0, y0, x1, y1 = _box(rng, side, rng.uniform(0.68, 0.78), 0.65, 0.95)
     w, h = x1 - x0, y1 - y0
@@ -755,7 +760,7 @@ def _shape_newspaper(draw: ImageDraw.ImageDraw, rng: random.Random, side: int,
                    fill=_shade(paper, rng.uniform(0.35, 0.6)))
 
 
-def _shape_cartridge(draw: ImageDraw.ImageDraw, rng: random.Random, side: int,
+def _shape_cartridge(draw: _Draw, rng: random.Random, side: int,
                      pal: list[RGB]) -> None:
     x0, y0, x1, y1 = _box(rng, side, rng.uniform(0.9, 1.2))
     w, h = x1 - x0, y1 - y0
@@ -770,7 +775,7 @@ def _shape_cartridge(draw: ImageDraw.ImageDraw, rng: random.Random, side: int,
         draw.line([x, y1 - h * 0.22, x, y1 - h * 0.05], fill=_shade(shell, 0.7), width=2)
 
 
-def _shape_controller(draw: ImageDraw.ImageDraw, rng: random.Random, side: int,
+def _shape_controller(draw: _Draw, rng: random.Random, side: int,
                       pal: list[RGB]) -> None:
     x0, y0, x1, y1 = _box(rng, side, rng.uniform(1.4, 1.8))
     w, h = x1 - x0, y1 - y0
@@ -789,7 +794,7 @@ def _shape_controller(draw: ImageDraw.ImageDraw, rng: random.Random, side: int,
                      fill=pal[(index + 1) % 4])
 
 
-def _shape_console(draw: ImageDraw.ImageDraw, rng: random.Random, side: int,
+def _shape_console(draw: _Draw, rng: random.Random, side: int,
                    pal: list[RGB]) -> None:
     x0, y0, x1, y1 = _box(rng, side, rng.uniform(1.6, 2.4))
     w, h = x1 - x0, y1 - y0
@@ -804,7 +809,7 @@ def _shape_console(draw: ImageDraw.ImageDraw, rng: random.Random, side: int,
         _shape_controller(_Scaled(draw, 0.4, x0 + w * 0.1, y1 - h * 0.1), rng, side, pal)
 
 
-def _shape_box(draw: ImageDraw.ImageDraw, rng: random.Random, side: int, pal: list[RGB]) -> None:
+def _shape_box(draw: _Draw, rng: random.Random, side: int, pal: list[RGB]) -> None:
     x0, y0, x1, y1 = _box(rng, side, rng.uniform(0.7, 1.4), 0.45, 0.75)
     w, h = x1 - x0, y1 - y0
     depth = w * rng.uniform(0.12, 0.25)
@@ -818,7 +823,7 @@ def _shape_box(draw: ImageDraw.ImageDraw, rng: random.Random, side: int, pal: li
     draw.ellipse([x0 + w * 0.2, y0 + h * 0.06, x1 - w * 0.2, y0 + h * 0.26], fill=pal[3])
 
 
-def _shape_figure(draw: ImageDraw.ImageDraw, rng: random.Random, side: int,
+def _shape_figure(draw: _Draw, rng: random.Random, side: int,
                   pal: list[RGB]) -> None:
     x0, y0, x1, y1 = _box(rng, side, rng.uniform(0.4, 0.55))
     w, h = x1 - x0, y1 - y0
@@ -835,7 +840,7 @@ def _shape_figure(draw: ImageDraw.ImageDraw, rng: random.Random, side: int,
                   (cx + w * 0.3, y0 + h * 0.12)], fill=pal[2])
 
 
-def _shape_card(draw: ImageDraw.ImageDraw, rng: random.Random, side: int, pal: list[RGB]) -> None:
+def _shape_card(draw: _Draw, rng: random.Random, side: int, pal: list[RGB]) -> None:
     for _ in range(rng.randint(1, 3)):
         x0, y0, x1, y1 = _box(rng, side, 0.72, 0.35, 0.7)
         w, h = x1 - x0, y1 - y0
@@ -850,7 +855,7 @@ def _shape_card(draw: ImageDraw.ImageDraw, rng: random.Random, side: int, pal: l
                     (60, 60, 60), gap=max(3, h * 0.06))
 
 
-def _shape_toy(draw: ImageDraw.ImageDraw, rng: random.Random, side: int, pal: list[RGB]) -> None:
+def _shape_toy(draw: _Draw, rng: random.Random, side: int, pal: list[RGB]) -> None:
     primaries = [(230, 40, 40), (40, 90, 220), (250, 200, 30), (40, 170, 70)]
     for _ in range(rng.randint(5, 11)):
         colour = rng.choice(pal + primaries)
@@ -864,7 +869,7 @@ def _shape_toy(draw: ImageDraw.ImageDraw, rng: random.Random, side: int, pal: li
             draw.polygon([(x0, y1), ((x0 + x1) / 2, y0), (x1, y1)], fill=colour)
 
 
-def _shape_vehicle(draw: ImageDraw.ImageDraw, rng: random.Random, side: int,
+def _shape_vehicle(draw: _Draw, rng: random.Random, side: int,
                    pal: list[RGB]) -> None:
     x0, y0, x1, y1 = _box(rng, side, rng.uniform(1.8, 2.4), 0.6, 0.9)
     w, h = x1 - x0, y1 - y0
@@ -889,7 +894,7 @@ def _shape_vehicle(draw: ImageDraw.ImageDraw, rng: random.Random, side: int,
                       (x0 + w * 0.62, y1), (x0 + w * 0.55, y0 + h * 0.5)], fill=pal[1])
 
 
-def _shape_darts(draw: ImageDraw.ImageDraw, rng: random.Random, side: int, pal: list[RGB]) -> None:
+def _shape_darts(draw: _Draw, rng: random.Random, side: int, pal: list[RGB]) -> None:
     x0, y0, x1, y1 = _box(rng, side, 1.0, 0.45, 0.8)
     if rng.random() < 0.5:  # dartboard
         cx, cy, r = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2
@@ -909,7 +914,7 @@ def _shape_darts(draw: ImageDraw.ImageDraw, rng: random.Random, side: int, pal: 
                         _shade(pal[0], 1.1), gap=3)
 
 
-def _shape_outdoor(draw: ImageDraw.ImageDraw, rng: random.Random, side: int,
+def _shape_outdoor(draw: _Draw, rng: random.Random, side: int,
                    pal: list[RGB]) -> None:
     x0, y0, x1, y1 = _box(rng, side, rng.uniform(1.2, 1.8), 0.55, 0.9)
     w, h = x1 - x0, y1 - y0
@@ -929,7 +934,7 @@ def _shape_outdoor(draw: ImageDraw.ImageDraw, rng: random.Random, side: int,
         draw.rectangle([x0 + w * 0.28, y0, x0 + w * 0.42, y0 + h * 0.2], fill=pal[1])
 
 
-def _shape_stroller(draw: ImageDraw.ImageDraw, rng: random.Random, side: int,
+def _shape_stroller(draw: _Draw, rng: random.Random, side: int,
                     pal: list[RGB]) -> None:
     x0, y0, x1, y1 = _box(rng, side, rng.uniform(0.9, 1.2))
     w, h = x1 - x0, y1 - y0
@@ -941,7 +946,7 @@ def _shape_stroller(draw: ImageDraw.ImageDraw, rng: random.Random, side: int,
         draw.ellipse([cx - r, y1 - 2 * r, cx + r, y1], fill=(30, 30, 30))
 
 
-def _shape_furniture(draw: ImageDraw.ImageDraw, rng: random.Random, side: int,
+def _shape_furniture(draw: _Draw, rng: random.Random, side: int,
                      pal: list[RGB]) -> None:
     x0, y0, x1, y1 = _box(rng, side, rng.uniform(1.3, 2.2), 0.55, 0.9)
     w, h = x1 - x0, y1 - y0
@@ -967,7 +972,7 @@ def _shape_furniture(draw: ImageDraw.ImageDraw, rng: random.Random, side: int,
                                    radius=h * 0.05, fill=pal[rng.randrange(1, 4)])
 
 
-def _shape_cushion(draw: ImageDraw.ImageDraw, rng: random.Random, side: int,
+def _shape_cushion(draw: _Draw, rng: random.Random, side: int,
                    pal: list[RGB]) -> None:
     for _ in range(rng.randint(1, 2)):
         x0, y0, x1, y1 = _box(rng, side, rng.uniform(0.9, 1.3), 0.45, 0.8)
@@ -989,7 +994,7 @@ def _shape_cushion(draw: ImageDraw.ImageDraw, rng: random.Random, side: int,
                          fill=pal[1], outline=pal[3])
 
 
-def _shape_jar(draw: ImageDraw.ImageDraw, rng: random.Random, side: int, pal: list[RGB]) -> None:
+def _shape_jar(draw: _Draw, rng: random.Random, side: int, pal: list[RGB]) -> None:
     for _ in range(rng.randint(1, 3)):
         x0, y0, x1, y1 = _box(rng, side, rng.uniform(0.5, 0.8), 0.35, 0.7)
         w, h = x1 - x0, y1 - y0
@@ -1000,7 +1005,7 @@ def _shape_jar(draw: ImageDraw.ImageDraw, rng: random.Random, side: int, pal: li
         draw.ellipse([x0 + w * 0.3, y0 + h * 0.45, x1 - w * 0.3, y0 + h * 0.7], fill=pal[3])
 
 
-def _shape_frame(draw: ImageDraw.ImageDraw, rng: random.Random, side: int, pal: list[RGB]) -> None:
+def _shape_frame(draw: _Draw, rng: random.Random, side: int, pal: list[RGB]) -> None:
     choice = rng.random()
     x0, y0, x1, y1 = _box(rng, side, rng.uniform(0.7, 1.4), 0.4, 0.75)
     w, h = x1 - x0, y1 - y0
@@ -1021,7 +1026,7 @@ def _shape_frame(draw: ImageDraw.ImageDraw, rng: random.Random, side: int, pal: 
                       (x0, y0 + h * 0.6), (x0 + w * 0.3, y0 + h * 0.2)], fill=pal[0])
 
 
-def _shape_pet(draw: ImageDraw.ImageDraw, rng: random.Random, side: int, pal: list[RGB]) -> None:
+def _shape_pet(draw: _Draw, rng: random.Random, side: int, pal: list[RGB]) -> None:
     x0, y0, x1, y1 = _box(rng, side, rng.uniform(0.6, 1.0), 0.55, 0.9)
     w, h = x1 - x0, y1 - y0
     if rng.random() < 0.5:  # cat tree: sisal posts and plush platforms
@@ -1041,7 +1046,7 @@ def _shape_pet(draw: ImageDraw.ImageDraw, rng: random.Random, side: int, pal: li
             draw.ellipse([end, y0 - h * 0.03, end + w * 0.07, y0 + h * 0.13], fill=(240, 235, 220))
 
 
-def _shape_notebook(draw: ImageDraw.ImageDraw, rng: random.Random, side: int,
+def _shape_notebook(draw: _Draw, rng: random.Random, side: int,
                     pal: list[RGB]) -> None:
     x0, y0, x1, y1 = _box(rng, side, rng.uniform(0.68, 0.78))
     w, h = x1 - x0, y1 - y0
@@ -1062,7 +1067,7 @@ def _shape_notebook(draw: ImageDraw.ImageDraw, rng: random.Random, side: int,
         draw.rectangle([px, y0 + h * 0.1, px + w * 0.06, y1 - h * 0.1], fill=pal[3])
 
 
-def _shape_pool(draw: ImageDraw.ImageDraw, rng: random.Random, side: int, pal: list[RGB]) -> None:
+def _shape_pool(draw: _Draw, rng: random.Random, side: int, pal: list[RGB]) -> None:
     x0, y0, x1, y1 = _box(rng, side, rng.uniform(1.4, 2.2), 0.65, 0.95)
     w, h = x1 - x0, y1 - y0
     water = _hsv(rng.uniform(180, 205), rng.uniform(0.5, 0.85), rng.uniform(0.75, 0.95))
@@ -1091,7 +1096,7 @@ def _shape_pool(draw: ImageDraw.ImageDraw, rng: random.Random, side: int, pal: l
         draw.rectangle([x0 + w * 0.45, y0 + h * 0.05, x0 + w * 0.57, y0 + h * 0.12], fill=pal[3])
 
 
-def _shape_tool(draw: ImageDraw.ImageDraw, rng: random.Random, side: int, pal: list[RGB]) -> None:
+def _shape_tool(draw: _Draw, rng: random.Random, side: int, pal: list[RGB]) -> None:
     x0, y0, x1, y1 = _box(rng, side, rng.uniform(0.9, 1.3), 0.55, 0.9)
     w, h = x1 - x0, y1 - y0
     body = rng.choice([pal[0], pal[0], (230, 120, 20), (0, 140, 140), (240, 200, 20)])
@@ -1112,7 +1117,7 @@ def _shape_tool(draw: ImageDraw.ImageDraw, rng: random.Random, side: int, pal: l
             draw.ellipse([cx - r, y1 - 2 * r, cx + r, y1], fill=(25, 25, 25))
 
 
-_SHAPES: dict[str, Callable[[ImageDraw.ImageDraw, random.Random, int, list[RGB]], None]] = {
+_SHAPES: dict[str, Callable[[_Draw, random.Random, int, list[RGB]], None]] = {
     "book": _shape_book,
     "comic": _shape_comic,
     "newspaper": _shape_newspaper,

@@ -40,7 +40,7 @@ class Vocabulary(NamedTuple):
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+class _Loader(_BaseLoader):
     """Safe YAML plus ``!range [start, stop]``."""
 
 

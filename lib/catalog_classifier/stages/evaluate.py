@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 from pyspark.sql import functions as F
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
@@ -184,7 +185,7 @@ def write_evaluations(lakehouse: Lakehouse, rows: list[dict[str, Any]]) -> None:
 
 
 def _probabilities(frame: pd.DataFrame) -> np.ndarray:
-    return np.stack(frame["probabilities"].to_numpy()) if len(frame) else np.zeros((0, 1))
+    return np.stack(frame["probabilities"].tolist()) if len(frame) else np.zeros((0, 1))
 
 
 @dataclass
@@ -296,7 +297,9 @@ def run_cross_validation(
     splits_config = dataclasses.replace(config.splits, cv_folds=k)
     config = dataclasses.replace(config, splits=splits_config)
     run_splits(lakehouse, splits_config)
-    stored_folds = lakehouse.read(SILVER_SPLITS).agg(F.max("fold")).first()[0]
+    stored = lakehouse.read(SILVER_SPLITS).agg(F.max("fold")).first()
+    assert stored is not None  # a global aggregate has exactly one row
+    stored_folds = stored[0]
     if stored_folds is not None and stored_folds + 1 != k:
         raise ValueError(f"silver.splits holds {stored_folds + 1} folds, not {k}")
     run_id = "cv" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
@@ -436,7 +439,7 @@ def fused_predictions(
 
 def evaluate_fusion(
     lakehouse: Lakehouse, config: Config, registry: Registry, split: str, out: Path
-) -> tuple[Evaluation, str]:
+) -> tuple[Evaluation, Markup]:
     """The latest fused model and the member versions it was fit on, scored on ``split``."""
     scored = fused_predictions(lakehouse, config, registry, split)
     model, members, fused, used = scored.model, scored.members, scored.fused, scored.used
@@ -475,7 +478,7 @@ def cross_validate_fusion(
     out_of_fold: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
     k: int,
     out: Path,
-) -> tuple[Evaluation, str]:
+) -> tuple[Evaluation, Markup]:
     """Fusion by K-fold over the members' out-of-fold probabilities: each fold's combiner is fit
     on the other folds' listings, as the registered one is fit on the valid split."""
     cfg = config.train.fusion

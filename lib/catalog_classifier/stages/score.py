@@ -27,7 +27,7 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -187,7 +187,7 @@ class FusedScorer:
     predictors: dict[str, BatchPredictor]
     stats: dict[str, int] = field(default_factory=dict)
 
-    def __call__(self, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def __call__(self, batches: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         logger = worker_logger("catalog_classifier.stages.score")
         fusion = _fusion_model(self.models.fusion_folder)
         started, done = time.monotonic(), 0
@@ -236,7 +236,8 @@ class FusedScorer:
             }
         )
         out["members"] = _members_json(codes, probs, available, len(batch))
-        out["imageid"] = pd.array(batch["imageid"], dtype="Int64")
+        # pandas-stubs' pd.array overloads take no Series, which pandas accepts as any sequence
+        out["imageid"] = pd.array(batch["imageid"], dtype="Int64")  # type: ignore[call-overload]
         out["input_hash"] = batch["input_hash"].to_numpy()
         out["input_versions"] = self.input_versions
         out["scored_at"] = pd.Timestamp(self.scored_at)

@@ -155,7 +155,9 @@ class DeltaRsEngine(DeltaEngine):
         from deltalake import DeltaTable, Field, Schema
         from deltalake.schema import PrimitiveType
 
-        schema = Schema([Field(c.name, PrimitiveType(c.type), c.nullable) for c in spec.columns])
+        schema = Schema(
+            [Field(c.name, PrimitiveType(c.type), nullable=c.nullable) for c in spec.columns]
+        )
         Path(path).mkdir(parents=True, exist_ok=True)
         DeltaTable.create(path, schema=schema, mode="ignore", name=spec.name, description=spec.doc)
 
@@ -364,6 +366,7 @@ class DeltaSparkEngine(DeltaEngine):
                 F.sum("count").alias("rows"),
                 F.max("count").alias("most"),
             ).first()
+            assert summary is not None  # a global aggregate has exactly one row
             rows = int(summary["rows"] or 0)
             repeated: list[dict[str, Any]] = []
             if (summary["most"] or 0) > 1:
@@ -406,6 +409,7 @@ def _not_null_errors(spec: TableSpec) -> Iterator[None]:
 def _delete(spark: SparkSession, path: str) -> None:
     """Delete a folder on whatever file system holds it (local, HDFS, S3, DBFS)."""
     jvm = spark.sparkContext._jvm
+    assert jvm is not None, "a classic Spark session has a JVM gateway"
     target = jvm.org.apache.hadoop.fs.Path(path)
     try:
         target.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).delete(target, True)
@@ -423,7 +427,8 @@ def delta_connector_available(spark: SparkSession) -> bool:
             return True
         from py4j.java_gateway import JavaClass
 
-        if not isinstance(spark.sparkContext._jvm.io.delta.tables.DeltaTable, JavaClass):
+        jvm = spark.sparkContext._jvm
+        if jvm is None or not isinstance(jvm.io.delta.tables.DeltaTable, JavaClass):
             return False
     except Exception:  # noqa: BLE001 - any failure to look means "not available"
         return False

@@ -117,7 +117,9 @@ def previous_run_version(lakehouse: Lakehouse) -> int | None:
     """The last version of gold.predictions committed before the latest scoring run began."""
     if not lakehouse.exists(GOLD_PREDICTIONS):
         return None
-    latest_run = lakehouse.read(GOLD_PREDICTIONS).agg(F.max("scored_at")).first()[0]
+    latest = lakehouse.read(GOLD_PREDICTIONS).agg(F.max("scored_at")).first()
+    assert latest is not None  # a global aggregate has exactly one row
+    latest_run = latest[0]
     if latest_run is None:
         return None
     started = latest_run.replace(tzinfo=UTC) if latest_run.tzinfo is None else latest_run
@@ -133,6 +135,8 @@ def _commit_time(commit: dict[str, Any]) -> datetime:
     stamp = commit.get("timestamp")
     if isinstance(stamp, datetime):
         return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+    if stamp is None:  # both engines give every commit one
+        raise ValueError(f"Delta commit {commit.get('version')} has no timestamp")
     return datetime.fromtimestamp(float(stamp) / 1000.0, tz=UTC)
 
 
@@ -143,7 +147,9 @@ def register_views(lakehouse: Lakehouse, history_versions: int = 10) -> dict[str
     current_version = lakehouse.version(GOLD_PREDICTIONS)
     predictions = lakehouse.read(GOLD_PREDICTIONS)
     predictions.createOrReplaceTempView("predictions")
-    newest = predictions.agg(F.max(F.col("model_version").cast("long"))).first()[0]
+    newest_row = predictions.agg(F.max(F.col("model_version").cast("long"))).first()
+    assert newest_row is not None  # a global aggregate has exactly one row
+    newest = newest_row[0]
     predictions.filter(
         F.col("model_version").cast("long") == F.lit(newest)
     ).createOrReplaceTempView("current_predictions")

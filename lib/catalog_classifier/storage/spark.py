@@ -119,9 +119,9 @@ def torch_threads_per_task(spark: SparkSession, configured: int = 0) -> int:
     (1 in local[N], which runs N tasks at once on this machine's cores)."""
     if configured:
         return configured
-    if spark.sparkContext.master.startswith("local"):
+    if (spark.sparkContext.master or "").startswith("local"):
         return 1
-    return int(spark.conf.get("spark.task.cpus", "1"))
+    return int(spark.conf.get("spark.task.cpus", "1") or "1")
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -44,7 +44,7 @@ from catalog_classifier.models.image_backbone import (
     extract_features,
     load_backbone,
 )
-from catalog_classifier.models.loop import FitResult, fit, resolve_device
+from catalog_classifier.models.loop import EpochSource, FitResult, fit, resolve_device
 from catalog_classifier.models.member import (
     BatchPredictor,
     FittedMember,
@@ -309,7 +309,8 @@ def finetune_image(
     backbone, _ = image_model.get_backbone(cfg.backbone, cfg.weights_path, "cpu")
     model = ImageClassifier(copy.deepcopy(backbone).train(), head)
     model.freeze_backbone(False)
-    counts = pd.Series(list(train_labels)).value_counts().to_dict()
+    # labels are ints; pandas-stubs types value_counts' keys as any Hashable
+    counts = cast(dict[int, int], pd.Series(list(train_labels)).value_counts().to_dict())
     repeats = image_model.copies_per_class(counts, 1, cfg.minority_extra_copies)
     spark = lakehouse.spark
     repeat_frame = spark.createDataFrame(
@@ -335,7 +336,7 @@ def finetune_image(
         ) as valid_feed,
     ):
 
-        def epoch_of(feed: PetastormFeed, decode: Any, shuffle: bool):  # type: ignore[no-untyped-def]
+        def epoch_of(feed: PetastormFeed, decode: Any, shuffle: bool) -> EpochSource:
             return lambda e: feed.epoch(
                 cfg.batch_size,
                 shuffle=shuffle,
@@ -370,7 +371,7 @@ def augmented_embeddings(
     """Features of augmented copies of the training images (more for minority classes), each
     image decoded and augmented in Petastorm's TransformSpec, then through the frozen backbone."""
     cfg = config.train.image
-    counts = pd.Series(list(labels)).value_counts().to_dict()
+    counts = cast(dict[int, int], pd.Series(list(labels)).value_counts().to_dict())  # as above
     copies = image_model.copies_per_class(counts, cfg.augment_copies, cfg.minority_extra_copies)
     if not copies or max(copies.values()) == 0:
         return pd.DataFrame({"imageid": [], "embedding": [], "label": []})

@@ -21,7 +21,7 @@ import torch
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from catalog_classifier.config import Config, TextModelConfig
+from catalog_classifier.config import Config, ImageModelConfig, TextModelConfig
 from catalog_classifier.models import text_encoder as text_model
 from catalog_classifier.models.datasets import class_weights
 from catalog_classifier.models.embedding_heads import (
@@ -35,7 +35,7 @@ from catalog_classifier.models.embedding_heads import (
     worker_threads,
 )
 from catalog_classifier.models.heads import ClassifierHead, load_head, save_head
-from catalog_classifier.models.loop import FitResult, fit, resolve_device
+from catalog_classifier.models.loop import EpochSource, FitResult, fit, resolve_device
 from catalog_classifier.models.member import (
     BatchPredictor,
     FittedMember,
@@ -185,7 +185,7 @@ class TextMember(Member):
 
 def fold_with_head(
     config: Config,
-    cfg: TextModelConfig,
+    cfg: TextModelConfig | ImageModelConfig,
     name: str,
     train: pd.DataFrame,
     valid: pd.DataFrame,
@@ -210,7 +210,7 @@ def fold_with_head(
     return (
         scored["productid"].astype(int).tolist(),
         scored["label"].astype(int).tolist(),
-        np.stack(scored["probabilities"].to_numpy()),
+        np.stack(scored["probabilities"].tolist()),
     )
 
 
@@ -297,7 +297,7 @@ def finetune_text(
         ) as valid_feed,
     ):
 
-        def epoch_of(feed: PetastormFeed, shuffle: bool):  # type: ignore[no-untyped-def]
+        def epoch_of(feed: PetastormFeed, shuffle: bool) -> EpochSource:
             return lambda e: feed.epoch(
                 cfg.batch_size,
                 shuffle=shuffle,

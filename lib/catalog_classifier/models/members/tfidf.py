@@ -72,7 +72,7 @@ class TfidfMember(Member):
     ) -> tuple[list[int], list[int], np.ndarray]:
         fitted = fit_tfidf(training, config.train.tfidf, len(config.label_codes))
         frame = predict_tfidf(fitted.model, test, keep=["productid", "label"]).toPandas()
-        probs = np.stack(frame["probabilities"].map(np.asarray))
+        probs = np.stack(frame["probabilities"].map(np.asarray).tolist())
         return frame["productid"].astype(int).tolist(), frame["label"].tolist(), probs
 
     @classmethod
@@ -85,7 +85,8 @@ class FittedTfidf(FittedMember):
         frame = predict_tfidf(
             load_tfidf(str(self.folder / "pipeline")), rows, keep=keep_columns(rows)
         ).toPandas()
-        frame["probabilities"] = [np.asarray(p) for p in frame["probabilities"]]
+        # pandas-stubs types a column set from a list as scalars only; arrays make an object column
+        frame["probabilities"] = [np.asarray(p) for p in frame["probabilities"]]  # type: ignore[assignment]
         return frame
 
     def _engine(self, config: Config) -> tuple[TfidfModel | None, TfidfScorer | None]:
