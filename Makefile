@@ -39,11 +39,15 @@ demo: install
 notebooks: install
 	for notebook in notebooks/0*.py; do $(BIN)/python $$notebook || exit 1; done
 
-test: install
+# The static checks run first: seconds, and a lint or type error fails CI before the suite.
+test: lint
 	VENV=$(VENV) $(BIN)/python -m pytest
 
+# ruff, then mypy on lib/ ([tool.mypy] in pyproject.toml); mypy's cache lives in the venv, so
+# CI's venv, reused for the same pins, keeps it warm.
 lint: install
 	$(BIN)/ruff check lib jobs tests benchmarks notebooks
+	$(BIN)/mypy --cache-dir $(VENV)/.mypy_cache
 
 # docs/tables.md from the table definitions (a test fails when it is out of date).
 docs: install
