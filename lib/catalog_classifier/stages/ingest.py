@@ -101,12 +101,19 @@ def _local_file(path: str) -> bool:
 
 def detect_text_encoding(path: str, fallback: str) -> str:
     """The Python codec ``path`` decodes with (see :func:`scan_text`)."""
-    return scan_text(path, fallback)[0]
+    return scan_text(path, fallback).encoding
 
 
-def scan_text(path: str, fallback: str) -> tuple[str, int]:
-    """The Python codec ``path`` decodes with, and its longest CSV record in bytes (0 when not
-    UTF-8). One streamed pass; memory stays at one chunk.
+@dataclass(frozen=True)
+class TextScan:
+    encoding: str  # the Python codec the file decodes with
+    longest_record: int = 0  # bytes (0 when not UTF-8: not measured)
+    carriage_returns: bool = False  # any "\r" (not measured when not UTF-8)
+
+
+def scan_text(path: str, fallback: str) -> TextScan:
+    """The Python codec ``path`` decodes with, its longest CSV record in bytes and whether it
+    holds carriage returns. One streamed pass; memory stays at one chunk.
 
     The codec is ``"utf-8"`` when the file is strict UTF-8, else ``fallback`` when that decodes
     it strictly and the file does not look like UTF-8 with a few stray bytes. Raises
@@ -114,10 +121,10 @@ def scan_text(path: str, fallback: str) -> tuple[str, int]:
     replacement characters. Files the driver cannot open (URIs) are taken as UTF-8 unchecked.
     """
     if not _local_file(path):
-        return "utf-8", 0
+        return TextScan("utf-8")
     decoder: codecs.IncrementalDecoder = codecs.getincrementaldecoder("utf-8")("strict")
     offset, bad = 0, None
-    longest, record, quotes = 0, 0, 0
+    longest, record, quotes, returns = 0, 0, 0, False
     with open(path, "rb") as handle:
         while piece := handle.readline(_CHUNK):
             if b"\x00" in piece:
@@ -135,12 +142,13 @@ def scan_text(path: str, fallback: str) -> tuple[str, int]:
             # inside quoted fields); no field is longer than its record.
             record += len(piece)
             quotes += piece.count(b'"')
+            returns = returns or b"\r" in piece
             if piece.endswith(b"\n") and quotes % 2 == 0:
                 longest, record, quotes = max(longest, record), 0, 0
         else:
             try:
                 decoder.decode(b"", final=True)
-                return "utf-8", max(longest, record)
+                return TextScan("utf-8", max(longest, record), returns)
             except UnicodeDecodeError:
                 bad = offset - len(decoder.getstate()[0])  # a sequence cut by the file's end
     not_utf8 = f"not UTF-8 (byte {bad:,})"
@@ -171,7 +179,7 @@ def scan_text(path: str, fallback: str) -> tuple[str, int]:
             "UTF-8: mixed encodings",
             "undecodable_text",
         )
-    return codecs.lookup(fallback).name, 0
+    return TextScan(codecs.lookup(fallback).name)
 
 
 def read_csv_header(spark: SparkSession, path: str, encoding: str = "utf-8") -> list[str]:
@@ -333,17 +341,27 @@ def load_csv(spark: SparkSession, path: str, record_kind: str, cfg: IngestConfig
     loaded = CsvFile(path)
     raw = None
     try:
-        loaded.encoding, longest = scan_text(path, cfg.fallback_encoding)
+        scan = scan_text(path, cfg.fallback_encoding)
+        loaded.encoding = scan.encoding
         if loaded.encoding != "utf-8":
             log.warning("%s is not UTF-8: decoded as %s", path, loaded.encoding)
         header = read_csv_header(spark, path, loaded.encoding)
         schema, loaded.join_on = _csv_layout(path, header, record_kind)
-        # Spark 4 decodes only UTF-8/16/32, ASCII and Latin-1, and gives up on the whole file
-        # at a field over maxCharsPerColumn (logging all of it): those files are read here.
-        if _local_file(path) and (
-            loaded.encoding != "utf-8" or longest > cfg.csv_max_chars_per_column
-        ):
-            log.warning("%s: read on the driver (%s)", path, loaded.encoding)
+        # Files Spark's reader gets wrong are read here: Spark 4 decodes only UTF-8/16/32, ASCII
+        # and Latin-1; it gives up on the whole file at a field over maxCharsPerColumn (and logs
+        # all of it); after a "\r\n" or "\r" it turns line ends inside quotes into "\n" and
+        # merges the rows of a file whose line ends are mixed.
+        why = (
+            f"not UTF-8: {loaded.encoding}"
+            if loaded.encoding != "utf-8"
+            else "a record over csv_max_chars_per_column"
+            if scan.longest_record > cfg.csv_max_chars_per_column
+            else "carriage returns"
+            if scan.carriage_returns
+            else None
+        )
+        if why and _local_file(path):
+            log.warning("%s: read on the driver (%s)", path, why)
             rows, loaded.rejections = parse_csv_in_python(
                 path, loaded.encoding, schema, cfg, record_kind
             )
