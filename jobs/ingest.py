@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not (args.listings or args.labels or args.images):
         parser.error("nothing to ingest: give --listings, --labels and/or --images")
+    if args.listings and len(args.labels) not in (0, 1, len(args.listings)):
+        parser.error("give one --labels file per --listings file (paired in order), or one")
     job = start_job("ingest", args)
     summary = run_ingest(
         job.spark, job.lakehouse, job.config, args.listings, args.labels, args.images

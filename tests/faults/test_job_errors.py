@@ -32,6 +32,16 @@ def test_a_bad_conf_or_set_is_one_line_and_exit_code_2(args, message, capsys):
     assert len(err.strip().splitlines()) == 1, err
 
 
+def test_unpaired_labels_files_are_a_usage_error(capsys):
+    import jobs.ingest
+
+    args = ["--listings", "a.csv", "--listings", "b.csv", "--listings", "c.csv"]
+    with pytest.raises(SystemExit) as stopped:
+        jobs.ingest.main([*args, "--labels", "y1.csv", "--labels", "y2.csv"])
+    assert stopped.value.code == 2
+    assert "one --labels file per --listings file" in capsys.readouterr().err
+
+
 def test_spark_submit_names_a_missing_conf_file(tmp_path):
     missing = tmp_path / "missing.yaml"  # its folder exists and holds no conf file at all
     completed = subprocess.run(
