@@ -17,6 +17,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from PIL import Image
 from tests.helpers import LISTINGS_HEADER, image_name, jpeg
 
 MAX_LONG = 2**63 - 1
@@ -31,6 +32,28 @@ def listings_csv(rows: list[list[object]], encoding: str = "utf-8") -> bytes:
     writer.writerow(LISTINGS_HEADER)
     writer.writerows(rows)
     return buffer.getvalue().encode(encoding)
+
+
+def bomb_jpeg() -> bytes:
+    """A valid small JPEG whose header declares 65,500 x 65,500 pixels."""
+    data = bytearray(jpeg((16, 16)))
+    sof = data.index(b"\xff\xc0")  # baseline frame header: length, precision, height, width
+    struct.pack_into(">HH", data, sof + 5, 65500, 65500)
+    return bytes(data)
+
+
+def cmyk_jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("CMYK", (24, 24), (10, 200, 30, 5)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def exif_rotated_jpeg() -> bytes:
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 degrees on display
+    Image.new("RGB", (40, 20), (90, 30, 60)).save(buffer, "JPEG", exif=exif)
+    return buffer.getvalue()
 
 
 def patch_zip_member(
@@ -72,6 +95,7 @@ class Expected:
     read: dict[str, int]  # table -> records read
     quarantined: dict[str, int]  # table -> records quarantined (whole files not counted)
     decoded: dict[str, str]  # CSV path -> the codec it was decoded with
+    image_problems: dict[int, str | None]  # imageid -> images.problem
     texts: dict[int, tuple[str, str | None]] = field(default_factory=dict)  # exact round trips
 
 
@@ -125,9 +149,22 @@ def write_hostile_inputs(root: Path) -> HostileInputs:
         listings_csv([[i, f"Théière n°{i}", "élégante", 400 + i, 4000 + i] for i in range(5)])
         + "5,Café crème,,405,4005\n".encode("latin-1")
     )
-    # A gzip'd CSV handed over as a CSV.
+    # A gzip'd CSV and a zip'd CSV handed over as CSVs.
     gzipped = root / "listings_gzipped.csv"
     gzipped.write_bytes(gzip.compress(listings_csv([[0, "Gzip", "", 500, 5000]]), mtime=0))
+    zipped = root / "listings_zipped.csv"
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("X.csv", listings_csv([[0, "Zip", "", 501, 5001]]))
+    # Line ends mixed between records and inside quoted fields: each kept as written.
+    mixed_ends = root / "listings_line_ends.csv"
+    crlf_text = ("Lit\r\nbébé", "une\r\ndeux\ntrois\rquatre")
+    mixed_ends.write_bytes(
+        b",designation,description,productid,imageid\r\n"
+        + '0,"{}","{}",600,6000\r\n'.format(*crlf_text).encode()
+        + b"1,Plain,lf,601,6001\n"
+        + b"2,Old Mac,cr,602,6002\r"
+        + b"3,Last,crlf,603,6003\r\n"
+    )
 
     labels = root / "labels_by_product.csv"
     labels.write_text(
@@ -141,6 +178,9 @@ def write_hostile_inputs(root: Path) -> HostileInputs:
     (folder / image_name(2000, 200)).write_bytes(jpeg(color=(200, 10, 10)))
     (folder / image_name(12345678901234567890, 104)).write_bytes(jpeg(color=(1, 1, 1)))
     (folder / f"image_{ARABIC_123}_product_5.jpg").write_bytes(jpeg(color=(2, 2, 2)))
+    (folder / image_name(7000, 700)).write_bytes(bomb_jpeg())  # stored, flagged
+    (folder / image_name(7001, 701)).write_bytes(cmyk_jpeg())
+    (folder / image_name(7002, 702)).write_bytes(exif_rotated_jpeg())
     os.mkfifo(folder / image_name(2001, 201))  # read()ing it would block the run for ever
     (folder / image_name(2002, 202)).mkdir()  # a folder named like an image: walked, empty
 
@@ -155,8 +195,12 @@ def write_hostile_inputs(root: Path) -> HostileInputs:
         out.writestr(image_name(3003, 303), jpeg(color=(6, 6, 6)))
         out.writestr(image_name(3004, 304), jpeg(color=(7, 7, 7)))
         out.writestr(image_name(3005, 305), jpeg(color=(8, 8, 8)))
+        out.writestr("very_long_" + "n" * 1000 + ".jpg", jpeg())  # a name no file system takes
     patch_zip_member(archive, image_name(3004, 304), flag_bits=0x1)  # encrypted
     patch_zip_member(archive, image_name(3005, 305), method=9)  # deflate64
+    empty_archive = root / "no_images.zip"
+    with zipfile.ZipFile(empty_archive, "w"):
+        pass
 
     expected = Expected(
         quarantine={
@@ -164,7 +208,7 @@ def write_hostile_inputs(root: Path) -> HostileInputs:
             "non_numeric_productid": 1,
             "id_out_of_range_imageid": 1,
             "field_too_large": 1,
-            "undecodable_text": 2,
+            "undecodable_text": 3,
             "label_without_listing": 1,
             "invalid_id": 2,
             "not_a_regular_file": 1,
@@ -172,19 +216,32 @@ def write_hostile_inputs(root: Path) -> HostileInputs:
             "duplicate_file": 1,
             "encrypted_archive_entry": 1,
             "unsupported_compression": 1,
+            "unrecognized_file_name": 1,
         },
-        listings={100, MAX_LONG, 200, 201, 300, 302},
+        listings={100, MAX_LONG, 200, 201, 300, 302, 600, 601, 602, 603},
         labels={100: 2060, 200: 1920, 302: 2583, MAX_LONG: 10},
-        images={1000, 2000, 3000, 3003},
-        has_image={100: True, MAX_LONG: False, 200: True, 201: False, 300: True, 302: False},
-        read={"listings": 5 + 2 + 3, "labels": 5, "images": 7 + 5},
-        quarantined={"listings": 4, "labels": 1, "images": 8},
+        images={1000, 2000, 3000, 3003, 7000, 7001, 7002},
+        image_problems={7000: "decompression_bomb", 7001: None, 7002: None},
+        has_image={
+            **{100: True, MAX_LONG: False, 200: True, 201: False, 300: True, 302: False},
+            **{600: False, 601: False, 602: False, 603: False},
+        },
+        read={"listings": 5 + 2 + 3 + 4, "labels": 5, "images": 10 + 6},
+        quarantined={"listings": 4, "labels": 1, "images": 9},
         decoded={str(cp1252): "cp1252"},
-        texts={200: chair, 302: after, 100: ("Lampe de chevet émaillée", "Belle lampe")},
+        texts={
+            200: chair,
+            302: after,
+            100: ("Lampe de chevet émaillée", "Belle lampe"),
+            600: crlf_text,
+            601: ("Plain", "lf"),
+            602: ("Old Mac", "cr"),
+            603: ("Last", "crlf"),
+        },
     )
     return HostileInputs(
-        listings=[str(p) for p in (ok, cp1252, big, mixed, gzipped)],
+        listings=[str(p) for p in (ok, cp1252, big, mixed, gzipped, zipped, mixed_ends)],
         labels=[str(labels)],
-        images=[str(folder), str(archive)],
+        images=[str(folder), str(archive), str(empty_archive)],
         expected=expected,
     )

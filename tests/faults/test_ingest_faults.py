@@ -117,13 +117,14 @@ def test_image_names_folders_and_archives_that_cannot_be_read_are_quarantined(co
             ("not_a_regular_file", image_name(2001, 201)),
             ("encrypted_archive_entry", image_name(3004, 304)),
             ("unsupported_compression", image_name(3005, 305)),
+            ("unrecognized_file_name", "very_long_" + "n" * 1000 + ".jpg"),
         ]
     )
     assert "FIFO" in next(r.detail for r in rejected if r.reason == "not_a_regular_file")
     # A name stored twice in one archive: both copies, each by its own index.
     twice = [(e.entry, e.member) for e in entries if e.imageid == 3002]
     assert twice == [(image_name(3002, 302), 1), (image_name(3002, 302) + "#2", 2)]
-    assert {e.imageid for e in entries} == {1000, 2000, 3000, 3002, 3003}
+    assert {e.imageid for e in entries} == {1000, 2000, 3000, 3002, 3003, 7000, 7001, 7002}
 
 
 def test_any_failure_reading_one_archive_entry_is_that_entry_s_quarantine(tmp_path):
@@ -208,9 +209,9 @@ def test_the_ingest_job_quarantines_every_hostile_input_and_lands_the_rest(
     assert not any("\ufffd" in (r.designation + (r.description or "")) for r in listings.values())
     labels = {r.productid: r.prdtypecode for r in lakehouse.read(BRONZE_LABELS).collect()}
     assert labels == expected.labels
-    assert {r.imageid for r in lakehouse.read(BRONZE_IMAGES).select("imageid").collect()} == (
-        expected.images
-    )
+    images = {r.imageid: r.problem for r in lakehouse.read(BRONZE_IMAGES).collect()}
+    assert set(images) == expected.images
+    assert {i: images[i] for i in expected.image_problems} == expected.image_problems
 
     whole_files = {
         (Path(r.source).name, r.reason)
@@ -219,6 +220,7 @@ def test_the_ingest_job_quarantines_every_hostile_input_and_lands_the_rest(
     assert whole_files == {
         ("listings_mixed.csv", "undecodable_text"),
         ("listings_gzipped.csv", "undecodable_text"),
+        ("listings_zipped.csv", "undecodable_text"),
     }
     too_large = quarantine.filter(F.col("reason") == "field_too_large").first()
     assert (Path(too_large.source).name, too_large.locator, too_large.record_kind) == (
@@ -254,3 +256,46 @@ def test_a_non_utf8_csv_is_quarantined_when_no_fallback_is_declared(spark, confi
     decoded = load_csv(spark, str(path), "listing", config.ingest)
     assert decoded.encoding == "cp1252"
     assert decoded.raw.select("designation").first()[0] == "Café"
+
+
+def test_csvs_of_another_layout_are_refused_whole_with_their_reason(spark, config, tmp_path):
+    from catalog_classifier.stages.ingest import load_csv
+
+    cases = {
+        "duplicate_columns.csv": (
+            "listing",
+            b",designation,designation,productid,imageid\n0,a,b,1,2\n",
+            "unexpected_header",
+        ),
+        "labels_extra_column.csv": (
+            "label",
+            b"productid,prdtypecode,comment\n1,10,ok\n",
+            "unexpected_header",
+        ),
+        "empty.csv": ("listing", b"", "empty_file"),
+    }
+    for name, (kind, data, reason) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        loaded = load_csv(spark, str(path), kind, config.ingest)
+        assert loaded.raw is None, name
+        assert [(r.reason, r.kind, r.source) for r in loaded.rejections] == [
+            (reason, "file", str(path))
+        ]
+
+
+def test_the_python_reader_gives_spark_s_rows_on_the_real_listings(spark, config, real_data):
+    """The fallback reader must not change a single value Spark's reader would have given."""
+    from catalog_classifier.stages.ingest import _read_csv
+
+    path = str(real_data / "X_train.csv")
+    python_rows, rejected = parse_csv_in_python(
+        path, "utf-8", RAW_LISTINGS_SCHEMA, config.ingest, "listing"
+    )
+    assert not rejected
+    spark_rows = _read_csv(spark, path, RAW_LISTINGS_SCHEMA, config.ingest).drop("source_file")
+    expected = [tuple(r) for r in spark_rows.collect()]
+    # Spark reads a quoted empty field as "", an unquoted one as null: both are "no value".
+    normalise = [tuple(None if v == "" else v for v in row) for row in expected]
+    assert len(normalise) == len(python_rows) == 2370
+    assert [tuple(r) for r in python_rows.itertuples(index=False)] == normalise
