@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 
-from catalog_classifier.cli import job_parser, start_job
+from catalog_classifier.cli import job_failed, job_parser, start_job
 from catalog_classifier.stages.ingest import run_ingest
 
 
@@ -31,9 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.listings and len(args.labels) not in (0, 1, len(args.listings)):
         parser.error("give one --labels file per --listings file (paired in order), or one")
     job = start_job("ingest", args)
-    summary = run_ingest(
-        job.spark, job.lakehouse, job.config, args.listings, args.labels, args.images
-    )
+    try:
+        summary = run_ingest(
+            job.spark, job.lakehouse, job.config, args.listings, args.labels, args.images
+        )
+    except Exception as exc:  # noqa: BLE001 - bad input is quarantined: this is the run failing
+        return job_failed(job, "ingest", exc)
     print(summary.format())
     if args.summary_json:
         with open(args.summary_json, "w", encoding="utf-8") as handle:

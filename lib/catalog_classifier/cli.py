@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
 
 from catalog_classifier.config import Config, ConfigError, load_config
-from catalog_classifier.logs import setup_logging
+from catalog_classifier.logs import describe_error, setup_logging
 from catalog_classifier.storage.lakehouse import Lakehouse
 
 
@@ -63,6 +64,10 @@ def start_job(name: str, args: argparse.Namespace) -> JobContext:
     from catalog_classifier.storage.spark import build_spark
 
     config = job_config(args)
+    root = config.lakehouse
+    if "://" not in root and os.path.exists(root) and not os.path.isdir(root):
+        print(f"error: the lakehouse {root} is a file: give --lakehouse a folder", file=sys.stderr)
+        raise SystemExit(2)
     log = logging.getLogger(f"catalog_classifier.jobs.{name}")
     log.info("job %s starting: %s", name, {k: v for k, v in vars(args).items()})
     spark = build_spark(config, name)
@@ -71,3 +76,14 @@ def start_job(name: str, args: argparse.Namespace) -> JobContext:
     lakehouse = Lakehouse(spark, config.lakehouse, config.delta_engine)
     log.info("lakehouse %s (Delta engine: %s)", lakehouse.root, lakehouse.engine.name)
     return JobContext(config, spark, lakehouse, log)
+
+
+def job_failed(job: JobContext, name: str, exc: BaseException) -> int:
+    """A run that failed: one line on stderr naming the cause, the full trace in the log at
+    DEBUG; returns the job's exit code, 1."""
+    job.log.debug("job %s failed", name, exc_info=exc)
+    print(
+        f"error: {name} failed: {describe_error(exc)} (full trace at log_level DEBUG)",
+        file=sys.stderr,
+    )
+    return 1

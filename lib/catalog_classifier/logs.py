@@ -77,3 +77,20 @@ def worker_logger(name: str, level: str = "INFO") -> logging.Logger:
     if not any(getattr(h, "_catalog_classifier", False) for h in root.handlers):
         setup_logging(level)
     return logging.getLogger(name)
+
+
+def describe_error(exc: BaseException, limit: int = 500) -> str:
+    """One line for a person or a quarantine row: the exception's type and first line, or for an
+    error raised in Spark's JVM its root cause's (py4j's own text is the whole Java trace)."""
+    text = str(exc)
+    java = getattr(exc, "java_exception", None)
+    if java is not None:
+        try:
+            cause = java
+            while cause.getCause() is not None:
+                cause = cause.getCause()
+            text = f"{cause.getClass().getSimpleName()}: {cause.getMessage()}"
+        except Exception:  # noqa: BLE001 - a gateway already gone: py4j's text will do
+            pass
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return f"{type(exc).__name__}: {first}"[:limit]

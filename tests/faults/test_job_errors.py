@@ -52,3 +52,44 @@ def test_spark_submit_names_a_missing_conf_file(tmp_path):
     )
     assert completed.returncode == 2
     assert completed.stderr.strip() == f"conf file not found: {missing} (see {REPO}/conf/)"
+
+
+def test_a_lakehouse_that_is_a_file_is_a_usage_error(tmp_path, capsys):
+    import jobs.ingest
+
+    afile = tmp_path / "lakehouse"
+    afile.write_text("not a folder")
+    with pytest.raises(SystemExit) as stopped:
+        jobs.ingest.main(["--lakehouse", str(afile), "--images", str(tmp_path)])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: the lakehouse {afile} is a file: give --lakehouse a folder"
+    )
+
+
+def test_a_run_that_fails_is_one_line_and_exit_code_1(spark, tmp_path, capsys):
+    import jobs.ingest
+
+    (tmp_path / "afile").write_text("")
+    inside_a_file = tmp_path / "afile" / "lakehouse"
+    code = jobs.ingest.main(
+        [
+            "--lakehouse",
+            str(inside_a_file),
+            "--set",
+            "delta_engine=delta-rs",
+            "--set",
+            "spark.conf.spark.sql.shuffle.partitions=2",
+            "--set",
+            "spark.conf.spark.sql.codegen.wholeStage=false",
+            "--images",
+            str(tmp_path),
+        ]
+    )
+    # Only the job's own lines: the log handler of an earlier test in this process may still
+    # point at that test's captured (closed) stream, and says so on stderr.
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert code == 1
+    assert len(errors) == 1 and errors[0].startswith(
+        "error: ingest failed: NotADirectoryError: [Errno 20] Not a directory"
+    ), errors

@@ -36,7 +36,7 @@ from pyspark.sql import types as T
 
 from catalog_classifier.config import Config, IngestConfig
 from catalog_classifier.features.imaging import check_image_bytes
-from catalog_classifier.logs import Progress
+from catalog_classifier.logs import Progress, describe_error
 from catalog_classifier.storage.lakehouse import Lakehouse
 from catalog_classifier.storage.tables import (
     BRONZE_IMAGES,
@@ -233,21 +233,8 @@ def _read_csv(spark: SparkSession, path: str, schema: T.StructType, cfg: IngestC
     )
 
 
-def _describe(exc: BaseException) -> str:
-    """One line for a quarantine detail: the root Java cause when Spark raised it."""
-    text = str(exc)
-    java = getattr(exc, "java_exception", None)
-    if java is not None:
-        cause = java
-        while cause.getCause() is not None:
-            cause = cause.getCause()
-        text = f"{cause.getClass().getSimpleName()}: {cause.getMessage()}"
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    return f"{type(exc).__name__}: {first}"[:500]
-
-
 def _field_too_large(exc: BaseException) -> bool:
-    text = str(exc) + _describe(exc)
+    text = str(exc) + describe_error(exc)
     return "exceeds the maximum number of characters" in text or "maxCharsPerColumn" in text
 
 
@@ -378,12 +365,14 @@ def load_csv(spark: SparkSession, path: str, record_kind: str, cfg: IngestConfig
         loaded.rejections = [Rejection(path, "", exc.reason, str(exc)[:500], "file")]
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
         reason = "field_too_large" if _field_too_large(exc) else "unreadable_csv"
-        log.error("%s file %s not ingested (%s): %s", record_kind, path, reason, _describe(exc))
+        log.error(
+            "%s file %s not ingested (%s): %s", record_kind, path, reason, describe_error(exc)
+        )
         log.debug("%s: full error", path, exc_info=True)
         if raw is not None:
             raw.unpersist()
         loaded.raw = None
-        loaded.rejections = [Rejection(path, "", reason, _describe(exc), "file")]
+        loaded.rejections = [Rejection(path, "", reason, describe_error(exc), "file")]
     return loaded
 
 
