@@ -80,12 +80,18 @@ def test_the_pipeline_by_spark_submit_then_each_job_in_process(spark, tmp_path, 
     assert all(model["version"] == "1" for model in summary["train"].values())
     assert (tmp_path / "report" / "evaluation" / "index.html").is_file()
     assert (tmp_path / "lakehouse" / "_mlflow" / "mlflow.db").is_file()
-    # Scored: every listing has a fused prediction.
+    # The champion gate ran after the evaluation: the project's first fused model is champion.
+    assert summary["promote"]["decision"] == "first"
+    assert summary["promote"]["champion_after"] == "1"
+    assert (tmp_path / "lakehouse" / "gold" / "model_decisions" / "_delta_log").is_dir()
+    # Scored: every listing has a fused prediction, from the champion.
     assert summary["score"]["scored"] == summary["ingest"]["listings"]["inserted"]
+    assert summary["score"]["model_version"] == "1"
 
     # The same jobs' main() in this process, on that lakehouse: their flags and summary files.
     import jobs.features
     import jobs.ingest
+    import jobs.promote
     import jobs.report
 
     common = ["--lakehouse", str(tmp_path / "lakehouse")]
@@ -103,6 +109,11 @@ def test_the_pipeline_by_spark_submit_then_each_job_in_process(spark, tmp_path, 
     assert full["text"]["updated"] == summary["features"]["text"]["computed"]
     assert full["images"]["updated"] == 50
     assert jobs.report.main([*common, "--out", str(tmp_path / "report2")]) == 0
+    # The gate again with nothing new: the champion stays, no decision is written.
+    promote_json = tmp_path / "promote.json"
+    assert jobs.promote.main([*common, "--summary-json", str(promote_json)]) == 0
+    gate = json.loads(promote_json.read_text())
+    assert (gate["decision"], gate["champion_after"]) == ("unchanged", "1")
     assert (tmp_path / "report2" / "figures" / "word_cloud.png").is_file()
 
 
