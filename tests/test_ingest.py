@@ -10,7 +10,8 @@ import pandas as pd
 from pyspark.sql import functions as F
 from tests.helpers import image_name, jpeg, png, write_labels, write_listings, write_zip
 
-from catalog_classifier.stages.ingest import enumerate_images, run_ingest
+from catalog_classifier.ingest.images import enumerate_images
+from catalog_classifier.stages.ingest import run_ingest
 from catalog_classifier.storage.tables import (
     BRONZE_IMAGES,
     BRONZE_LABELS,

@@ -3,9 +3,10 @@ and there is no import cycle. Imports inside functions count like the others (a 
 kept for a worker's start-up time is fine; one that hides a cycle is not).
 
 Layers, lowest first: ``config``/``logs``; ``storage`` (tables, engines, registry, session);
-``features``; ``models`` (members, heads, the torch loop, fusion); ``reports``; ``stages`` (the
-orchestration of each job); ``cli``/``notebook``. ``sample`` (the built-in sample generator) sits
-beside the stages and outside the production path: no stage imports it.
+``features``; ``ingest`` (reading and validating the inputs); ``models`` (members, heads, the
+torch loop, fusion); ``reports``; ``stages`` (the orchestration of each job); ``cli``/
+``notebook``. ``sample`` (the built-in sample generator) sits beside the stages and outside the
+production path: no stage imports it.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lib" / "catalog_classifier"
-LAYER = {
+LAYER: dict[str, float] = {
     "config": 0,
     "logs": 0,
     "storage": 1,
     "features": 2,
+    "ingest": 2.5,  # uses features.imaging (safe image decoding)
     "models": 3,
     "reports": 4,
     "stages": 5,

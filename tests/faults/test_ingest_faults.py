@@ -27,15 +27,13 @@ from tests.faults.hostile import (
 )
 from tests.helpers import image_name, jpeg
 
-from catalog_classifier.stages.ingest import (
+from catalog_classifier.ingest.csv_files import (
     RAW_LISTINGS_SCHEMA,
-    IngestInputError,
-    _read_one_image,
     detect_text_encoding,
-    enumerate_images,
-    id_problem,
     parse_csv_in_python,
 )
+from catalog_classifier.ingest.images import _read_one_image, enumerate_images
+from catalog_classifier.ingest.records import IngestInputError, id_problem
 from catalog_classifier.storage.tables import (
     BRONZE_IMAGES,
     BRONZE_LABELS,
@@ -245,7 +243,7 @@ def test_the_ingest_job_quarantines_every_hostile_input_and_lands_the_rest(
 
 
 def test_a_non_utf8_csv_is_quarantined_when_no_fallback_is_declared(spark, config, tmp_path):
-    from catalog_classifier.stages.ingest import load_csv
+    from catalog_classifier.ingest.csv_files import load_csv
 
     path = tmp_path / "latin1.csv"
     path.write_bytes(listings_csv([[0, "Café", "", 1, 2]], "latin-1"))
@@ -259,7 +257,7 @@ def test_a_non_utf8_csv_is_quarantined_when_no_fallback_is_declared(spark, confi
 
 
 def test_csvs_of_another_layout_are_refused_whole_with_their_reason(spark, config, tmp_path):
-    from catalog_classifier.stages.ingest import load_csv
+    from catalog_classifier.ingest.csv_files import load_csv
 
     cases = {
         "duplicate_columns.csv": (
@@ -286,7 +284,7 @@ def test_csvs_of_another_layout_are_refused_whole_with_their_reason(spark, confi
 
 def test_the_python_reader_gives_spark_s_rows_on_the_real_listings(spark, config, real_data):
     """The fallback reader must not change a single value Spark's reader would have given."""
-    from catalog_classifier.stages.ingest import _read_csv
+    from catalog_classifier.ingest.csv_files import _read_csv
 
     path = str(real_data / "X_train.csv")
     python_rows, rejected = parse_csv_in_python(

@@ -1,0 +1,1 @@
+"""Reading and validating the inputs of the ingest stage (stages/ingest.py runs them)."""
