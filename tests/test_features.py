@@ -107,6 +107,23 @@ def test_features_are_computed_once_then_only_for_new_or_changed_rows(spark, lak
     assert features[1002].duplicate_group is None and features[1002].duplicate_count == 1
     # A re-run with nothing new makes no commit: tested on the real sample (test_features_real).
 
+    # A run killed after its image MERGE, before the duplicate groups were refreshed: the next
+    # run computes no image but heals the groups (they follow the table, not the run).
+    stale = spark.createDataFrame(
+        [(1001, None, 1), (1003, None, 1)],
+        "imageid long, duplicate_group string, duplicate_count int",
+    )
+    lakehouse.merge(
+        SILVER_IMAGE_FEATURES,
+        stale,
+        update_columns=["duplicate_group", "duplicate_count"],
+        insert=False,
+    )
+    healed = run_features(lakehouse, config)
+    assert healed.images.computed == 0 and healed.duplicate_rows_updated == 2
+    features = {r.imageid: r for r in lakehouse.read(SILVER_IMAGE_FEATURES).collect()}
+    assert features[1001].duplicate_group == features[1003].duplicate_group == features[1001].phash
+
     # Listing 2 changes, listing 5 is new; image 1003 is replaced by another photo: the
     # duplicate group of 1001 dissolves.
     write_bronze(

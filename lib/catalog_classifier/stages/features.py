@@ -220,7 +220,10 @@ def run_features(lakehouse: Lakehouse, config: Config, full: bool = False) -> Fe
         summary.text.problems = _problem_counts(lakehouse, "problem")
     if summary.images.computed:
         summary.images.problems = _problem_counts(lakehouse, "invalid_reason")
-        summary.duplicate_rows_updated = refresh_duplicate_groups(lakehouse)
+    # Every run, not only those that computed images: a run killed between its image MERGE and
+    # this refresh left the groups stale, and the next run (with nothing new to compute) must
+    # heal them. It writes only the rows whose group changed (none: no commit).
+    summary.duplicate_rows_updated = refresh_duplicate_groups(lakehouse)
     summary.table_versions = lakehouse.versions(FEATURE_TABLES)
     summary.seconds = time.monotonic() - started
     log.info("features done: %s", summary.as_dict())
