@@ -302,3 +302,33 @@ def test_the_job_exit_code_follows_fail_on_alert(spark, config, tmp_path):
     _deliver(lakehouse, 101, _codes(40, TRAIN_MIX), described=0.0, scored_at=datetime.now(UTC))
     assert jobs.monitor.main(["--lakehouse", str(root)]) == 0
     assert lakehouse.read(GOLD_RUN_METRICS).count() == 2
+
+
+def test_monitor_after_a_real_scoring_run(trained, small_config, tmp_path):
+    """On a copy of the session's trained project: score, then monitor; the row's measures are
+    those of gold.predictions and the features, and a second run without scoring writes none."""
+    from tests.test_promote import copy_lakehouse
+
+    from catalog_classifier.stages.score import run_score
+
+    source, _ = trained
+    lakehouse = copy_lakehouse(source, tmp_path / "lakehouse")
+    scored = run_score(lakehouse, small_config)
+    summary = run_monitor(lakehouse, small_config)
+    m = summary.measures
+    assert m is not None and summary.model_version == scored.model_version
+    predictions = (
+        lakehouse.read(GOLD_PREDICTIONS)
+        .where(f"model_version = '{scored.model_version}'")
+        .toPandas()
+    )
+    assert m.listings_scored == len(predictions) == scored.scored
+    assert m.mean_confidence == pytest.approx(predictions["confidence"].mean())
+    assert m.review_share == pytest.approx(predictions["needs_review"].mean())
+    expected, both = agreement(predictions["members"])
+    assert both > 0 and (m.agreement, m.agreement_listings) == (pytest.approx(expected), both)
+    assert sum(m.category_shares.values()) == pytest.approx(1)
+    assert sum(m.language_mix.values()) == pytest.approx(1)
+    assert summary.category_psi_training is not None and summary.category_psi_previous is None
+    assert run_monitor(lakehouse, small_config).measures is None
+    assert lakehouse.read(GOLD_RUN_METRICS).count() == 1
