@@ -3,8 +3,8 @@
 ./spark-submit.sh pipeline --sample                       # generate the sample if missing, run all
 ./spark-submit.sh pipeline --listings X.csv --labels Y.csv --images images.zip
 
-Steps: [generate sample] -> ingest -> features -> report -> train -> evaluate -> promote -> score.
---no-train stops after the report; --no-score after the champion gate (promote).
+Steps: [generate sample] -> ingest -> features -> report -> train -> evaluate -> promote -> score
+-> monitor. --no-train stops after the report; --no-score after the champion gate (promote).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from catalog_classifier.sample.job import generate_from_config
 from catalog_classifier.stages.evaluate import run_evaluate
 from catalog_classifier.stages.features import run_features
 from catalog_classifier.stages.ingest import run_ingest
+from catalog_classifier.stages.monitor import run_monitor
 from catalog_classifier.stages.promote import run_promote
 from catalog_classifier.stages.score import run_score
 from catalog_classifier.stages.train import run_train
@@ -49,22 +50,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.sample:
         sample_dir = Path(job.config.sample.dir)
         if args.regenerate or not (sample_dir / "X.csv").exists():
-            job.log.info("step 1/8: generating the built-in sample in %s", sample_dir)
+            job.log.info("step 1/9: generating the built-in sample in %s", sample_dir)
             generate_from_config(job.config)
         else:
-            job.log.info("step 1/8: built-in sample already in %s", sample_dir)
+            job.log.info("step 1/9: built-in sample already in %s", sample_dir)
         listings = [str(sample_dir / "X.csv")]
         labels = [str(sample_dir / "Y.csv")]
         images = [str(sample_dir / "images.zip")]
     elif not listings and not images:
         parser.error("give --sample, or the files to ingest")
-    with job_step(job.spark, "pipeline 2/8: ingest"):
+    with job_step(job.spark, "pipeline 2/9: ingest"):
         summary = run_ingest(job.spark, job.lakehouse, job.config, listings, labels, images)
     print(summary.format())
-    with job_step(job.spark, "pipeline 3/8: features"):
+    with job_step(job.spark, "pipeline 3/9: features"):
         features = run_features(job.lakehouse, job.config)
     print(features.format())
-    with job_step(job.spark, "pipeline 4/8: report"):
+    with job_step(job.spark, "pipeline 4/9: report"):
         report = build_report(job.lakehouse, job.config, args.report_dir)
     print(f"Report: {report.html_path} ({len(report.figures)} figures)")
     trained: dict = {}
@@ -72,11 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     promoted: dict = {}
     if not args.no_train:
         models = [m for m in args.models.split(",") if m] if args.models else None
-        with job_step(job.spark, "pipeline 5/8: train"):
+        with job_step(job.spark, "pipeline 5/9: train"):
             training = run_train(job.lakehouse, job.config, models)
         print(training.format())
         trained = training.models
-        with job_step(job.spark, "pipeline 6/8: evaluate on the test split"):
+        with job_step(job.spark, "pipeline 6/9: evaluate on the test split"):
             evaluation = run_evaluate(
                 job.lakehouse, job.config, "test", str(Path(args.report_dir) / "evaluation"), models
             )
@@ -84,16 +85,21 @@ def main(argv: list[str] | None = None) -> int:
         evaluated = evaluation.as_dict()["models"]
         # A run that trained members only (--models) may have no fused version to judge yet.
         if Registry(job.config, job.lakehouse.root).latest_version(FUSION) is not None:
-            with job_step(job.spark, "pipeline 7/8: champion gate"):
+            with job_step(job.spark, "pipeline 7/9: champion gate"):
                 promotion = run_promote(job.lakehouse, job.config)
             print(promotion.format())
             promoted = promotion.as_dict()
     scored: dict = {}
+    monitored: dict = {}
     if not args.no_train and not args.no_score:
-        with job_step(job.spark, "pipeline 8/8: score every listing with the fused model"):
+        with job_step(job.spark, "pipeline 8/9: score every listing with the fused model"):
             scoring = run_score(job.lakehouse, job.config)
         print(scoring.format())
         scored = scoring.as_dict()
+        with job_step(job.spark, "pipeline 9/9: monitor the scoring run"):
+            monitoring = run_monitor(job.lakehouse, job.config)
+        print(monitoring.format())
+        monitored = monitoring.as_dict()
     print(f"\nDelta tables under {job.lakehouse.root} (engine {job.lakehouse.engine.name}):")
     for spec in ALL_TABLES:
         if job.lakehouse.exists(spec):
@@ -113,9 +119,13 @@ def main(argv: list[str] | None = None) -> int:
                 "evaluate": evaluated,
                 "promote": promoted,
                 "score": scored,
+                "monitor": monitored,
             }
         ),
     )
+    if monitored.get("alerts") and job.config.monitoring.fail_on_alert:
+        job.log.error("job pipeline: monitoring raised alerts and monitoring.fail_on_alert is set")
+        return 1
     return 0
 
 

@@ -26,7 +26,7 @@ JOB_KEYS = {
 }  # fmt: skip
 TASK_KEYS = {"task_key", "depends_on", "job_cluster_key", "libraries", "spark_python_task"}
 EXPECTED_TASKS = {
-    "nightly_scoring": ["ingest", "features", "score"],
+    "nightly_scoring": ["ingest", "features", "score", "monitor"],
     "weekly_retraining": ["train", "evaluate", "promote"],
 }
 

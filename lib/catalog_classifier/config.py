@@ -365,6 +365,31 @@ class PromotionConfig:
 
 
 @dataclass(frozen=True, config=_SECTION)
+class MonitoringConfig:
+    """Run-to-run monitoring (``monitor``, after ``score``): thresholds that raise named alerts."""
+
+    # Population stability index of the category shares (against the previous run, and
+    # against the training labels) above which `category_shift` is raised; 0.25 is the usual
+    # "significant shift" mark of the PSI.
+    max_category_psi: Annotated[float, Field(gt=0)] = 0.25
+    # The same for the language mix (`language_shift`).
+    max_language_psi: Annotated[float, Field(gt=0)] = 0.25
+    # Share of scored listings without a description (`empty_descriptions`); about 35% of the
+    # Rakuten listings have none, so the default leaves room.
+    max_no_description_share: Annotated[float, Field(ge=0, le=1)] = 0.6
+    # Share of scored listings without a usable (valid, not blank) image (`missing_images`).
+    max_no_image_share: Annotated[float, Field(ge=0, le=1)] = 0.2
+    # Share of listings, among those both the text and image members scored, where the two
+    # agree on the category (`low_agreement`).
+    min_agreement: Annotated[float, Field(ge=0, le=1)] = 0.5
+    # Share of scored listings flagged needs_review (`review_share_high`).
+    max_review_share: Annotated[float, Field(ge=0, le=1)] = 0.5
+    # Exit code 1 from the monitor job when an alert is raised (so a scheduler notifies);
+    # false: alerts are only logged and written to gold.run_metrics.
+    fail_on_alert: StrictBool = False
+
+
+@dataclass(frozen=True, config=_SECTION)
 class Config:
     lakehouse: str = "./lakehouse"
     # auto: the Delta Lake connector for Spark where its classes are on the classpath,
@@ -381,6 +406,7 @@ class Config:
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     promotion: PromotionConfig = field(default_factory=PromotionConfig)
+    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
     categories: tuple[Category, ...] = ()
     # Settings of model members added beside the built-in ones (models/members), one section
     # each, read and checked by the member itself: members: {length: {smoothing: 0.5}}.

@@ -498,5 +498,68 @@ GOLD_MODEL_DECISIONS = TableSpec(
     ),
 )
 
-GOLD_TABLES: tuple[TableSpec, ...] = (GOLD_EVALUATIONS, GOLD_PREDICTIONS, GOLD_MODEL_DECISIONS)
+GOLD_RUN_METRICS = TableSpec(
+    layer="gold",
+    name="run_metrics",
+    keys=("run_id",),
+    doc=(
+        "Input and prediction measures of each scoring run (monitor), their drift against the "
+        "previous run and the training labels, and the alerts the conf thresholds raised."
+    ),
+    writer="monitor",
+    growth="Append, one row per monitor run (the last step of the nightly, after score).",
+    columns=(
+        Column("run_id", "string", False, "Unique id of the monitor run (key)."),
+        Column("monitored_at", "timestamp", False, "When the measures were taken."),
+        Column("model_version", "string", False, "Fused version whose predictions were read."),
+        Column("listings_scored", "long", False, "Listings with a prediction of that version."),
+        Column("no_description_share", "double", False, "Share without a cleaned description."),
+        Column(
+            "no_image_share",
+            "double",
+            False,
+            "Share without a usable image (missing, invalid or blank).",
+        ),
+        Column("language_mix", "string", False, "JSON: {language: share} (unknown: none)."),
+        Column("category_shares", "string", False, "JSON: {prdtypecode: share} predicted."),
+        Column("mean_confidence", "double", False, "Mean fused confidence."),
+        Column("review_share", "double", False, "Share flagged needs_review."),
+        Column(
+            "agreement",
+            "double",
+            True,
+            "Share, among listings both the text and image members scored, where they agree "
+            "(null when none was scored by both).",
+        ),
+        Column("agreement_listings", "long", False, "Listings scored by both members."),
+        Column(
+            "category_psi_previous",
+            "double",
+            True,
+            "PSI of category_shares against the previous row (null for the first).",
+        ),
+        Column(
+            "language_psi_previous",
+            "double",
+            True,
+            "PSI of language_mix against the previous row (null for the first).",
+        ),
+        Column(
+            "category_psi_training",
+            "double",
+            True,
+            "PSI of category_shares against the train split's labels (null: no labels).",
+        ),
+        Column("alerts", "string", False, "JSON: [{name, message}] raised by the thresholds."),
+        Column("thresholds", "string", False, "JSON: the conf monitoring section used."),
+        Column("input_versions", "string", False, "JSON: Delta versions of the tables read."),
+    ),
+)
+
+GOLD_TABLES: tuple[TableSpec, ...] = (
+    GOLD_EVALUATIONS,
+    GOLD_PREDICTIONS,
+    GOLD_MODEL_DECISIONS,
+    GOLD_RUN_METRICS,
+)
 ALL_TABLES: tuple[TableSpec, ...] = BRONZE_TABLES + SILVER_TABLES + GOLD_TABLES
