@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-from catalog_classifier.cli import job_parser, start_job
+from catalog_classifier.cli import job_failed, job_parser, start_job
 from catalog_classifier.stages.evaluate import run_cross_validation, run_evaluate
 
 
@@ -25,10 +25,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--cv needs at least 2 folds")
     job = start_job("evaluate", args)
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
-    if args.cv:
-        summary = run_cross_validation(job.lakehouse, job.config, args.cv, args.out, models)
-    else:
-        summary = run_evaluate(job.lakehouse, job.config, args.split, args.out, models)
+    try:
+        if args.cv:
+            summary = run_cross_validation(job.lakehouse, job.config, args.cv, args.out, models)
+        else:
+            summary = run_evaluate(job.lakehouse, job.config, args.split, args.out, models)
+    except Exception as exc:  # noqa: BLE001 - one line for the user, the trace at DEBUG
+        return job_failed(job, "evaluate", exc)
     print(summary.format())
     if args.summary_json:
         with open(args.summary_json, "w", encoding="utf-8") as handle:

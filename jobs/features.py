@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 
-from catalog_classifier.cli import job_parser, start_job
+from catalog_classifier.cli import job_failed, job_parser, start_job
 from catalog_classifier.stages.features import run_features
 
 
@@ -20,7 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summary-json", default=None, help="also write the summary as JSON here")
     args = parser.parse_args(argv)
     job = start_job("features", args)
-    summary = run_features(job.lakehouse, job.config, full=args.full)
+    try:
+        summary = run_features(job.lakehouse, job.config, full=args.full)
+    except Exception as exc:  # noqa: BLE001 - one line for the user, the trace at DEBUG
+        return job_failed(job, "features", exc)
     print(summary.format())
     if args.summary_json:
         with open(args.summary_json, "w", encoding="utf-8") as handle:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sys
 
-from catalog_classifier.cli import job_parser, start_job
+from catalog_classifier.cli import job_failed, job_parser, start_job
 from catalog_classifier.stages.promote import run_promote
 
 
@@ -25,7 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summary-json", default=None, help="also write the summary as JSON here")
     args = parser.parse_args(argv)
     job = start_job("promote", args)
-    summary = run_promote(job.lakehouse, job.config, args.candidate, args.split)
+    try:
+        summary = run_promote(job.lakehouse, job.config, args.candidate, args.split)
+    except Exception as exc:  # noqa: BLE001 - one line for the user, the trace at DEBUG
+        return job_failed(job, "promote", exc)
     print(summary.format())
     if args.summary_json:
         with open(args.summary_json, "w", encoding="utf-8") as handle:

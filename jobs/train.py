@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 
-from catalog_classifier.cli import job_parser, start_job
+from catalog_classifier.cli import job_failed, job_parser, start_job
 from catalog_classifier.stages.train import run_train
 
 
@@ -21,7 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     job = start_job("train", args)
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
-    summary = run_train(job.lakehouse, job.config, models)
+    try:
+        summary = run_train(job.lakehouse, job.config, models)
+    except Exception as exc:  # noqa: BLE001 - one line for the user, the trace at DEBUG
+        return job_failed(job, "train", exc)
     print(summary.format())
     if args.summary_json:
         with open(args.summary_json, "w", encoding="utf-8") as handle:

@@ -93,3 +93,22 @@ def test_a_run_that_fails_is_one_line_and_exit_code_1(spark, tmp_path, capsys):
     assert len(errors) == 1 and errors[0].startswith(
         "error: ingest failed: NotADirectoryError: [Errno 20] Not a directory"
     ), errors
+
+
+def test_scoring_a_project_with_no_model_is_one_line_and_exit_code_1(spark, tmp_path, capsys):
+    import jobs.score
+
+    code = jobs.score.main(
+        [
+            "--lakehouse",
+            str(tmp_path / "lakehouse"),
+            "--set",
+            "delta_engine=delta-rs",
+            "--set",
+            "spark.conf.spark.sql.shuffle.partitions=2",
+        ]
+    )
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert code == 1
+    assert len(errors) == 1 and errors[0].startswith("error: score failed: "), errors
+    assert "no registered version" in errors[0] and "train it first" in errors[0], errors
