@@ -97,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         print(scoring.format())
         scored = scoring.as_dict()
         with job_step(job.spark, "pipeline 9/9: monitor the scoring run"):
-            monitoring = run_monitor(job.lakehouse, job.config)
+            monitoring = run_monitor(
+                job.lakehouse, job.config, page_dir=Path(args.report_dir) / "monitoring"
+            )
         print(monitoring.format())
         monitored = monitoring.as_dict()
     print(f"\nDelta tables under {job.lakehouse.root} (engine {job.lakehouse.engine.name}):")

@@ -267,7 +267,7 @@ def test_a_shifted_delivery_with_empty_descriptions_raises_exactly_its_alerts(
     shifted = _codes(200, (0.1, 0.1, 0.1, 0.7))
     _deliver(lakehouse, 1_001, shifted, described=0.1, scored_at=datetime.now(UTC))
     with caplog.at_level("WARNING", logger="catalog_classifier.stages.monitor"):
-        second = run_monitor(lakehouse, config)
+        second = run_monitor(lakehouse, config, page_dir=tmp_path / "monitoring")
     assert second.measures is not None and second.measures.listings_scored == 200  # night 2 only
     assert [a.name for a in second.alerts] == [CATEGORY_SHIFT, EMPTY_DESCRIPTIONS], second.format()
     assert second.category_psi_previous is not None and second.category_psi_previous > 0.25
@@ -286,6 +286,18 @@ def test_a_shifted_delivery_with_empty_descriptions_raises_exactly_its_alerts(
     assert json.loads(rows[1]["thresholds"])["max_category_psi"] == 0.25
     assert json.loads(rows[1]["input_versions"])["gold.predictions"] is not None
 
+    # The monitoring page: both runs, the alerts of night 2 in its table, every figure drawn.
+    assert second.page == str(tmp_path / "monitoring" / "index.html")
+    page = (tmp_path / "monitoring" / "index.html").read_text(encoding="utf-8")
+    assert "2 of 2 monitored scoring runs shown" in page
+    alerts = page.split("<h2>Alerts</h2>")[1].split("</section>")[0]
+    assert alerts.count("<tr") == 3  # the header and night 2's two alerts
+    assert CATEGORY_SHIFT in alerts and EMPTY_DESCRIPTIONS in alerts
+    for name in ("volumes", "inputs", "predictions", "drift", "categories"):
+        png = tmp_path / "monitoring" / "figures" / f"{name}.png"
+        assert f"figures/{name}.png" in page
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000
+
 
 def test_the_job_exit_code_follows_fail_on_alert(spark, config, tmp_path):
     import jobs.monitor
@@ -300,8 +312,12 @@ def test_the_job_exit_code_follows_fail_on_alert(spark, config, tmp_path):
     assert [a["name"] for a in json.loads(rows[0]["alerts"])] == [EMPTY_DESCRIPTIONS]
     # By default an alert is logged and written, and the job succeeds.
     _deliver(lakehouse, 101, _codes(40, TRAIN_MIX), described=0.0, scored_at=datetime.now(UTC))
-    assert jobs.monitor.main(["--lakehouse", str(root)]) == 0
+    report = tmp_path / "report"
+    assert jobs.monitor.main(["--lakehouse", str(root), "--report-dir", str(report)]) == 0
     assert lakehouse.read(GOLD_RUN_METRICS).count() == 2
+    assert "2 of 2 monitored scoring runs shown" in (
+        report / "monitoring" / "index.html"
+    ).read_text(encoding="utf-8")
 
 
 def test_monitor_after_a_real_scoring_run(trained, small_config, tmp_path):

@@ -29,12 +29,14 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from pyspark.sql import functions as F
 
 from catalog_classifier.config import Config, MonitoringConfig
+from catalog_classifier.reports.monitoring import build_monitoring_page
 from catalog_classifier.storage.lakehouse import Lakehouse
 from catalog_classifier.storage.spark import job_step
 from catalog_classifier.storage.tables import (
@@ -105,6 +107,8 @@ class MonitorSummary:
     language_psi_previous: float | None = None
     category_psi_training: float | None = None
     alerts: list[Alert] = field(default_factory=list)
+    # The monitoring page written after the run (run_monitor's page_dir), if any.
+    page: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -115,11 +119,15 @@ class MonitorSummary:
             "language_psi_previous": self.language_psi_previous,
             "category_psi_training": self.category_psi_training,
             "alerts": [asdict(a) for a in self.alerts],
+            "page": self.page,
         }
 
     def format(self) -> str:
+        page = [] if self.page is None else [f"  monitoring page: {self.page}"]
         if self.measures is None:
-            return "Monitor: no listing scored since the last monitor run; nothing written"
+            return "\n".join(
+                ["Monitor: no listing scored since the last monitor run; nothing written", *page]
+            )
         m = self.measures
         agreement = "n/a" if m.agreement is None else f"{m.agreement:.3f}"
         lines = [
@@ -135,7 +143,7 @@ class MonitorSummary:
             lines += [f"  ALERT {a.name}: {a.message}" for a in self.alerts]
         else:
             lines.append("  no alert")
-        return "\n".join(lines)
+        return "\n".join(lines + page)
 
 
 def _fmt(value: float | None) -> str:
@@ -309,10 +317,24 @@ def _training_shares(lakehouse: Lakehouse) -> dict[str, float]:
 
 
 def run_monitor(
-    lakehouse: Lakehouse, config: Config, model_version: str | None = None
+    lakehouse: Lakehouse,
+    config: Config,
+    model_version: str | None = None,
+    page_dir: str | Path | None = None,
 ) -> MonitorSummary:
     """Measure the predictions of ``model_version`` (default: the version scored last), compare
-    them with the previous run and the training labels, raise the alerts and append the row."""
+    them with the previous run and the training labels, raise the alerts and append the row;
+    then, with ``page_dir``, draw the monitoring page of the last runs there."""
+    summary = _measure_and_write(lakehouse, config, model_version)
+    if page_dir is not None:
+        page = build_monitoring_page(lakehouse, config, page_dir, _training_shares(lakehouse))
+        summary.page = str(page.html_path)
+    return summary
+
+
+def _measure_and_write(
+    lakehouse: Lakehouse, config: Config, model_version: str | None
+) -> MonitorSummary:
     cfg = config.monitoring
     run_id = uuid.uuid4().hex
     if not lakehouse.exists(GOLD_PREDICTIONS):
