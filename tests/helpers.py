@@ -1,13 +1,18 @@
-"""Small builders of input files for the ingest tests."""
+"""Small builders of input files and table rows for the tests."""
 
 from __future__ import annotations
 
 import csv
 import io
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
+
+from catalog_classifier.storage.lakehouse import Lakehouse
+from catalog_classifier.storage.tables import TableSpec
 
 # Training settings small enough for tests (the models still learn the generated sample).
 SMALL_TRAINING = [
@@ -68,3 +73,23 @@ def write_zip(path: Path, members: dict[str, bytes], compression: int = zipfile.
         for name, data in members.items():
             archive.writestr(name, data)
     return path
+
+
+def _filler(kind: str, now: datetime) -> Any:
+    return {
+        "string": "x",
+        "long": 0,
+        "integer": 0,
+        "double": 0.0,
+        "float": 0.0,
+        "boolean": False,
+        "binary": b"",
+        "timestamp": now,
+    }[kind]
+
+
+def rows_of(lakehouse: Lakehouse, spec: TableSpec, rows: list[dict[str, Any]]) -> None:
+    """Append rows to a table: the given values, a typed filler in every other column."""
+    now = datetime.now(UTC)
+    values = [tuple(row.get(c.name, _filler(c.type, now)) for c in spec.columns) for row in rows]
+    lakehouse.append(spec, lakehouse.spark.createDataFrame(values, spec.spark_schema()))

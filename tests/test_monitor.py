@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from tests.helpers import rows_of
 
 from catalog_classifier.config import MonitoringConfig
 from catalog_classifier.stages.monitor import (
@@ -36,7 +37,6 @@ from catalog_classifier.storage.tables import (
     SILVER_IMAGE_FEATURES,
     SILVER_SPLITS,
     SILVER_TEXT_FEATURES,
-    TableSpec,
 )
 
 # ---------------------------------------------------------------------- pure functions
@@ -157,26 +157,6 @@ TRAIN_MIX = (0.4, 0.3, 0.2, 0.1)
 LANGUAGES = ("fr", "fr", "fr", "en", "de")
 
 
-def _default(kind: str, now: datetime) -> Any:
-    return {
-        "string": "x",
-        "long": 0,
-        "integer": 0,
-        "double": 0.0,
-        "float": 0.0,
-        "boolean": False,
-        "binary": b"",
-        "timestamp": now,
-    }[kind]
-
-
-def _append(lakehouse: Lakehouse, spec: TableSpec, rows: list[dict[str, Any]]) -> None:
-    """Rows of a table: the given values, a typed filler in every other column."""
-    now = datetime.now(UTC)
-    values = [tuple(row.get(c.name, _default(c.type, now)) for c in spec.columns) for row in rows]
-    lakehouse.append(spec, lakehouse.spark.createDataFrame(values, spec.spark_schema()))
-
-
 def _codes(n: int, mix: tuple[float, ...]) -> list[int]:
     out: list[int] = []
     for code, share in zip(CODES, mix, strict=True):
@@ -198,8 +178,8 @@ def _deliver(
     """A delivery scored by fused version 1: bronze listings, their features, predictions."""
     ids = list(range(first_id, first_id + len(codes)))
     n_described = round(len(ids) * described)
-    _append(lakehouse, BRONZE_LISTINGS, [{"productid": p, "imageid": p} for p in ids])
-    _append(
+    rows_of(lakehouse, BRONZE_LISTINGS, [{"productid": p, "imageid": p} for p in ids])
+    rows_of(
         lakehouse,
         SILVER_TEXT_FEATURES,
         [
@@ -211,12 +191,12 @@ def _deliver(
             for i, p in enumerate(ids)
         ],
     )
-    _append(
+    rows_of(
         lakehouse,
         SILVER_IMAGE_FEATURES,
         [{"imageid": p, "productid": p, "is_valid": True, "is_blank": False} for p in ids],
     )
-    _append(
+    rows_of(
         lakehouse,
         GOLD_PREDICTIONS,
         [
@@ -241,7 +221,7 @@ def test_a_shifted_delivery_with_empty_descriptions_raises_exactly_its_alerts(
 ):
     lakehouse = Lakehouse(spark, str(tmp_path / "lakehouse"), "delta-rs")
     train = _codes(400, TRAIN_MIX)
-    _append(
+    rows_of(
         lakehouse,
         SILVER_SPLITS,
         [{"productid": 10_000 + i, "prdtypecode": c, "split": "train"} for i, c in enumerate(train)]

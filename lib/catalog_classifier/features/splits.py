@@ -18,7 +18,12 @@ from pyspark.sql import functions as F
 
 from catalog_classifier.config import SplitsConfig
 from catalog_classifier.storage.lakehouse import Lakehouse, WriteResult
-from catalog_classifier.storage.tables import BRONZE_LABELS, BRONZE_LISTINGS, SILVER_SPLITS
+from catalog_classifier.storage.tables import (
+    BRONZE_LABELS,
+    BRONZE_LISTINGS,
+    BRONZE_REVIEW_DECISIONS,
+    SILVER_SPLITS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,21 +68,58 @@ def assign_splits(labelled: DataFrame, config: SplitsConfig, assigned_at: dateti
     )
 
 
-def labelled_listings(lakehouse: Lakehouse) -> DataFrame:
-    """Labels of listings that exist in bronze (a label alone cannot be trained on)."""
-    listings = lakehouse.read(BRONZE_LISTINGS).select("productid")
-    return (
-        lakehouse.read(BRONZE_LABELS).select("productid", "prdtypecode").join(listings, "productid")
+def latest_reviews(decisions: DataFrame) -> DataFrame:
+    """The latest review decision of each listing: productid, reviewed_code (null when the
+    analyst marked it unclassifiable)."""
+    latest = Window.partitionBy("productid").orderBy(
+        F.col("decided_at").desc(), F.col("decision_id").desc()
     )
+    return (
+        decisions.withColumn("_rank", F.row_number().over(latest))
+        .where(F.col("_rank") == 1)
+        .select("productid", F.col("prdtypecode").alias("reviewed_code"))
+    )
+
+
+def apply_reviews(labels: DataFrame, reviews: DataFrame) -> DataFrame:
+    """Supplier labels (productid, prdtypecode) with the analysts' decisions first.
+
+    A listing an analyst decided takes the decided code (the prediction accepted, or the code
+    corrected to) over its supplier label, labelled or not before; one marked unclassifiable
+    leaves the labels; the others keep their supplier label. ``reviews``: :func:`latest_reviews`.
+    """
+    reviewed = reviews.withColumn("_reviewed", F.lit(True))
+    code = F.when(F.col("_reviewed"), F.col("reviewed_code")).otherwise(F.col("prdtypecode"))
+    return (
+        labels.join(reviewed, "productid", "full_outer")
+        .select("productid", code.cast("int").alias("prdtypecode"))
+        .where(F.col("prdtypecode").isNotNull())
+    )
+
+
+def labelled_listings(lakehouse: Lakehouse) -> DataFrame:
+    """Labels of listings that exist in bronze (a label alone cannot be trained on), the review
+    app's decisions taking precedence over the supplier labels (:func:`apply_reviews`)."""
+    listings = lakehouse.read(BRONZE_LISTINGS).select("productid")
+    labels = lakehouse.read(BRONZE_LABELS).select("productid", "prdtypecode")
+    if lakehouse.exists(BRONZE_REVIEW_DECISIONS):
+        labels = apply_reviews(labels, latest_reviews(lakehouse.read(BRONZE_REVIEW_DECISIONS)))
+    return labels.join(listings, "productid")
 
 
 def run_splits(lakehouse: Lakehouse, config: SplitsConfig) -> WriteResult:
     """Write the split of every labelled listing; only new or changed rows are merged."""
     assigned_at = datetime.now(UTC).replace(microsecond=0)
-    rows = assign_splits(labelled_listings(lakehouse), config, assigned_at)
+    labelled = labelled_listings(lakehouse)
+    rows = assign_splits(labelled, config, assigned_at)
     if lakehouse.exists(SILVER_SPLITS):
         existing = lakehouse.read(SILVER_SPLITS).select("productid", "prdtypecode", "split", "fold")
         rows = rows.join(existing, ["productid", "prdtypecode", "split", "fold"], "left_anti")
+        # A listing no longer labelled (an analyst marked it unclassifiable) leaves the splits.
+        unlabelled = existing.select("productid").join(labelled, "productid", "left_anti")
+        gone = [int(r["productid"]) for r in unlabelled.collect()]
+        if gone:
+            lakehouse.delete_keys(SILVER_SPLITS, gone)
     result = lakehouse.merge(SILVER_SPLITS, rows)
     counts = {
         r["split"]: r["count"]

@@ -129,6 +129,10 @@ class DeltaEngine(ABC):
         """
 
     @abstractmethod
+    def delete(self, path: str, predicate: str) -> None:
+        """Delete the rows matching the SQL ``predicate`` in one commit."""
+
+    @abstractmethod
     def history(self, path: str) -> list[dict[str, Any]]: ...
 
 
@@ -152,14 +156,7 @@ class DeltaRsEngine(DeltaEngine):
         return DeltaTable.is_deltatable(path)
 
     def create(self, path: str, spec: TableSpec) -> None:
-        from deltalake import DeltaTable, Field, Schema
-        from deltalake.schema import PrimitiveType
-
-        schema = Schema(
-            [Field(c.name, PrimitiveType(c.type), nullable=c.nullable) for c in spec.columns]
-        )
-        Path(path).mkdir(parents=True, exist_ok=True)
-        DeltaTable.create(path, schema=schema, mode="ignore", name=spec.name, description=spec.doc)
+        create_with_delta_rs(path, spec)
 
     def stored_types(self, path: str) -> dict[str, str]:
         return {f.name: f.type.type for f in self._table(path).schema().fields}
@@ -208,6 +205,9 @@ class DeltaRsEngine(DeltaEngine):
             int(metrics.get("num_target_rows_inserted", 0)),
             int(metrics.get("num_target_rows_updated", 0)),
         )
+
+    def delete(self, path: str, predicate: str) -> None:
+        self._table(path).delete(predicate)
 
     def _staging_folder(self, spec: TableSpec) -> Path:
         return self.staging_root / f"{spec.layer}_{spec.name}_{uuid.uuid4().hex}"
@@ -351,6 +351,9 @@ class DeltaSparkEngine(DeltaEngine):
                 metrics = merger.execute().first()
         return rows, int(metrics["num_inserted_rows"]), int(metrics["num_updated_rows"])
 
+    def delete(self, path: str, predicate: str) -> None:
+        self._table(path).delete(predicate)
+
     @contextmanager
     def _staged(
         self, spec: TableSpec, df: DataFrame
@@ -458,6 +461,24 @@ def choose_engine(spark: SparkSession, root: str, requested: str = "auto") -> De
     return DeltaRsEngine(spark, staging)
 
 
+def table_path(root: str, spec: TableSpec) -> str:
+    """Where the table ``spec`` lives under the lakehouse ``root`` (the one layout rule)."""
+    return f"{root}/{spec.layer}/{spec.name}"
+
+
+def create_with_delta_rs(path: str, spec: TableSpec) -> None:
+    """Create the empty table ``spec`` at ``path`` with delta-rs (nothing if it exists)."""
+    from deltalake import DeltaTable, Field, Schema
+    from deltalake.schema import PrimitiveType
+
+    schema = Schema(
+        [Field(c.name, PrimitiveType(c.type), nullable=c.nullable) for c in spec.columns]
+    )
+    if "://" not in path:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    DeltaTable.create(path, schema=schema, mode="ignore", name=spec.name, description=spec.doc)
+
+
 class Lakehouse:
     """The project's Delta tables under one root folder, with schema checks on every write."""
 
@@ -470,7 +491,7 @@ class Lakehouse:
         self._ensured: set[str] = set()
 
     def path(self, spec: TableSpec) -> str:
-        return f"{self.root}/{spec.layer}/{spec.name}"
+        return table_path(self.root, spec)
 
     def exists(self, spec: TableSpec) -> bool:
         return self.engine.exists(self.path(spec))
@@ -542,6 +563,23 @@ class Lakehouse:
             version,
         )
         return WriteResult(spec.qualified_name, "merge", version, count, inserted, updated)
+
+    def delete_keys(self, spec: TableSpec, keys: Sequence[int]) -> int:
+        """Delete the rows whose (single, integer) key is in ``keys``, in one commit; none when
+        no row matches. Returns the rows deleted."""
+        if len(spec.keys) != 1:
+            raise LakehouseError(f"delete_keys: {spec.qualified_name} has a composite key")
+        if not keys:
+            return 0
+        key = spec.keys[0]
+        values = sorted({int(k) for k in keys})  # integers only: nothing to quote or inject
+        matching = self.read(spec).where(F.col(key).isin(values)).count()
+        if matching:
+            predicate = f"{key} IN ({', '.join(str(v) for v in values)})"
+            self.engine.delete(self.path(spec), predicate)
+            log.info("delete from %s: %d rows (version %s)", spec.qualified_name, matching,
+                     self.version(spec))
+        return matching
 
     def history(self, spec: TableSpec) -> list[dict[str, Any]]:
         return self.engine.history(self.path(spec))

@@ -194,6 +194,48 @@ BRONZE_TABLES: tuple[TableSpec, ...] = (
     BRONZE_QUARANTINE,
 )
 
+# What a catalog analyst decided about a listing in the review app (bronze.review_decisions).
+REVIEW_ACCEPTED = "accepted"
+REVIEW_CORRECTED = "corrected"
+REVIEW_UNCLASSIFIABLE = "unclassifiable"
+REVIEW_DECISIONS = (REVIEW_ACCEPTED, REVIEW_CORRECTED, REVIEW_UNCLASSIFIABLE)
+
+# Written by the review app, not by ingest (so not in BRONZE_TABLES, which ingest creates): raw
+# human input, kept whole, from which the training labels take precedence (features/splits.py).
+BRONZE_REVIEW_DECISIONS = TableSpec(
+    layer="bronze",
+    name="review_decisions",
+    keys=("decision_id",),
+    doc=(
+        "Each decision of a catalog analyst in the review app about a listing flagged "
+        "needs_review: the prediction accepted, corrected to another code, or the listing marked "
+        "unclassifiable. The latest decision of a listing overrides its supplier label in "
+        "training (silver.splits); unclassifiable listings are left out of training."
+    ),
+    writer="review app",
+    growth=(
+        "Insert-only MERGE on decision_id, one commit per decision (through delta-rs, retried "
+        "on a concurrent commit): a form submitted twice is stored once, two analysts deciding "
+        "at once both land. Grows with the analysts' work, never rewritten."
+    ),
+    columns=(
+        Column("decision_id", "string", False, "Id of the decision, made with its form (key)."),
+        Column("productid", "long", False, "The listing decided on."),
+        Column("model_version", "string", False, "Fused version whose prediction was reviewed."),
+        Column("predicted_code", "integer", False, "The prdtypecode that version predicted."),
+        Column("decision", "string", False, "accepted, corrected or unclassifiable."),
+        Column(
+            "prdtypecode",
+            "integer",
+            True,
+            "The label decided: the prediction if accepted, the analyst's code if corrected; "
+            "null if unclassifiable.",
+        ),
+        Column("decided_by", "string", False, "The analyst (Databricks Apps' user, or typed)."),
+        Column("decided_at", "timestamp", False, "When the decision was recorded."),
+    ),
+)
+
 _COMPUTED_AT = Column("computed_at", "timestamp", False, "When this row was computed.")
 
 SILVER_TEXT_FEATURES = TableSpec(
@@ -491,8 +533,9 @@ GOLD_MODEL_DECISIONS = TableSpec(
             "evidence",
             "string",
             False,
-            "JSON: per evidence set (today only test_split; the review corrections are not "
-            "collected yet), its figures, per-class recalls and verdict.",
+            "JSON: per evidence set (test_split; review_corrections: the split's listings an "
+            "analyst accepted or corrected, judged from promotion.min_review_rows), its "
+            "figures, per-class recalls and verdict.",
         ),
         Column("input_versions", "string", False, "JSON: Delta versions of the tables read."),
     ),
@@ -562,4 +605,6 @@ GOLD_TABLES: tuple[TableSpec, ...] = (
     GOLD_MODEL_DECISIONS,
     GOLD_RUN_METRICS,
 )
-ALL_TABLES: tuple[TableSpec, ...] = BRONZE_TABLES + SILVER_TABLES + GOLD_TABLES
+ALL_TABLES: tuple[TableSpec, ...] = (
+    BRONZE_TABLES + (BRONZE_REVIEW_DECISIONS,) + SILVER_TABLES + GOLD_TABLES
+)
