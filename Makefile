@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 JARS       := $(VENV)/jars
 JARS_STAMP := $(JARS)/.fetched
 
-.PHONY: install demo notebooks test lint docs bench clean
+.PHONY: install browser demo review notebooks test lint docs bench clean
 
 install: $(STAMP) $(JARS_STAMP)
 
@@ -35,12 +35,25 @@ $(JARS_STAMP): pom.xml $(STAMP)
 demo: install
 	VENV=$(VENV) ./spark-submit.sh pipeline --sample --conf conf/demo.yaml
 
-# The three notebooks, in order, as plain Python on the built-in sample (conf/demo.yaml).
+# The review app on the demo's lakehouse (run `make demo` first): http://127.0.0.1:8501
+review: install
+	$(BIN)/python jobs/review.py --conf conf/demo.yaml
+
+# The notebooks, in order, as plain Python on the built-in sample (conf/demo.yaml).
 notebooks: install
 	for notebook in notebooks/0*.py; do $(BIN)/python $$notebook || exit 1; done
 
+# Debian's Chromium, for the review app's browser test (tests/test_review.py), installed once
+# (as root, or through sudo). Without apt-get the test skips, except under CI=true where it fails.
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; \
+	  else echo "no chromium and no way to install it: apt-get install chromium"; exit 0; fi; \
+	  command -v apt-get >/dev/null || { echo "no chromium: install Chromium for the browser test"; exit 0; }; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+
 # The static checks run first: seconds, and a lint or type error fails CI before the suite.
-test: lint
+test: lint browser
 	VENV=$(VENV) $(BIN)/python -m pytest
 
 # ruff, then mypy on lib/ ([tool.mypy] in pyproject.toml); mypy's cache lives in the venv, so

@@ -27,6 +27,7 @@ LAYER: dict[str, float] = {
     "reports": 4,
     "stages": 5,
     "sample": 5,
+    "review": 5,
     "cli": 6,
     "notebook": 6,
 }

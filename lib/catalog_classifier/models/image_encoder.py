@@ -209,32 +209,48 @@ def save_backbone_reference(
     (folder / "backbone.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
 
 
+class GradCamExplainer:
+    """A saved image model (frozen or fine-tuned) that explains its predictions: the Grad-CAM
+    heatmap of a class over an image, overlaid on the image as the model saw it."""
+
+    def __init__(self, folder: Path) -> None:
+        from catalog_classifier.models.heads import load_head
+        from catalog_classifier.models.image_backbone import (
+            ImageClassifier,
+            eval_transform,
+            load_backbone,
+        )
+
+        info = json.loads((folder / "backbone.json").read_text(encoding="utf-8"))
+        backbone, self.spec = load_backbone(info["backbone"], info["weights_path"])
+        if (folder / "backbone.safetensors").exists():  # a fine-tuned backbone
+            from safetensors.torch import load_file
+
+            backbone.load_state_dict(load_file(folder / "backbone.safetensors"))
+        self.model = ImageClassifier(backbone, load_head(folder)).eval()
+        self.transform = eval_transform(self.spec)
+
+    def overlay(self, content: bytes, class_index: int) -> Any:
+        """The overlay (a PIL image) of class ``class_index`` on the image ``content``; raises
+        ValueError when the bytes do not decode to an image."""
+        from catalog_classifier.models.image_backbone import decode_image, grad_cam, overlay_heatmap
+
+        image = decode_image(content, self.spec.input_size)
+        heatmap = grad_cam(self.model, self.transform(image), class_index)
+        shown = image.resize((self.spec.input_size, self.spec.input_size))
+        return overlay_heatmap(shown, heatmap)
+
+
 def gradcam_overlays(
     lakehouse: Any, folder: Path, imageids: list[int], classes: list[int], out: Path
 ) -> dict[int, str]:
-    """Grad-CAM overlays of a saved frozen image model for ``imageids`` and the given class
-    indices, written as ``figures/gradcam_<imageid>.png`` under ``out``; imageid -> path."""
+    """Grad-CAM overlays of a saved image model for ``imageids`` and the given class indices,
+    written as ``figures/gradcam_<imageid>.png`` under ``out``; imageid -> path."""
     from pyspark.sql import functions as F
 
-    from catalog_classifier.models.heads import load_head
-    from catalog_classifier.models.image_backbone import (
-        ImageClassifier,
-        decode_image,
-        eval_transform,
-        grad_cam,
-        load_backbone,
-        overlay_heatmap,
-    )
     from catalog_classifier.storage.tables import BRONZE_IMAGES
 
-    info = json.loads((folder / "backbone.json").read_text(encoding="utf-8"))
-    backbone, spec = load_backbone(info["backbone"], info["weights_path"])
-    if (folder / "backbone.safetensors").exists():  # a fine-tuned backbone
-        from safetensors.torch import load_file
-
-        backbone.load_state_dict(load_file(folder / "backbone.safetensors"))
-    model = ImageClassifier(backbone, load_head(folder)).eval()
-    transform = eval_transform(spec)
+    explainer = GradCamExplainer(folder)
     rows = (
         lakehouse.read(BRONZE_IMAGES)
         .filter(F.col("imageid").isin(imageids))
@@ -248,14 +264,12 @@ def gradcam_overlays(
         if imageid not in contents:
             continue
         try:
-            image = decode_image(contents[imageid], spec.input_size)
+            overlay = explainer.overlay(contents[imageid], class_index)
         except ValueError as exc:
             log.warning("grad-cam: image %d skipped: %s", imageid, exc)
             continue
-        heatmap = grad_cam(model, transform(image), class_index)
-        shown = image.resize((spec.input_size, spec.input_size))
         name = f"figures/gradcam_{imageid}.png"
-        overlay_heatmap(shown, heatmap).save(out / name)
+        overlay.save(out / name)
         written[imageid] = name
     return written
 
