@@ -11,12 +11,14 @@ import logging
 import shutil
 import sqlite3
 import tempfile
+import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
+from tests.helpers import rows_of
 
 from catalog_classifier.config import Config
 from catalog_classifier.models.members import FUSION, get_member, member_names
@@ -33,7 +35,12 @@ from catalog_classifier.stages.score import load_scoring_models, run_score
 from catalog_classifier.stages.train import train_fusion, train_member
 from catalog_classifier.storage.lakehouse import Lakehouse
 from catalog_classifier.storage.registry import CHALLENGER, CHAMPION, Registry
-from catalog_classifier.storage.tables import GOLD_MODEL_DECISIONS, GOLD_PREDICTIONS
+from catalog_classifier.storage.tables import (
+    BRONZE_REVIEW_DECISIONS,
+    GOLD_MODEL_DECISIONS,
+    GOLD_PREDICTIONS,
+    SILVER_SPLITS,
+)
 
 CODES = [10, 40, 50]
 
@@ -147,7 +154,9 @@ def test_the_gate_over_a_project_s_life(trained, small_config, tmp_path, caplog)
     # The generated test split is small: check every class with 3 listings or more.
     config = dataclasses.replace(
         small_config,
-        promotion=dataclasses.replace(small_config.promotion, min_class_support=3),
+        promotion=dataclasses.replace(
+            small_config.promotion, min_class_support=3, min_review_rows=5
+        ),
     )
     registry = Registry(config, lakehouse.root)
     assert (
@@ -188,6 +197,23 @@ def test_the_gate_over_a_project_s_life(trained, small_config, tmp_path, caplog)
     # 3. Every member trained on shuffled labels, then fused: refused, marked challenger.
     retrain_members(lakehouse, config, registry, shuffle=True)
     bad = refit_fusion(lakehouse, config, registry)
+    # Analysts confirmed eight listings of the test split in the review app: a second evidence
+    # set (their codes are the split's labels).
+    confirmed = lakehouse.read(SILVER_SPLITS).where("split = 'test'").orderBy("productid")
+    rows_of(
+        lakehouse,
+        BRONZE_REVIEW_DECISIONS,
+        [
+            {
+                "decision_id": str(uuid.uuid4()),
+                "productid": r["productid"],
+                "predicted_code": r["prdtypecode"],
+                "decision": "accepted",
+                "prdtypecode": r["prdtypecode"],
+            }
+            for r in confirmed.limit(8).collect()
+        ],
+    )
     refused = run_promote(lakehouse, config)
     assert refused.decision == REFUSED
     assert refused.candidate_version == bad and refused.champion_after == good
@@ -206,7 +232,10 @@ def test_the_gate_over_a_project_s_life(trained, small_config, tmp_path, caplog)
     assert last["min_class_support"] == 3 and "weighted F1" in last["reason"]
     evidence = json.loads(last["evidence"])
     assert evidence["test_split"]["passed"] is False
-    assert "not built" in evidence["review_corrections"]["note"]
+    review = evidence["review_corrections"]
+    assert review["rows"] == 8 and "note" not in review  # judged: min_review_rows is 5
+    assert review["candidate_weighted_f1"] <= review["champion_weighted_f1"]
+    assert "no listing of test" in json.loads(rows[1]["evidence"])["review_corrections"]["note"]
     if last["worst_class"] is not None:
         assert last["worst_class"] in config.label_codes
     assert rows[0]["champion_weighted_f1"] is None and rows[0]["champion_version_before"] is None

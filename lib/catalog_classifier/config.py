@@ -362,6 +362,10 @@ class PromotionConfig:
     # Classes with fewer test listings than this are not checked one by one: a recall on a
     # handful of rows moves by 1/n with a single listing (still counted in weighted F1).
     min_class_support: Annotated[int, Field(ge=1)] = 20
+    # The analysts' review decisions (bronze.review_decisions) in the judged split are a second
+    # evidence set, judged by the same tolerances once it holds at least this many listings
+    # (below, its figures are recorded but do not decide: F1 on a few rows is noise).
+    min_review_rows: Annotated[int, Field(ge=1)] = 30
 
 
 @dataclass(frozen=True, config=_SECTION)

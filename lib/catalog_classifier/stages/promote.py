@@ -13,12 +13,11 @@ The candidate is promoted when, on every evidence set,
 otherwise it is refused and marked ``challenger``. A project's first fused model becomes
 champion without a comparison. Every decision is one row of ``gold.model_decisions``.
 
-Evidence sets: today only the test split. The issue also asks for the analysts' latest review
-corrections, but nothing collects them yet (the review app is not built): there is no such
-evidence, and the gate says so in each decision's ``evidence`` JSON. When
-``bronze.review_decisions`` exists, its corrected listings become a second :class:`Evidence`
-(labels from the analysts, both versions' predictions on those listings) judged by the same
-:func:`compare`; the decision already requires every evidence set to pass.
+Evidence sets: the test split, and the analysts' review decisions that fall in it
+(``review_corrections``: the listings of the split an analyst accepted or corrected in the review
+app, whose labels are then the analysts' codes, see ``features/splits.py``). The second set is
+judged by the same :func:`compare` once it holds ``promotion.min_review_rows`` listings; below
+that its figures are recorded in the decision's ``evidence`` JSON without deciding.
 """
 
 from __future__ import annotations
@@ -33,25 +32,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from pyspark.sql import functions as F
 
 from catalog_classifier.config import Config, PromotionConfig
+from catalog_classifier.features.splits import latest_reviews
 from catalog_classifier.models.members import FUSION
 from catalog_classifier.models.metrics import weighted_f1
 from catalog_classifier.stages.evaluate import FUSION_TABLES, MemberCache, fused_predictions
 from catalog_classifier.storage.lakehouse import Lakehouse
 from catalog_classifier.storage.registry import CHALLENGER, CHAMPION, Registry
 from catalog_classifier.storage.spark import job_step
-from catalog_classifier.storage.tables import GOLD_MODEL_DECISIONS
+from catalog_classifier.storage.tables import BRONZE_REVIEW_DECISIONS, GOLD_MODEL_DECISIONS
 
 log = logging.getLogger(__name__)
 
 PROMOTED, REFUSED, FIRST, UNCHANGED = "promoted", "refused", "first", "unchanged"
 TEST_SPLIT_EVIDENCE = "test_split"
-# Said in every decision until the review app collects corrections (issue 16, item 2).
-NO_REVIEW_CORRECTIONS = (
-    "review corrections: none collected yet (the review app is not built); "
-    "judged on the test split only"
-)
+REVIEW_EVIDENCE = "review_corrections"
 
 
 @dataclass(frozen=True)
@@ -77,6 +74,8 @@ class Comparison:
     worst_class: int | None
     recalls: list[dict[str, Any]]
     failures: list[str]
+    # Why the set did not decide (too few listings), when it did not.
+    note: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -94,8 +93,18 @@ class Comparison:
             "worst_class": self.worst_class,
             "passed": self.passed,
             "failures": self.failures,
+            **({"note": self.note} if self.note else {}),
             "class_recalls": self.recalls,
         }
+
+
+def reviewed_listings(lakehouse: Lakehouse) -> np.ndarray:
+    """Listings whose latest review decision gave them a label (accepted or corrected)."""
+    if not lakehouse.exists(BRONZE_REVIEW_DECISIONS):
+        return np.array([], dtype=np.int64)
+    latest = latest_reviews(lakehouse.read(BRONZE_REVIEW_DECISIONS))
+    rows = latest.where(F.col("reviewed_code").isNotNull()).select("productid").collect()
+    return np.array([int(r["productid"]) for r in rows], dtype=np.int64)
 
 
 def class_recalls(labels: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
@@ -250,11 +259,33 @@ def run_promote(
             current = fused_predictions(lakehouse, config, registry, split, champion, cache)
         if not np.array_equal(current.members.productids, challenger.members.productids):
             raise RuntimeError("promote: the two versions were not scored on the same listings")
-        evidence = [
-            Evidence(TEST_SPLIT_EVIDENCE, labels, current.fused.argmax(1), candidate_pred),
-            # The analysts' review corrections join here once the review app writes them.
+        champion_pred = current.fused.argmax(1)
+        comparisons = [
+            compare(
+                Evidence(TEST_SPLIT_EVIDENCE, labels, champion_pred, candidate_pred),
+                config.label_codes,
+                cfg,
+            )
         ]
-        comparisons = [compare(e, config.label_codes, cfg) for e in evidence]
+        reviewed = np.isin(challenger.members.productids, reviewed_listings(lakehouse))
+        if reviewed.any():
+            review = compare(
+                Evidence(
+                    REVIEW_EVIDENCE,
+                    labels[reviewed],
+                    champion_pred[reviewed],
+                    candidate_pred[reviewed],
+                ),
+                config.label_codes,
+                cfg,
+            )
+            if review.rows < cfg.min_review_rows:
+                review.note = (
+                    f"{review.rows} reviewed listings in {split}: fewer than "
+                    f"promotion.min_review_rows ({cfg.min_review_rows}), recorded, not judged"
+                )
+                review.failures = []
+            comparisons.append(review)
         champion_f1 = comparisons[0].champion_f1
         failures = [f for c in comparisons for f in c.failures]
         decision = REFUSED if failures else PROMOTED
@@ -315,7 +346,10 @@ def decision_row(
             "candidate_weighted_f1": summary.candidate_f1,
             "note": "no champion to compare with",
         }
-    evidence["review_corrections"] = {"note": NO_REVIEW_CORRECTIONS}
+    evidence.setdefault(
+        REVIEW_EVIDENCE,
+        {"rows": 0, "note": f"no listing of {split} has an analyst's decision yet"},
+    )
     return {
         "decision_id": summary.decision_id,
         "decided_at": at,
