@@ -17,9 +17,20 @@ from tests.helpers import SMALL_TRAINING
 
 from catalog_classifier.notebook import NotebookContext, read_parameters
 from catalog_classifier.storage.lakehouse import Lakehouse
-from catalog_classifier.storage.tables import BRONZE_LISTINGS, GOLD_EVALUATIONS, GOLD_PREDICTIONS
+from catalog_classifier.storage.tables import (
+    BRONZE_LISTINGS,
+    BRONZE_REVIEW_DECISIONS,
+    GOLD_EVALUATIONS,
+    GOLD_PREDICTIONS,
+    SILVER_SPLITS,
+)
 
-NOTEBOOKS = ["01_explore_catalog", "02_train_and_evaluate", "03_score_and_review"]
+NOTEBOOKS = [
+    "01_explore_catalog",
+    "02_train_and_evaluate",
+    "03_score_and_review",
+    "04_review_and_monitor",
+]
 HEADER = "# Databricks notebook source"
 SEPARATOR = "\n# COMMAND ----------\n"
 # Given by Databricks (and Jupyter) only: the notebooks reach them through notebook_context.
@@ -148,3 +159,16 @@ def test_notebooks_run_top_to_bottom_on_the_built_in_sample(e5_encoder, spark, t
     now = predictions.where(f"productid = {edited}").first()
     assert first_run["input_hash"] != now["input_hash"]
     assert f"Product {edited}: its predictions through the table's versions" in scoring
+
+    # Review, labels, gate and monitoring: the queue's two least confident listings decided (one
+    # accepted, one corrected), their labels now the analysts' codes, a monitoring page drawn.
+    review = outputs["04_review_and_monitor"]
+    queued = int(re.search(r"Review queue: (\d+) listings", review).group(1))
+    decided = min(2, queued)
+    assert f"{decided} decisions recorded; {queued - decided} listings left" in review
+    decisions = lakehouse.read(BRONZE_REVIEW_DECISIONS).collect()
+    assert sorted(d["decision"] for d in decisions) == ["accepted", "corrected"][:decided]
+    labels = {r["productid"]: r["prdtypecode"] for r in lakehouse.read(SILVER_SPLITS).collect()}
+    assert all(labels[d["productid"]] == d["prdtypecode"] for d in decisions)
+    assert "Champion gate:" in review and "Monitor: " in review
+    assert (tmp_path / "report" / "monitoring" / "index.html").is_file()
