@@ -118,3 +118,12 @@ def test_review_threshold_reaches_the_target_precision_above_it():
     # Unreachable: nothing is auto-accepted.
     threshold, _, share = review_threshold(confidence, np.zeros(1000, bool), 0.9)
     assert share == 0.0 and (confidence < threshold).all()
+    # A review floor: an easy target that flags nothing is raised until 5% is under it.
+    assert (confidence < review_threshold(confidence, np.ones(1000, bool), 0.9)[0]).sum() == 0
+    threshold, precision, share = review_threshold(confidence, np.ones(1000, bool), 0.9, 0.05)
+    assert (confidence < threshold).sum() == 50 and share == pytest.approx(0.95)
+    assert precision == 1.0
+    # A floor already met changes nothing.
+    assert review_threshold(confidence, correct, 0.9, 0.01) == review_threshold(
+        confidence, correct, 0.9
+    )

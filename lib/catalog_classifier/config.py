@@ -286,6 +286,9 @@ class FusionConfig:
     # needs_review: fused confidence under the threshold at which the valid listings above it
     # reach this precision.
     review_precision: Annotated[float, Field(gt=0, le=1)] = 0.95
+    # At least this share of the valid listings falls under the threshold (0: none forced): a
+    # review floor for catalogs where the precision target alone flags next to nothing.
+    min_review_share: Annotated[float, Field(ge=0, lt=1)] = 0.0
 
 
 @dataclass(frozen=True, config=_SECTION)

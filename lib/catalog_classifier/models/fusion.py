@@ -320,15 +320,36 @@ def fit_fusion_from_config(
 
 
 def review_threshold(
-    confidence: np.ndarray, correct: np.ndarray, target_precision: float
+    confidence: np.ndarray,
+    correct: np.ndarray,
+    target_precision: float,
+    min_review_share: float = 0.0,
 ) -> tuple[float, float, float]:
-    """The lowest confidence threshold whose listings at or above it reach ``target_precision``.
+    """The lowest confidence threshold whose listings at or above it reach ``target_precision``,
+    raised if needed so that at least ``min_review_share`` of the listings fall under it.
 
     Returns (threshold, precision above it, share of listings above it). When no threshold
     reaches the target, the highest confidence is returned (everything goes to review). The
     thresholds are scikit-learn's precision-recall curve's: each distinct confidence, so tied
     listings are never split by a threshold (``confidence >= threshold`` takes them all).
     """
+    threshold, precision, share = _precision_threshold(confidence, correct, target_precision)
+    confidence = np.asarray(confidence, float)
+    wanted = int(np.ceil(min_review_share * len(confidence)))
+    if wanted and (confidence < threshold).sum() < wanted:
+        # The wanted-th smallest confidence: the listings strictly under it, plus ties that a
+        # threshold cannot split, are at least the floor when confidences are distinct.
+        threshold = float(np.sort(confidence)[min(wanted, len(confidence) - 1)])
+        above = confidence >= threshold
+        hits = np.asarray(correct, bool)
+        precision = float(hits[above].mean()) if above.any() else 0.0
+        share = float(above.mean())
+    return threshold, precision, share
+
+
+def _precision_threshold(
+    confidence: np.ndarray, correct: np.ndarray, target_precision: float
+) -> tuple[float, float, float]:
     confidence = np.asarray(confidence, float)
     hits = np.asarray(correct, bool)
     if not len(confidence):

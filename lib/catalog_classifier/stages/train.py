@@ -182,7 +182,9 @@ def train_fusion(
     fused, used = model.predict(members.probs, members.available)
     confidence = fused.max(1)
     correct = fused.argmax(1) == members.labels
-    threshold, precision, share = fusion.review_threshold(confidence, correct, cfg.review_precision)
+    threshold, precision, share = fusion.review_threshold(
+        confidence, correct, cfg.review_precision, cfg.min_review_share
+    )
     model.review_threshold, model.review_precision = threshold, precision
     model.save(folder)
     write_meta(folder, FUSION, model.method, config, {"members": model.members})
