@@ -21,8 +21,13 @@ from tests.faults.hostile import (
     ARABIC_123,
     MAX_CHARS,
     MAX_LONG,
+    hostile_cases,
+    landed_from,
     listings_csv,
     patch_zip_member,
+    silent_corruptions,
+    sixteen_bit_jpeg,
+    sixteen_bit_png,
     write_hostile_inputs,
 )
 from tests.helpers import image_name, jpeg
@@ -50,6 +55,20 @@ def test_ids_are_signed_64_bit_integers_of_ascii_digits():
     assert id_problem(ARABIC_123) == "not ASCII digits"
     assert id_problem("\uff11") == "not ASCII digits"  # fullwidth 1
     assert id_problem("-1") == "not ASCII digits" and id_problem("") == "not ASCII digits"
+
+
+def test_16_bit_images_are_flagged_or_measured_scaled_never_clipped():
+    from catalog_classifier.features.image import measure_image
+    from catalog_classifier.features.imaging import check_image_bytes
+
+    check = check_image_bytes(sixteen_bit_jpeg(), 40_000_000)
+    assert check.problem == "corrupt" and "16-bit JPEG (SOF1)" in check.detail
+    measured = measure_image(sixteen_bit_jpeg(), 40_000_000, 2.0)
+    assert measured["invalid_reason"] == "corrupt" and "16-bit" in measured["invalid_detail"]
+    # Mid-gray at 16 bits is mid-gray at 8, not white (Pillow's own conversion clips to 255).
+    gray = measure_image(sixteen_bit_png(), 40_000_000, 2.0)
+    assert gray["is_valid"] and gray["mode"] == "I;16"
+    assert round(gray["brightness"]) == 128 and gray["is_blank"]
 
 
 def test_encoding_is_utf8_or_the_declared_fallback_or_quarantined(tmp_path):
@@ -122,7 +141,10 @@ def test_image_names_folders_and_archives_that_cannot_be_read_are_quarantined(co
     # A name stored twice in one archive: both copies, each by its own index.
     twice = [(e.entry, e.member) for e in entries if e.imageid == 3002]
     assert twice == [(image_name(3002, 302), 1), (image_name(3002, 302) + "#2", 2)]
-    assert {e.imageid for e in entries} == {1000, 2000, 3000, 3002, 3003, 7000, 7001, 7002}
+    assert {e.imageid for e in entries} == {
+        *(1000, 2000, 3000, 3002, 3003),
+        *(7000, 7001, 7002, 7003, 7004, 7005),
+    }
 
 
 def test_any_failure_reading_one_archive_entry_is_that_entry_s_quarantine(tmp_path):
@@ -219,6 +241,7 @@ def test_the_ingest_job_quarantines_every_hostile_input_and_lands_the_rest(
         ("listings_mixed.csv", "undecodable_text"),
         ("listings_gzipped.csv", "undecodable_text"),
         ("listings_zipped.csv", "undecodable_text"),
+        ("listings_duplicate_columns.csv", "unexpected_header"),
     }
     too_large = quarantine.filter(F.col("reason") == "field_too_large").first()
     assert (Path(too_large.source).name, too_large.locator, too_large.record_kind) == (
@@ -231,6 +254,11 @@ def test_the_ingest_job_quarantines_every_hostile_input_and_lands_the_rest(
         for r in quarantine.filter(F.col("reason") == "conflicting_duplicate_imageid").collect()
     )
     assert copies == [image_name(3002, 302), image_name(3002, 302) + "#2"]
+
+    # Every hostile case by name, and nothing stored that should not be.
+    landed = landed_from(lakehouse)
+    assert [c.name for c in hostile_cases(expected) if not c.holds(landed)] == []
+    assert silent_corruptions(landed, expected) == []
 
     # The same run again: every hostile input is met the same way and nothing is committed.
     versions = lakehouse.versions(list(BRONZE_TABLES))
