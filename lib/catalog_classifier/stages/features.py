@@ -20,6 +20,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from catalog_classifier.config import Config
+from catalog_classifier.crashpoints import crash_point
 from catalog_classifier.features.image import changed_duplicate_groups, image_features
 from catalog_classifier.features.text import text_features
 from catalog_classifier.storage.incremental import missing_rows
@@ -220,6 +221,7 @@ def run_features(lakehouse: Lakehouse, config: Config, full: bool = False) -> Fe
         summary.text.problems = _problem_counts(lakehouse, "problem")
     if summary.images.computed:
         summary.images.problems = _problem_counts(lakehouse, "invalid_reason")
+    crash_point("features:before_duplicate_groups")
     # Every run, not only those that computed images: a run killed between its image MERGE and
     # this refresh left the groups stale, and the next run (with nothing new to compute) must
     # heal them. It writes only the rows whose group changed (none: no commit).

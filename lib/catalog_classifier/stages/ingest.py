@@ -25,6 +25,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from catalog_classifier.config import Config, IngestConfig
+from catalog_classifier.crashpoints import crash_point
 from catalog_classifier.ingest.csv_files import load_csv
 from catalog_classifier.ingest.images import (
     IMAGE_READ_SCHEMA,
@@ -204,6 +205,7 @@ def run_ingest(
     incoming_labels = _ingest_labels(run, labels, len(listings), row_products)
 
     # Flags of rows written earlier whose counterpart arrived (or left) in this run.
+    crash_point("ingest:before_flags")
     summary.flags_updated = reconcile_flags(lakehouse)
     _write_quarantine(run)
 
@@ -292,6 +294,7 @@ def _ingest_images(run: _Run, images: Sequence[str], listing_keys: DataFrame) ->
         summary.images.unchanged -= result.inserted + result.updated
         read.unpersist()
         progress.update(len(batch))
+        crash_point("ingest:after_images_batch")
     if entries:
         progress.finish()
 

@@ -35,6 +35,7 @@ import pyarrow.dataset as pads
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from catalog_classifier.crashpoints import crash_point
 from catalog_classifier.storage.spark import DELTA_EXTENSION
 from catalog_classifier.storage.tables import TableSpec, spark_type_name
 
@@ -196,6 +197,7 @@ class DeltaRsEngine(DeltaEngine):
             if not staged.rows:
                 return 0, 0, 0
             staged.check_unique_keys()
+            crash_point(f"before_commit:{spec.qualified_name}")
             merger = self._table(path).merge(
                 source=staged.reader(), predicate=predicate, source_alias="s", target_alias="t"
             )
@@ -267,6 +269,9 @@ class _StagedRows:
                     )
             arrays = [batch.column(f.name).cast(f.type) for f in self.schema]
             yield pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+            # delta-rs has this batch and asks for the next: its data files are being written,
+            # the commit is not made yet.
+            crash_point(f"during_commit:{self.spec.qualified_name}")
 
     def __exit__(self, *exc: object) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -340,6 +345,7 @@ class DeltaSparkEngine(DeltaEngine):
                     f"merge into {spec.qualified_name}: source has duplicate keys, e.g. "
                     + str(repeated)
                 )
+            crash_point(f"before_commit:{spec.qualified_name}")
             condition = " AND ".join(f"t.{key} = s.{key}" for key in spec.keys)
             columns = update_columns or [c for c in spec.column_names if c not in spec.keys]
             merger = self._table(path).alias("t").merge(staged.alias("s"), condition)
