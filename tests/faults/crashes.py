@@ -71,6 +71,16 @@ def differences(
     return lines
 
 
+def written_state(root: str) -> dict[str, int]:
+    """Every file and folder under ``root`` with its modification time: a run that creates,
+    changes or deletes anything (a staging folder included) changes it."""
+    state = {}
+    for folder, _, files in os.walk(root):
+        for path in (folder, *(os.path.join(folder, f) for f in files)):
+            state[os.path.relpath(path, root)] = os.stat(path).st_mtime_ns
+    return state
+
+
 def run_killed(job: str, args: list[str], point: str, timeout: float = 300) -> int:
     """Run ``jobs/<job>.py`` in its own process, to die at ``point``; its exit status."""
     env = {

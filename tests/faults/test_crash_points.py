@@ -13,7 +13,13 @@ from __future__ import annotations
 import signal
 
 import pytest
-from tests.faults.crashes import CRASH_POINTS, differences, run_killed, snapshot
+from tests.faults.crashes import (
+    CRASH_POINTS,
+    differences,
+    run_killed,
+    snapshot,
+    written_state,
+)
 from tests.faults.hostile import (
     MAX_CHARS,
     hostile_cases,
@@ -69,10 +75,15 @@ def uninterrupted(spark, tmp_path_factory):
 
 
 def test_the_uninterrupted_run_meets_every_hostile_case_through_features(uninterrupted):
-    _, inputs, _, lakehouse = uninterrupted
+    _, inputs, reference, lakehouse = uninterrupted
     landed = landed_from(lakehouse, with_features=True)
     assert [c.name for c in hostile_cases(inputs.expected) if not c.holds(landed)] == []
     assert silent_corruptions(landed, inputs.expected) == []
+    # Features again with nothing new: nothing written, not even a staging folder.
+    written = written_state(lakehouse.root)
+    run_in_process("features", job_args(lakehouse.root, "features", inputs))
+    assert written_state(lakehouse.root) == written
+    assert snapshot(lakehouse, TABLES) == reference
 
 
 @pytest.mark.parametrize("crash", CRASH_POINTS, ids=[c.point for c in CRASH_POINTS])

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 from pyspark.sql import functions as F
+from tests.faults.crashes import written_state
 from tests.faults.hostile import (
     ARABIC_123,
     MAX_CHARS,
@@ -262,10 +263,12 @@ def test_the_ingest_job_quarantines_every_hostile_input_and_lands_the_rest(
 
     # The same run again: every hostile input is met the same way and nothing is committed.
     versions = lakehouse.versions(list(BRONZE_TABLES))
+    written = written_state(lakehouse.root)
     again_json = tmp_path / "again.json"
     assert jobs.ingest.main([*args, "--summary-json", str(again_json)]) == 0
     again = json.loads(again_json.read_text())
     assert lakehouse.versions(list(BRONZE_TABLES)) == versions
+    assert written_state(lakehouse.root) == written  # not even a staging folder
     assert again["quarantine_rows_new"] == 0
     assert again["quarantined_by_reason"] == expected.quarantine
 

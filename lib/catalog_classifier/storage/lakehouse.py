@@ -549,5 +549,21 @@ class Lakehouse:
         )
         return WriteResult(spec.qualified_name, "merge", version, count, inserted, updated)
 
+    def merge_changes(
+        self,
+        spec: TableSpec,
+        df: DataFrame,
+        update_columns: Sequence[str] | None = None,
+        insert: bool = True,
+    ) -> WriteResult:
+        """:meth:`merge` for a source cheap to evaluate twice (joins and windows over tables or
+        persisted rows, no UDF): an empty one writes nothing at all, not even a staging folder,
+        so a run with nothing to change leaves the lakehouse untouched (a read-only one too)."""
+        self.ensure(spec)
+        if df.isEmpty():
+            log.info("merge into %s: nothing new or changed, nothing written", spec.qualified_name)
+            return WriteResult(spec.qualified_name, "merge", None, 0)
+        return self.merge(spec, df, update_columns, insert)
+
     def history(self, spec: TableSpec) -> list[dict[str, Any]]:
         return self.engine.history(self.path(spec))
