@@ -39,7 +39,7 @@ from catalog_classifier.ingest.csv_files import (
     parse_csv_in_python,
 )
 from catalog_classifier.ingest.images import _read_one_image, enumerate_images
-from catalog_classifier.ingest.records import IngestInputError, id_problem
+from catalog_classifier.ingest.records import QUARANTINE_REASONS, IngestInputError, id_problem
 from catalog_classifier.storage.tables import (
     BRONZE_IMAGES,
     BRONZE_LABELS,
@@ -47,6 +47,8 @@ from catalog_classifier.storage.tables import (
     BRONZE_QUARANTINE,
     BRONZE_TABLES,
 )
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_ids_are_signed_64_bit_integers_of_ascii_digits():
@@ -213,6 +215,7 @@ def test_the_ingest_job_quarantines_every_hostile_input_and_lands_the_rest(
     quarantine = lakehouse.read(BRONZE_QUARANTINE)
     reasons = {r["reason"]: r["count"] for r in quarantine.groupBy("reason").count().collect()}
     assert reasons == expected.quarantine
+    assert set(reasons) <= QUARANTINE_REASONS
     assert summary["quarantined_by_reason"] == expected.quarantine
     for table in ("listings", "labels", "images"):
         assert summary[table]["read"] == expected.read[table], table
@@ -328,3 +331,77 @@ def test_the_python_reader_gives_spark_s_rows_on_the_real_listings(spark, config
     normalise = [tuple(None if v == "" else v for v in row) for row in expected]
     assert len(normalise) == len(python_rows) == 2370
     assert [tuple(r) for r in python_rows.itertuples(index=False)] == normalise
+
+
+def _readme_reasons() -> set[str]:
+    """The reasons README's quarantine table names (its first column, wildcards expanded by
+    the row's own list)."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = readme.split("| reason / flag | when |", 1)[1].split("\n\n", 1)[0]
+    names = set()
+    for row in table.splitlines()[2:]:
+        first, when = row.split("|")[1:3]
+        for cell in (first, when if "*" in first else ""):
+            names |= {n for n in re.findall(r"`([a-z_]+)`", cell)}
+    return names
+
+
+def _code_reasons() -> tuple[set[str], set[str]]:
+    """The reason literals in the ingest's code, and the templates (f-strings) of the others:
+    F.lit("..."), Rejection(_, _, "..."), IngestInputError(_, "..."), "reject_reason": "..."
+    and assignments to a variable named reason."""
+    import ast
+
+    sources = [*(REPO / "lib/catalog_classifier/ingest").glob("*.py")]
+    sources.append(REPO / "lib/catalog_classifier/stages/ingest.py")
+    literals: set[str] = set()
+    templates: set[str] = set()
+
+    def collect(node: ast.AST | None) -> None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            literals.add(node.value)
+        elif isinstance(node, ast.JoinedStr):
+            templates.add(
+                "".join(
+                    re.escape(v.value) if isinstance(v, ast.Constant) else "[a-z_]+"
+                    for v in node.values
+                )
+            )
+        elif isinstance(node, ast.IfExp):
+            collect(node.body)
+            collect(node.orelse)
+
+    for path in sources:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+                positional = {"lit": 0, "Rejection": 2, "IngestInputError": 1}.get(name)
+                if positional is not None and len(node.args) > positional:
+                    value = node.args[positional]
+                    if (
+                        name != "lit"
+                        or isinstance(value, ast.JoinedStr)
+                        or "_" in str(getattr(value, "value", ""))
+                    ):
+                        collect(value)
+                collect(next((k.value for k in node.keywords if k.arg == "reason"), None))
+            elif isinstance(node, ast.Dict):
+                for key, value in zip(node.keys, node.values, strict=True):
+                    if isinstance(key, ast.Constant) and key.value == "reject_reason":
+                        collect(value)
+            elif isinstance(node, ast.Assign):
+                if any(getattr(t, "id", "") == "reason" for t in node.targets):
+                    collect(node.value)
+    shaped = {r for r in literals if re.fullmatch(r"[a-z]+(_[a-z]+)*", r)}
+    return shaped, {t for t in templates if " " not in t}  # not a detail's sentence
+
+
+def test_the_readme_lists_every_quarantine_reason_the_code_can_write():
+    from catalog_classifier.ingest.records import QUARANTINE_REASONS
+
+    assert _readme_reasons() == set(QUARANTINE_REASONS)
+    literals, templates = _code_reasons()
+    assert literals - QUARANTINE_REASONS == set()
+    assert len(literals) > 25 and len(templates) >= 4, (literals, templates)
+    for template in templates:  # f"missing_{column}", f"conflicting_{kind}s_across_files"...
+        assert any(re.fullmatch(template, r) for r in QUARANTINE_REASONS), template
