@@ -95,6 +95,42 @@ def test_a_run_that_fails_is_one_line_and_exit_code_1(spark, tmp_path, capsys):
     ), errors
 
 
+def test_a_pipeline_that_fails_is_one_line_and_exit_code_1(spark, tmp_path, capsys):
+    import jobs.pipeline
+
+    (tmp_path / "afile").write_text("")
+    code = jobs.pipeline.main(
+        [
+            "--lakehouse",
+            str(tmp_path / "afile" / "lakehouse"),
+            "--set",
+            "delta_engine=delta-rs",
+            "--set",
+            "spark.conf.spark.sql.shuffle.partitions=2",
+            "--set",
+            "spark.conf.spark.sql.codegen.wholeStage=false",
+            "--images",
+            str(tmp_path),
+            "--no-train",
+        ]
+    )
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert code == 1
+    assert len(errors) == 1 and errors[0].startswith(
+        "error: pipeline failed: NotADirectoryError: [Errno 20] Not a directory"
+    ), errors
+
+
+def test_unpaired_labels_files_are_a_usage_error_of_the_pipeline_too(capsys):
+    import jobs.pipeline
+
+    args = ["--listings", "a.csv", "--listings", "b.csv", "--listings", "c.csv"]
+    with pytest.raises(SystemExit) as stopped:
+        jobs.pipeline.main([*args, "--labels", "y1.csv", "--labels", "y2.csv"])
+    assert stopped.value.code == 2
+    assert "one --labels file per --listings file" in capsys.readouterr().err
+
+
 def test_scoring_a_project_with_no_model_is_one_line_and_exit_code_1(spark, tmp_path, capsys):
     import jobs.score
 
