@@ -3,7 +3,9 @@ None of these start Spark: the job stops at its configuration."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -148,3 +150,44 @@ def test_scoring_a_project_with_no_model_is_one_line_and_exit_code_1(spark, tmp_
     assert code == 1
     assert len(errors) == 1 and errors[0].startswith("error: score failed: "), errors
     assert "no registered version" in errors[0] and "train it first" in errors[0], errors
+
+
+def test_a_read_only_lakehouse_is_one_line_and_exit_1_and_a_run_with_nothing_to_write_passes(
+    spark, tmp_path
+):
+    """The lakehouse bind-mounted read-only in a mount namespace of the job's own (root can
+    write through file permissions, not through a read-only mount)."""
+    import jobs.ingest
+
+    lakehouse = tmp_path / "lakehouse"
+    first = tmp_path / "X.csv"
+    first.write_text(",designation,description,productid,imageid\n0,Lampe,,1,2\n")
+    settings = ["--set", "delta_engine=delta-rs", "--set", "spark.master=local[2]"]
+    settings += ["--set", "spark.conf.spark.sql.shuffle.partitions=2"]
+    assert (
+        jobs.ingest.main(["--lakehouse", str(lakehouse), *settings, "--listings", str(first)]) == 0
+    )
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", f"mount --bind {lakehouse} {lakehouse}"],
+        capture_output=True,
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"no private read-only mount here: {probe.stderr.decode().strip()}")
+    second = tmp_path / "X2.csv"
+    second.write_text(first.read_text() + "1,Table,,3,4\n")
+    job = [sys.executable, str(REPO / "jobs" / "ingest.py"), "--lakehouse", str(lakehouse)]
+    mount = f"mount --bind {lakehouse} {lakehouse} && mount -o remount,bind,ro {lakehouse}"
+    completed = subprocess.run(
+        ["unshare", "-m", "sh", "-c", f'{mount} && exec "$@"', "sh", *job, *settings]
+        + ["--listings", str(second)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO / "lib")},
+    )
+    errors = [line for line in completed.stderr.splitlines() if line.startswith("error:")]
+    assert completed.returncode == 1, completed.stderr[-2000:]
+    assert len(errors) == 1 and errors[0].startswith(
+        f"error: ingest failed: the lakehouse {lakehouse} is read-only: give --lakehouse"
+    ), errors
+    assert "Traceback" not in completed.stderr
