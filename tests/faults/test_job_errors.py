@@ -177,14 +177,21 @@ def test_a_read_only_lakehouse_is_one_line_and_exit_1_and_a_run_with_nothing_to_
     second.write_text(first.read_text() + "1,Table,,3,4\n")
     job = [sys.executable, str(REPO / "jobs" / "ingest.py"), "--lakehouse", str(lakehouse)]
     mount = f"mount --bind {lakehouse} {lakehouse} && mount -o remount,bind,ro {lakehouse}"
-    completed = subprocess.run(
-        ["unshare", "-m", "sh", "-c", f'{mount} && exec "$@"', "sh", *job, *settings]
-        + ["--listings", str(second)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": str(REPO / "lib")},
-    )
+
+    def read_only_run(listings: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["unshare", "-m", "sh", "-c", f'{mount} && exec "$@"', "sh", *job, *settings]
+            + ["--listings", str(listings)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONPATH": str(REPO / "lib")},
+        )
+
+    # The same file again: nothing to write, so nothing is written and the run passes.
+    same = read_only_run(first)
+    assert same.returncode == 0, same.stderr[-2000:]
+    completed = read_only_run(second)
     errors = [line for line in completed.stderr.splitlines() if line.startswith("error:")]
     assert completed.returncode == 1, completed.stderr[-2000:]
     assert len(errors) == 1 and errors[0].startswith(
