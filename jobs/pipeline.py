@@ -9,11 +9,12 @@ Steps: [generate sample] -> ingest -> features -> report -> train -> evaluate ->
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
-from catalog_classifier.cli import job_parser, start_job
+from catalog_classifier.cli import JobContext, job_failed, job_parser, start_job
 from catalog_classifier.models.members import FUSION
 from catalog_classifier.reports.quality import build_report
 from catalog_classifier.sample.job import generate_from_config
@@ -45,7 +46,19 @@ def main(argv: list[str] | None = None) -> int:
         "--models", default=None, help="models to train, comma-separated (default from conf)"
     )
     args = parser.parse_args(argv)
+    if not args.sample and not args.listings and not args.images:
+        parser.error("give --sample, or the files to ingest")
+    if args.listings and len(args.labels) not in (0, 1, len(args.listings)):
+        parser.error("give one --labels file per --listings file (paired in order), or one")
     job = start_job("pipeline", args)
+    try:
+        return run_steps(job, args)
+    except Exception as exc:  # noqa: BLE001 - one line for the user, the trace at DEBUG
+        return job_failed(job, "pipeline", exc)
+
+
+def run_steps(job: JobContext, args: argparse.Namespace) -> int:
+    """Every step in order; the job's exit code (1 when monitoring raised alerts that fail)."""
     listings, labels, images = args.listings, args.labels, args.images
     if args.sample:
         sample_dir = Path(job.config.sample.dir)
@@ -57,8 +70,6 @@ def main(argv: list[str] | None = None) -> int:
         listings = [str(sample_dir / "X.csv")]
         labels = [str(sample_dir / "Y.csv")]
         images = [str(sample_dir / "images.zip")]
-    elif not listings and not images:
-        parser.error("give --sample, or the files to ingest")
     with job_step(job.spark, "pipeline 2/9: ingest"):
         summary = run_ingest(job.spark, job.lakehouse, job.config, listings, labels, images)
     print(summary.format())

@@ -2,11 +2,11 @@
 and there is no import cycle. Imports inside functions count like the others (a lazy import
 kept for a worker's start-up time is fine; one that hides a cycle is not).
 
-Layers, lowest first: ``config``/``logs``; ``storage`` (tables, engines, registry, session);
-``features``; ``ingest`` (reading and validating the inputs); ``models`` (members, heads, the
-torch loop, fusion); ``reports``; ``stages`` (the orchestration of each job); ``cli``/
-``notebook``. ``sample`` (the built-in sample generator) sits beside the stages and outside the
-production path: no stage imports it.
+Layers, lowest first: ``config``/``logs``/``crashpoints``; ``storage`` (tables, engines,
+registry, session); ``features``; ``ingest`` (reading and validating the inputs); ``models``
+(members, heads, the torch loop, fusion); ``reports``; ``stages`` (the orchestration of each
+job); ``cli``/``notebook``. ``sample`` (the built-in sample generator) sits beside the stages
+and outside the production path: no stage imports it.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "lib" / "catalog_classifier"
 LAYER: dict[str, float] = {
     "config": 0,
     "logs": 0,
+    "crashpoints": 0,  # the fault suite's kill hook, called from storage and the stages
     "storage": 1,
     "features": 2,
     "ingest": 2.5,  # uses features.imaging (safe image decoding)

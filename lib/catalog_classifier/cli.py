@@ -82,8 +82,13 @@ def job_failed(job: JobContext, name: str, exc: BaseException) -> int:
     """A run that failed: one line on stderr naming the cause, the full trace in the log at
     DEBUG; returns the job's exit code, 1."""
     job.log.debug("job %s failed", name, exc_info=exc)
-    print(
-        f"error: {name} failed: {describe_error(exc)} (full trace at log_level DEBUG)",
-        file=sys.stderr,
-    )
+    cause = describe_error(exc)
+    root = job.lakehouse.root
+    # access() says EROFS for a read-only mount even to root: the cause the user can act on.
+    if "://" not in root and os.path.isdir(root) and not os.access(root, os.W_OK):
+        cause = (
+            f"the lakehouse {root} is read-only: give --lakehouse a folder this job can write, "
+            f"or make it writable; a run with nothing to write would have passed ({cause})"
+        )
+    print(f"error: {name} failed: {cause} (full trace at log_level DEBUG)", file=sys.stderr)
     return 1

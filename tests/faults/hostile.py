@@ -14,16 +14,23 @@ import os
 import struct
 import warnings
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 from PIL import Image
 from tests.helpers import LISTINGS_HEADER, image_name, jpeg
+
+if TYPE_CHECKING:
+    from catalog_classifier.storage.lakehouse import Lakehouse
 
 MAX_LONG = 2**63 - 1
 # Spark's maxCharsPerColumn for the runs of these files: small, so an oversized field is cheap.
 MAX_CHARS = 2000
 ARABIC_123 = "\u0661\u0662\u0663"  # "123" in Arabic-Indic digits: str.isdigit() says yes
+LONG_NAME = "image_" + "0" * 225 + "7005_product_705.jpg"  # 255 bytes: imageid 7005
 
 
 def listings_csv(rows: list[list[object]], encoding: str = "utf-8") -> bytes:
@@ -45,6 +52,22 @@ def bomb_jpeg() -> bytes:
 def cmyk_jpeg() -> bytes:
     buffer = io.BytesIO()
     Image.new("CMYK", (24, 24), (10, 200, 30, 5)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def sixteen_bit_jpeg() -> bytes:
+    """A JPEG whose frame header declares 16-bit samples (SOF1, extended sequential): a
+    valid header Pillow's 8-bit decoder cannot take."""
+    data = bytearray(jpeg((16, 16)))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 1], data[sof + 4] = 0xC1, 16  # marker, sample precision
+    return bytes(data)
+
+
+def sixteen_bit_png() -> bytes:
+    """A 16-bit gray photo (PNG bytes under a .jpg name): mid-gray, 32,896 of 65,535."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((20, 30), 128 * 257, dtype=np.uint16)).save(buffer, "PNG")
     return buffer.getvalue()
 
 
@@ -166,6 +189,10 @@ def write_hostile_inputs(root: Path) -> HostileInputs:
         + b"3,Last,crlf,603,6003\r\n"
     )
 
+    # Two columns with one name: not the listings layout, refused whole.
+    duplicate_columns = root / "listings_duplicate_columns.csv"
+    duplicate_columns.write_bytes(b",designation,designation,productid,imageid\n0,a,b,700,7000\n")
+
     labels = root / "labels_by_product.csv"
     labels.write_text(
         f"productid,prdtypecode\n100,2060\n200,1920\n302,2583\n{MAX_LONG},10\n301,2583\n",
@@ -181,6 +208,10 @@ def write_hostile_inputs(root: Path) -> HostileInputs:
     (folder / image_name(7000, 700)).write_bytes(bomb_jpeg())  # stored, flagged
     (folder / image_name(7001, 701)).write_bytes(cmyk_jpeg())
     (folder / image_name(7002, 702)).write_bytes(exif_rotated_jpeg())
+    (folder / image_name(7003, 703)).write_bytes(sixteen_bit_jpeg())  # stored, flagged
+    (folder / image_name(7004, 704)).write_bytes(sixteen_bit_png())  # stored as not_jpeg
+    # A name near the file system's 255-byte limit, its imageid padded with zeros: valid.
+    (folder / LONG_NAME).write_bytes(jpeg(color=(9, 9, 9)))
     os.mkfifo(folder / image_name(2001, 201))  # read()ing it would block the run for ever
     (folder / image_name(2002, 202)).mkdir()  # a folder named like an image: walked, empty
 
@@ -217,16 +248,20 @@ def write_hostile_inputs(root: Path) -> HostileInputs:
             "encrypted_archive_entry": 1,
             "unsupported_compression": 1,
             "unrecognized_file_name": 1,
+            "unexpected_header": 1,
         },
         listings={100, MAX_LONG, 200, 201, 300, 302, 600, 601, 602, 603},
         labels={100: 2060, 200: 1920, 302: 2583, MAX_LONG: 10},
-        images={1000, 2000, 3000, 3003, 7000, 7001, 7002},
-        image_problems={7000: "decompression_bomb", 7001: None, 7002: None},
+        images={1000, 2000, 3000, 3003, 7000, 7001, 7002, 7003, 7004, 7005},
+        image_problems={
+            **{7000: "decompression_bomb", 7001: None, 7002: None},
+            **{7003: "corrupt", 7004: "not_jpeg", 7005: None},
+        },
         has_image={
             **{100: True, MAX_LONG: False, 200: True, 201: False, 300: True, 302: False},
             **{600: False, 601: False, 602: False, 603: False},
         },
-        read={"listings": 5 + 2 + 3 + 4, "labels": 5, "images": 10 + 6},
+        read={"listings": 5 + 2 + 3 + 4, "labels": 5, "images": 13 + 6},
         quarantined={"listings": 4, "labels": 1, "images": 9},
         decoded={str(cp1252): "cp1252"},
         texts={
@@ -240,8 +275,245 @@ def write_hostile_inputs(root: Path) -> HostileInputs:
         },
     )
     return HostileInputs(
-        listings=[str(p) for p in (ok, cp1252, big, mixed, gzipped, zipped, mixed_ends)],
+        listings=[
+            str(p) for p in (ok, cp1252, big, mixed, gzipped, zipped, mixed_ends, duplicate_columns)
+        ],
         labels=[str(labels)],
         images=[str(folder), str(archive), str(empty_archive)],
         expected=expected,
     )
+
+
+# --- Each hostile case and the outcome it owes, checked against what a run left behind. ---
+
+
+@dataclass
+class Landed:
+    """What an ingest (and optionally a features run) left in the tables, as plain values."""
+
+    quarantine: list[tuple[str, str, str]]  # (input's file name, locator, reason)
+    listings: dict[int, tuple[str, str | None, bool]]  # productid -> (title, description, image?)
+    labels: dict[int, int]
+    images: dict[int, str | None]  # imageid -> problem
+    image_features: dict[int, tuple[bool, str | None, float | None]] = field(default_factory=dict)
+
+    def reasons_of(self, source: str, locator: str | None = None) -> list[str]:
+        return sorted(
+            reason
+            for name, where, reason in self.quarantine
+            if name == source and (locator is None or where == locator)
+        )
+
+
+def landed_from(lakehouse: Lakehouse, with_features: bool = False) -> Landed:
+    """Read the bronze (and silver image) tables of ``lakehouse`` into a :class:`Landed`."""
+    from catalog_classifier.storage.tables import (
+        BRONZE_IMAGES,
+        BRONZE_LABELS,
+        BRONZE_LISTINGS,
+        BRONZE_QUARANTINE,
+        SILVER_IMAGE_FEATURES,
+    )
+
+    quarantine = [
+        (Path(r.source).name, r.locator, r.reason)
+        for r in lakehouse.read(BRONZE_QUARANTINE).collect()
+    ]
+    listings = {
+        r.productid: (r.designation, r.description, r.has_image)
+        for r in lakehouse.read(BRONZE_LISTINGS).collect()
+    }
+    labels = {r.productid: r.prdtypecode for r in lakehouse.read(BRONZE_LABELS).collect()}
+    images = {
+        r.imageid: r.problem
+        for r in lakehouse.read(BRONZE_IMAGES).select("imageid", "problem").collect()
+    }
+    features = {}
+    if with_features:
+        features = {
+            r.imageid: (r.is_valid, r.invalid_reason, r.brightness)
+            for r in lakehouse.read(SILVER_IMAGE_FEATURES).collect()
+        }
+    return Landed(quarantine, listings, labels, images, features)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One hostile input and a check of the outcome it owes (True: as expected)."""
+
+    name: str
+    check: Callable[[Landed], bool]
+
+    def holds(self, landed: Landed) -> bool:
+        return bool(self.check(landed))
+
+
+def _image(
+    got: Landed, imageid: int, problem: str | None, valid: bool, reason: str | None = None
+) -> bool:
+    """The image stored with ``problem``; measured valid or not (when features ran)."""
+    measured = imageid not in got.image_features or got.image_features[imageid][:2] == (
+        valid,
+        reason,
+    )
+    return imageid in got.images and got.images[imageid] == problem and measured
+
+
+def hostile_cases(expected: Expected) -> list[Case]:
+    """Every hostile input of :func:`write_hostile_inputs`, by name, with its check."""
+    texts = expected.texts
+    long_member = "very_long_" + "n" * 1000 + ".jpg"
+    cases = [
+        Case("largest signed 64-bit productid lands", lambda g: MAX_LONG in g.listings),
+        Case(
+            "productid one past 2**63-1: id_out_of_range_productid",
+            lambda g: g.reasons_of("listings_ok.csv", "2") == ["id_out_of_range_productid"],
+        ),
+        Case(
+            "Arabic-Indic digits as productid: non_numeric_productid",
+            lambda g: g.reasons_of("listings_ok.csv", "3") == ["non_numeric_productid"],
+        ),
+        Case(
+            "20-digit imageid: id_out_of_range_imageid",
+            lambda g: g.reasons_of("listings_ok.csv", "4") == ["id_out_of_range_imageid"],
+        ),
+        Case("cp1252 CSV decoded as cp1252", lambda g: g.listings[200][:2] == texts[200]),
+        Case(
+            "field over csv_max_chars_per_column: field_too_large, the rest lands",
+            lambda g: (
+                g.reasons_of("listings_big.csv") == ["field_too_large"]
+                and g.listings.get(302, ())[:2] == texts[302]
+                and 300 in g.listings
+            ),
+        ),
+        Case(
+            "UTF-8 with a pasted Latin-1 row: undecodable_text",
+            lambda g: g.reasons_of("listings_mixed.csv", "") == ["undecodable_text"],
+        ),
+        Case(
+            "gzip'd CSV handed as a CSV: undecodable_text",
+            lambda g: g.reasons_of("listings_gzipped.csv", "") == ["undecodable_text"],
+        ),
+        Case(
+            "zip'd CSV handed as a CSV: undecodable_text",
+            lambda g: g.reasons_of("listings_zipped.csv", "") == ["undecodable_text"],
+        ),
+        Case(
+            "mixed line ends, inside quotes too: each kept as written",
+            lambda g: all(g.listings.get(p, ())[:2] == texts[p] for p in (600, 601, 602, 603)),
+        ),
+        Case(
+            "duplicate columns: unexpected_header",
+            lambda g: g.reasons_of("listings_duplicate_columns.csv") == ["unexpected_header"],
+        ),
+        Case(
+            "label of a quarantined listing: label_without_listing",
+            lambda g: (
+                g.reasons_of("labels_by_product.csv") == ["label_without_listing"]
+                and g.labels == expected.labels
+            ),
+        ),
+        Case(
+            "20-digit imageid in an image name: invalid_id",
+            lambda g: (
+                g.reasons_of("images", image_name(12345678901234567890, 104)) == ["invalid_id"]
+            ),
+        ),
+        Case(
+            "Arabic-Indic digits in an image name: invalid_id",
+            lambda g: g.reasons_of("images", f"image_{ARABIC_123}_product_5.jpg") == ["invalid_id"],
+        ),
+        Case(
+            "valid JPEG with a 65,500 x 65,500 header: decompression_bomb, not decoded",
+            lambda g: _image(g, 7000, "decompression_bomb", False, "decompression_bomb"),
+        ),
+        Case(
+            "CMYK JPEG: a sound image",
+            lambda g: _image(g, 7001, None, True),
+        ),
+        Case(
+            "EXIF-rotated JPEG: a sound image",
+            lambda g: _image(g, 7002, None, True),
+        ),
+        Case(
+            "16-bit JPEG: stored, flagged corrupt (8-bit decoder only)",
+            lambda g: _image(g, 7003, "corrupt", False, "corrupt"),
+        ),
+        Case(
+            "16-bit gray PNG named .jpg: not_jpeg, measured scaled (mid-gray, not white)",
+            lambda g: (
+                _image(g, 7004, "not_jpeg", True)
+                and (7004 not in g.image_features or abs(g.image_features[7004][2] - 128) < 1)
+            ),
+        ),
+        Case("file name of 251 bytes in a folder lands", lambda g: _image(g, 7005, None, True)),
+        Case(
+            "FIFO named like an image: not_a_regular_file, never opened",
+            lambda g: g.reasons_of("images", image_name(2001, 201)) == ["not_a_regular_file"],
+        ),
+        Case(
+            "directory named like an image: walked, nothing stored or quarantined",
+            lambda g: (
+                2002 not in g.images
+                and not any(image_name(2002, 202) in where for _, where, _ in g.quarantine)
+            ),
+        ),
+        Case(
+            "one zip member name twice, different bytes: none kept",
+            lambda g: (
+                3002 not in g.images
+                and g.reasons_of("images.zip", image_name(3002, 302))
+                + g.reasons_of("images.zip", image_name(3002, 302) + "#2")
+                == ["conflicting_duplicate_imageid"] * 2
+            ),
+        ),
+        Case(
+            "one zip member name twice, same bytes: one kept",
+            lambda g: (
+                3003 in g.images
+                and g.reasons_of("images.zip", image_name(3003, 303) + "#2") == ["duplicate_file"]
+            ),
+        ),
+        Case(
+            "encrypted zip member: encrypted_archive_entry",
+            lambda g: (
+                g.reasons_of("images.zip", image_name(3004, 304)) == ["encrypted_archive_entry"]
+            ),
+        ),
+        Case(
+            "deflate64 zip member: unsupported_compression",
+            lambda g: (
+                g.reasons_of("images.zip", image_name(3005, 305)) == ["unsupported_compression"]
+            ),
+        ),
+        Case(
+            "1,000-character member name: unrecognized_file_name",
+            lambda g: g.reasons_of("images.zip", long_member) == ["unrecognized_file_name"],
+        ),
+        Case(
+            "0-entry image archive: nothing stored, nothing quarantined",
+            lambda g: not g.reasons_of("no_images.zip"),
+        ),
+    ]
+    return cases
+
+
+def silent_corruptions(landed: Landed, expected: Expected) -> list[str]:
+    """Rows stored that must not be, or stored wrong: each a line saying which and how."""
+    problems = []
+    for productid, (title, description, _) in landed.listings.items():
+        if productid not in expected.listings:
+            problems.append(f"listing {productid} stored, expected quarantined")
+        if "\ufffd" in title + (description or ""):
+            problems.append(f"listing {productid} holds replacement characters")
+        if productid in expected.texts and (title, description) != expected.texts[productid]:
+            problems.append(f"listing {productid} text changed: {(title, description)!r}")
+    for productid, (_, _, has_image) in landed.listings.items():
+        if expected.has_image.get(productid, has_image) != has_image:
+            problems.append(f"listing {productid} has_image={has_image}")
+    for imageid in set(landed.images) - expected.images:
+        problems.append(f"image {imageid} stored, expected quarantined")
+    for productid, code in landed.labels.items():
+        if expected.labels.get(productid) != code:
+            problems.append(f"label {productid}={code} stored")
+    return problems

@@ -17,12 +17,18 @@ from types import SimpleNamespace
 
 import pytest
 from pyspark.sql import functions as F
+from tests.faults.crashes import written_state
 from tests.faults.hostile import (
     ARABIC_123,
     MAX_CHARS,
     MAX_LONG,
+    hostile_cases,
+    landed_from,
     listings_csv,
     patch_zip_member,
+    silent_corruptions,
+    sixteen_bit_jpeg,
+    sixteen_bit_png,
     write_hostile_inputs,
 )
 from tests.helpers import image_name, jpeg
@@ -33,7 +39,7 @@ from catalog_classifier.ingest.csv_files import (
     parse_csv_in_python,
 )
 from catalog_classifier.ingest.images import _read_one_image, enumerate_images
-from catalog_classifier.ingest.records import IngestInputError, id_problem
+from catalog_classifier.ingest.records import QUARANTINE_REASONS, IngestInputError, id_problem
 from catalog_classifier.storage.tables import (
     BRONZE_IMAGES,
     BRONZE_LABELS,
@@ -41,6 +47,8 @@ from catalog_classifier.storage.tables import (
     BRONZE_QUARANTINE,
     BRONZE_TABLES,
 )
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_ids_are_signed_64_bit_integers_of_ascii_digits():
@@ -50,6 +58,20 @@ def test_ids_are_signed_64_bit_integers_of_ascii_digits():
     assert id_problem(ARABIC_123) == "not ASCII digits"
     assert id_problem("\uff11") == "not ASCII digits"  # fullwidth 1
     assert id_problem("-1") == "not ASCII digits" and id_problem("") == "not ASCII digits"
+
+
+def test_16_bit_images_are_flagged_or_measured_scaled_never_clipped():
+    from catalog_classifier.features.image import measure_image
+    from catalog_classifier.features.imaging import check_image_bytes
+
+    check = check_image_bytes(sixteen_bit_jpeg(), 40_000_000)
+    assert check.problem == "corrupt" and "16-bit JPEG (SOF1)" in check.detail
+    measured = measure_image(sixteen_bit_jpeg(), 40_000_000, 2.0)
+    assert measured["invalid_reason"] == "corrupt" and "16-bit" in measured["invalid_detail"]
+    # Mid-gray at 16 bits is mid-gray at 8, not white (Pillow's own conversion clips to 255).
+    gray = measure_image(sixteen_bit_png(), 40_000_000, 2.0)
+    assert gray["is_valid"] and gray["mode"] == "I;16"
+    assert round(gray["brightness"]) == 128 and gray["is_blank"]
 
 
 def test_encoding_is_utf8_or_the_declared_fallback_or_quarantined(tmp_path):
@@ -122,7 +144,10 @@ def test_image_names_folders_and_archives_that_cannot_be_read_are_quarantined(co
     # A name stored twice in one archive: both copies, each by its own index.
     twice = [(e.entry, e.member) for e in entries if e.imageid == 3002]
     assert twice == [(image_name(3002, 302), 1), (image_name(3002, 302) + "#2", 2)]
-    assert {e.imageid for e in entries} == {1000, 2000, 3000, 3002, 3003, 7000, 7001, 7002}
+    assert {e.imageid for e in entries} == {
+        *(1000, 2000, 3000, 3002, 3003),
+        *(7000, 7001, 7002, 7003, 7004, 7005),
+    }
 
 
 def test_any_failure_reading_one_archive_entry_is_that_entry_s_quarantine(tmp_path):
@@ -190,6 +215,7 @@ def test_the_ingest_job_quarantines_every_hostile_input_and_lands_the_rest(
     quarantine = lakehouse.read(BRONZE_QUARANTINE)
     reasons = {r["reason"]: r["count"] for r in quarantine.groupBy("reason").count().collect()}
     assert reasons == expected.quarantine
+    assert set(reasons) <= QUARANTINE_REASONS
     assert summary["quarantined_by_reason"] == expected.quarantine
     for table in ("listings", "labels", "images"):
         assert summary[table]["read"] == expected.read[table], table
@@ -219,6 +245,7 @@ def test_the_ingest_job_quarantines_every_hostile_input_and_lands_the_rest(
         ("listings_mixed.csv", "undecodable_text"),
         ("listings_gzipped.csv", "undecodable_text"),
         ("listings_zipped.csv", "undecodable_text"),
+        ("listings_duplicate_columns.csv", "unexpected_header"),
     }
     too_large = quarantine.filter(F.col("reason") == "field_too_large").first()
     assert (Path(too_large.source).name, too_large.locator, too_large.record_kind) == (
@@ -232,12 +259,19 @@ def test_the_ingest_job_quarantines_every_hostile_input_and_lands_the_rest(
     )
     assert copies == [image_name(3002, 302), image_name(3002, 302) + "#2"]
 
+    # Every hostile case by name, and nothing stored that should not be.
+    landed = landed_from(lakehouse)
+    assert [c.name for c in hostile_cases(expected) if not c.holds(landed)] == []
+    assert silent_corruptions(landed, expected) == []
+
     # The same run again: every hostile input is met the same way and nothing is committed.
     versions = lakehouse.versions(list(BRONZE_TABLES))
+    written = written_state(lakehouse.root)
     again_json = tmp_path / "again.json"
     assert jobs.ingest.main([*args, "--summary-json", str(again_json)]) == 0
     again = json.loads(again_json.read_text())
     assert lakehouse.versions(list(BRONZE_TABLES)) == versions
+    assert written_state(lakehouse.root) == written  # not even a staging folder
     assert again["quarantine_rows_new"] == 0
     assert again["quarantined_by_reason"] == expected.quarantine
 
@@ -297,3 +331,77 @@ def test_the_python_reader_gives_spark_s_rows_on_the_real_listings(spark, config
     normalise = [tuple(None if v == "" else v for v in row) for row in expected]
     assert len(normalise) == len(python_rows) == 2370
     assert [tuple(r) for r in python_rows.itertuples(index=False)] == normalise
+
+
+def _readme_reasons() -> set[str]:
+    """The reasons README's quarantine table names (its first column, wildcards expanded by
+    the row's own list)."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = readme.split("| reason / flag | when |", 1)[1].split("\n\n", 1)[0]
+    names = set()
+    for row in table.splitlines()[2:]:
+        first, when = row.split("|")[1:3]
+        for cell in (first, when if "*" in first else ""):
+            names |= {n for n in re.findall(r"`([a-z_]+)`", cell)}
+    return names
+
+
+def _code_reasons() -> tuple[set[str], set[str]]:
+    """The reason literals in the ingest's code, and the templates (f-strings) of the others:
+    F.lit("..."), Rejection(_, _, "..."), IngestInputError(_, "..."), "reject_reason": "..."
+    and assignments to a variable named reason."""
+    import ast
+
+    sources = [*(REPO / "lib/catalog_classifier/ingest").glob("*.py")]
+    sources.append(REPO / "lib/catalog_classifier/stages/ingest.py")
+    literals: set[str] = set()
+    templates: set[str] = set()
+
+    def collect(node: ast.AST | None) -> None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            literals.add(node.value)
+        elif isinstance(node, ast.JoinedStr):
+            templates.add(
+                "".join(
+                    re.escape(v.value) if isinstance(v, ast.Constant) else "[a-z_]+"
+                    for v in node.values
+                )
+            )
+        elif isinstance(node, ast.IfExp):
+            collect(node.body)
+            collect(node.orelse)
+
+    for path in sources:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+                positional = {"lit": 0, "Rejection": 2, "IngestInputError": 1}.get(name)
+                if positional is not None and len(node.args) > positional:
+                    value = node.args[positional]
+                    if (
+                        name != "lit"
+                        or isinstance(value, ast.JoinedStr)
+                        or "_" in str(getattr(value, "value", ""))
+                    ):
+                        collect(value)
+                collect(next((k.value for k in node.keywords if k.arg == "reason"), None))
+            elif isinstance(node, ast.Dict):
+                for key, value in zip(node.keys, node.values, strict=True):
+                    if isinstance(key, ast.Constant) and key.value == "reject_reason":
+                        collect(value)
+            elif isinstance(node, ast.Assign):
+                if any(getattr(t, "id", "") == "reason" for t in node.targets):
+                    collect(node.value)
+    shaped = {r for r in literals if re.fullmatch(r"[a-z]+(_[a-z]+)*", r)}
+    return shaped, {t for t in templates if " " not in t}  # not a detail's sentence
+
+
+def test_the_readme_lists_every_quarantine_reason_the_code_can_write():
+    from catalog_classifier.ingest.records import QUARANTINE_REASONS
+
+    assert _readme_reasons() == set(QUARANTINE_REASONS)
+    literals, templates = _code_reasons()
+    assert literals - QUARANTINE_REASONS == set()
+    assert len(literals) > 25 and len(templates) >= 4, (literals, templates)
+    for template in templates:  # f"missing_{column}", f"conflicting_{kind}s_across_files"...
+        assert any(re.fullmatch(template, r) for r in QUARANTINE_REASONS), template

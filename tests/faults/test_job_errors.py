@@ -3,7 +3,9 @@ None of these start Spark: the job stops at its configuration."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,6 +97,42 @@ def test_a_run_that_fails_is_one_line_and_exit_code_1(spark, tmp_path, capsys):
     ), errors
 
 
+def test_a_pipeline_that_fails_is_one_line_and_exit_code_1(spark, tmp_path, capsys):
+    import jobs.pipeline
+
+    (tmp_path / "afile").write_text("")
+    code = jobs.pipeline.main(
+        [
+            "--lakehouse",
+            str(tmp_path / "afile" / "lakehouse"),
+            "--set",
+            "delta_engine=delta-rs",
+            "--set",
+            "spark.conf.spark.sql.shuffle.partitions=2",
+            "--set",
+            "spark.conf.spark.sql.codegen.wholeStage=false",
+            "--images",
+            str(tmp_path),
+            "--no-train",
+        ]
+    )
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert code == 1
+    assert len(errors) == 1 and errors[0].startswith(
+        "error: pipeline failed: NotADirectoryError: [Errno 20] Not a directory"
+    ), errors
+
+
+def test_unpaired_labels_files_are_a_usage_error_of_the_pipeline_too(capsys):
+    import jobs.pipeline
+
+    args = ["--listings", "a.csv", "--listings", "b.csv", "--listings", "c.csv"]
+    with pytest.raises(SystemExit) as stopped:
+        jobs.pipeline.main([*args, "--labels", "y1.csv", "--labels", "y2.csv"])
+    assert stopped.value.code == 2
+    assert "one --labels file per --listings file" in capsys.readouterr().err
+
+
 def test_scoring_a_project_with_no_model_is_one_line_and_exit_code_1(spark, tmp_path, capsys):
     import jobs.score
 
@@ -112,3 +150,51 @@ def test_scoring_a_project_with_no_model_is_one_line_and_exit_code_1(spark, tmp_
     assert code == 1
     assert len(errors) == 1 and errors[0].startswith("error: score failed: "), errors
     assert "no registered version" in errors[0] and "train it first" in errors[0], errors
+
+
+def test_a_read_only_lakehouse_is_one_line_and_exit_1_and_a_run_with_nothing_to_write_passes(
+    spark, tmp_path
+):
+    """The lakehouse bind-mounted read-only in a mount namespace of the job's own (root can
+    write through file permissions, not through a read-only mount)."""
+    import jobs.ingest
+
+    lakehouse = tmp_path / "lakehouse"
+    first = tmp_path / "X.csv"
+    first.write_text(",designation,description,productid,imageid\n0,Lampe,,1,2\n")
+    settings = ["--set", "delta_engine=delta-rs", "--set", "spark.master=local[2]"]
+    settings += ["--set", "spark.conf.spark.sql.shuffle.partitions=2"]
+    assert (
+        jobs.ingest.main(["--lakehouse", str(lakehouse), *settings, "--listings", str(first)]) == 0
+    )
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", f"mount --bind {lakehouse} {lakehouse}"],
+        capture_output=True,
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"no private read-only mount here: {probe.stderr.decode().strip()}")
+    second = tmp_path / "X2.csv"
+    second.write_text(first.read_text() + "1,Table,,3,4\n")
+    job = [sys.executable, str(REPO / "jobs" / "ingest.py"), "--lakehouse", str(lakehouse)]
+    mount = f"mount --bind {lakehouse} {lakehouse} && mount -o remount,bind,ro {lakehouse}"
+
+    def read_only_run(listings: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["unshare", "-m", "sh", "-c", f'{mount} && exec "$@"', "sh", *job, *settings]
+            + ["--listings", str(listings)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONPATH": str(REPO / "lib")},
+        )
+
+    # The same file again: nothing to write, so nothing is written and the run passes.
+    same = read_only_run(first)
+    assert same.returncode == 0, same.stderr[-2000:]
+    completed = read_only_run(second)
+    errors = [line for line in completed.stderr.splitlines() if line.startswith("error:")]
+    assert completed.returncode == 1, completed.stderr[-2000:]
+    assert len(errors) == 1 and errors[0].startswith(
+        f"error: ingest failed: the lakehouse {lakehouse} is read-only: give --lakehouse"
+    ), errors
+    assert "Traceback" not in completed.stderr

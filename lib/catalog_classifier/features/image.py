@@ -29,6 +29,8 @@ from catalog_classifier.features.imaging import (
     PROBLEM_NOT_JPEG,
     PROBLEM_TRUNCATED,
     open_image,
+    to_8bit_gray,
+    unidentified_detail,
     unidentified_problem,
 )
 from catalog_classifier.logs import worker_logger
@@ -169,13 +171,15 @@ def measure_image(data: bytes, max_pixels: int, blank_max_spread: float) -> dict
         return {
             **row,
             "invalid_reason": unidentified_problem(data),
-            "invalid_detail": "Pillow cannot identify the bytes as an image",
+            "invalid_detail": unidentified_detail(data),
         }
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a property of the file
         return {**row, "invalid_reason": _reason_of(exc), "invalid_detail": f"{exc}"}
     row.update(format=image.format, mode=image.mode, width=image.width, height=image.height)
     try:
         image.load()
+        if image.mode.startswith("I") or image.mode == "F":  # 16-bit or float gray
+            image = to_8bit_gray(image)
         # An RGB image is measured as decoded (convert would only copy it).
         rgb = image if image.mode == "RGB" else image.convert("RGB")
     except Exception as exc:  # noqa: BLE001

@@ -10,6 +10,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -47,10 +48,50 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
     return image
 
 
+def to_8bit_gray(image: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit or float gray image as 8-bit gray, scaled: Pillow's own conversion clips
+    every value over 255 to white, so a 16-bit photo would be measured as a white page."""
+    pixels = np.asarray(image, dtype=np.float32)
+    if image.mode.startswith("I;16") or float(np.nanmax(pixels, initial=0.0)) > 255.0:
+        pixels = pixels / 257.0
+    elif image.mode == "F" and float(np.nanmax(pixels, initial=0.0)) <= 1.0:
+        pixels = pixels * 255.0
+    return Image.fromarray(np.clip(np.nan_to_num(pixels), 0, 255).astype(np.uint8))
+
+
 def unidentified_problem(data: bytes) -> str:
     """The problem of bytes Pillow cannot identify: a JPEG's magic number followed by garbage is
     a corrupt JPEG; anything else is not an image at all."""
     return PROBLEM_CORRUPT if data.startswith(JPEG_MAGIC) else PROBLEM_NOT_AN_IMAGE
+
+
+# Start-of-frame markers (0xC4, 0xC8 and 0xCC share the range but are not frames).
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def jpeg_frame(data: bytes) -> tuple[int, int] | None:
+    """The (SOF number, sample precision in bits) of JPEG bytes, from their frame header, or
+    None when no frame header is found before the first scan."""
+    i = 2
+    while i + 5 <= len(data) and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker in _SOF_MARKERS:
+            return marker - 0xC0, data[i + 4]
+        if marker == 0xDA:  # start of scan: no frame header before it
+            return None
+        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+    return None
+
+
+def unidentified_detail(data: bytes) -> str:
+    """Why Pillow could not identify bytes, as far as their header says."""
+    frame = jpeg_frame(data) if data.startswith(JPEG_MAGIC) else None
+    if frame is not None and frame[1] != 8:
+        return (
+            f"a {frame[1]}-bit JPEG (SOF{frame[0]}): Pillow decodes 8-bit JPEGs only, "
+            "so it cannot be measured or used"
+        )
+    return "Pillow cannot identify the bytes"
 
 
 def check_image_bytes(data: bytes, max_pixels: int) -> ImageCheck:
@@ -62,9 +103,7 @@ def check_image_bytes(data: bytes, max_pixels: int) -> ImageCheck:
             "JPEG" if data.startswith(JPEG_MAGIC) else None, None, None, PROBLEM_BOMB, str(exc)
         )
     except UnidentifiedImageError:
-        return ImageCheck(
-            None, None, None, unidentified_problem(data), "Pillow cannot identify the bytes"
-        )
+        return ImageCheck(None, None, None, unidentified_problem(data), unidentified_detail(data))
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a property of the file
         # A file cut inside its header fails here already ("Truncated File Read").
         problem = PROBLEM_TRUNCATED if "truncated" in str(exc).lower() else PROBLEM_CORRUPT

@@ -32,6 +32,56 @@ def id_problem(text: str) -> str | None:
     return None
 
 
+# Every reason the ingest can write to bronze.quarantine (README's table lists each; a test
+# checks both the table and the code's literals against this set).
+_ID_COLUMNS = ("row_index", "productid", "imageid")
+QUARANTINE_REASONS = frozenset(
+    {
+        # listings and labels, row by row
+        "unparsable_row",
+        *(
+            f"{problem}_{column}"
+            for problem in ("missing", "non_numeric", "id_out_of_range")
+            for column in _ID_COLUMNS
+        ),
+        "non_numeric_prdtypecode",
+        "field_too_large",
+        "missing_designation",
+        "duplicate_listing",
+        "conflicting_duplicate_productid",
+        "conflicting_listings_across_files",
+        "conflicting_labels_across_files",
+        "unknown_prdtypecode",
+        "label_without_listing",
+        "duplicate_label",
+        "conflicting_labels",
+        "labels_without_listings_file",
+        # images, entry by entry
+        "unsafe_archive_path",
+        "symlink",
+        "encrypted_archive_entry",
+        "unsupported_compression",
+        "corrupt_archive_entry",
+        "invalid_id",
+        "not_a_regular_file",
+        "unreadable_file",
+        "unreadable_folder",
+        "file_too_large",
+        "suspicious_compression_ratio",
+        "empty_file",
+        "unrecognized_file_name",
+        "duplicate_file",
+        "conflicting_duplicate_imageid",
+        # whole inputs
+        "unreadable_csv",
+        "unreadable_archive",
+        "missing_source",
+        "undecodable_text",
+        "unexpected_header",
+    }
+)
+
+
 class IngestInputError(ValueError):
     """An input file that cannot be ingested at all (its records are not read)."""
 

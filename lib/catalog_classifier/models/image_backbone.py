@@ -32,6 +32,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from catalog_classifier.features.imaging import to_8bit_gray
+
 log = logging.getLogger(__name__)
 
 # EfficientNet-Lite was trained on TF's (x - 127) / 128 scaling of 0-255 pixels ("edge models use
@@ -314,16 +316,6 @@ def load_backbone(
     return module.eval(), spec
 
 
-def _to_8bit(image: Image.Image) -> Image.Image:
-    """16-bit and float gray images as 8-bit gray (Pillow's convert would clip them)."""
-    pixels = np.asarray(image, dtype=np.float32)
-    if image.mode.startswith("I;16") or float(np.nanmax(pixels, initial=0.0)) > 255.0:
-        pixels = pixels / 257.0
-    elif image.mode == "F" and float(np.nanmax(pixels, initial=0.0)) <= 1.0:
-        pixels = pixels * 255.0
-    return Image.fromarray(np.clip(np.nan_to_num(pixels), 0, 255).astype(np.uint8))
-
-
 def decode_image(data: bytes, size: int | None = None, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Bytes -> an RGB image; a ValueError, with the reason, for bytes that are not a whole image.
 
@@ -353,7 +345,7 @@ def decode_image(data: bytes, size: int | None = None, max_pixels: int = MAX_PIX
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
     if image.mode.startswith("I") or image.mode == "F":
-        image = _to_8bit(image)
+        image = to_8bit_gray(image)
     return image if image.mode == "RGB" else image.convert("RGB")
 
 

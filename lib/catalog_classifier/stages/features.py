@@ -20,6 +20,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from catalog_classifier.config import Config
+from catalog_classifier.crashpoints import crash_point
 from catalog_classifier.features.image import changed_duplicate_groups, image_features
 from catalog_classifier.features.text import text_features
 from catalog_classifier.storage.incremental import missing_rows
@@ -131,7 +132,11 @@ def run_text_features(
         if full or not lakehouse.exists(SILVER_TEXT_FEATURES)
         else lakehouse.read(SILVER_TEXT_FEATURES)
     )
-    todo = _spread_over_cores(listings_to_compute(listings, existing), lakehouse)
+    pending = listings_to_compute(listings, existing)
+    if pending.isEmpty():  # a join, cheap: a run with nothing to compute writes nothing
+        log.info("text features: no new or changed listing")
+        return StepSummary(seconds=time.monotonic() - started)
+    todo = _spread_over_cores(pending, lakehouse)
     log.info("text features: computing %s listings", "all" if existing is None else "new/changed")
     result = lakehouse.merge(
         SILVER_TEXT_FEATURES, text_features(todo, computed_at, config.features.languages)
@@ -156,7 +161,11 @@ def run_image_features(
         if full or not lakehouse.exists(SILVER_IMAGE_FEATURES)
         else lakehouse.read(SILVER_IMAGE_FEATURES)
     )
-    todo = _spread_over_cores(images_to_compute(images, existing), lakehouse)
+    pending = images_to_compute(images, existing)
+    if pending.isEmpty():
+        log.info("image features: no new or changed image")
+        return StepSummary(seconds=time.monotonic() - started)
+    todo = _spread_over_cores(pending, lakehouse)
     log.info("image features: computing %s images", "all" if existing is None else "new/changed")
     features = image_features(
         todo, computed_at, config.ingest.max_image_pixels, config.features.blank_max_spread
@@ -175,7 +184,7 @@ def run_image_features(
 def refresh_duplicate_groups(lakehouse: Lakehouse) -> int:
     """Recompute which images share a perceptual hash, over the whole table; write changes."""
     features = lakehouse.read(SILVER_IMAGE_FEATURES)
-    result = lakehouse.merge(
+    result = lakehouse.merge_changes(
         SILVER_IMAGE_FEATURES,
         changed_duplicate_groups(features),
         update_columns=["duplicate_group", "duplicate_count"],
@@ -220,6 +229,7 @@ def run_features(lakehouse: Lakehouse, config: Config, full: bool = False) -> Fe
         summary.text.problems = _problem_counts(lakehouse, "problem")
     if summary.images.computed:
         summary.images.problems = _problem_counts(lakehouse, "invalid_reason")
+    crash_point("features:before_duplicate_groups")
     # Every run, not only those that computed images: a run killed between its image MERGE and
     # this refresh left the groups stale, and the next run (with nothing new to compute) must
     # heal them. It writes only the rows whose group changed (none: no commit).

@@ -25,6 +25,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from catalog_classifier.config import Config, IngestConfig
+from catalog_classifier.crashpoints import crash_point
 from catalog_classifier.ingest.csv_files import load_csv
 from catalog_classifier.ingest.images import (
     IMAGE_READ_SCHEMA,
@@ -204,6 +205,7 @@ def run_ingest(
     incoming_labels = _ingest_labels(run, labels, len(listings), row_products)
 
     # Flags of rows written earlier whose counterpart arrived (or left) in this run.
+    crash_point("ingest:before_flags")
     summary.flags_updated = reconcile_flags(lakehouse)
     _write_quarantine(run)
 
@@ -286,12 +288,13 @@ def _ingest_images(run: _Run, images: Sequence[str], listing_keys: DataFrame) ->
             if row["problem"] is not None:
                 summary.image_problems[row["problem"]] += row["count"]
         changed = new_or_changed(image_rows, lakehouse.read(BRONZE_IMAGES), ["imageid"], "sha256")
-        result = lakehouse.merge(BRONZE_IMAGES, changed)
+        result = lakehouse.merge_changes(BRONZE_IMAGES, changed)
         summary.images.inserted += result.inserted
         summary.images.updated += result.updated
         summary.images.unchanged -= result.inserted + result.updated
         read.unpersist()
         progress.update(len(batch))
+        crash_point("ingest:after_images_batch")
     if entries:
         progress.finish()
 
@@ -307,7 +310,7 @@ def _write_listings(run: _Run, incoming: DataFrame, existing: DataFrame) -> None
         .drop("_img")
     )
     changed = new_or_changed(with_flag, existing, ["productid"], "content_sha256")
-    result = lakehouse.merge(BRONZE_LISTINGS, changed)
+    result = lakehouse.merge_changes(BRONZE_LISTINGS, changed)
     summary.listings.inserted, summary.listings.updated = result.inserted, result.updated
     summary.listings.unchanged = incoming.count() - result.inserted - result.updated
 
@@ -372,7 +375,7 @@ def _ingest_labels(
             ["productid"],
             "_code",
         )
-        result = lakehouse.merge(BRONZE_LABELS, changed.drop("_code"))
+        result = lakehouse.merge_changes(BRONZE_LABELS, changed.drop("_code"))
         summary.labels.inserted, summary.labels.updated = result.inserted, result.updated
         summary.labels.unchanged = incoming.count() - result.inserted - result.updated
     return incoming
@@ -394,7 +397,7 @@ def _write_quarantine(run: _Run) -> None:
             kind_counts[row["record_kind"]].quarantined += row["count"]
     existing_ids = run.lakehouse.read(BRONZE_QUARANTINE).select("quarantine_id")
     new_rows = quarantine.join(existing_ids, "quarantine_id", "left_anti")
-    summary.quarantine_new = run.lakehouse.merge(BRONZE_QUARANTINE, new_rows, insert=True).rows
+    summary.quarantine_new = run.lakehouse.merge_changes(BRONZE_QUARANTINE, new_rows).rows
     quarantine.unpersist()
 
 
@@ -465,10 +468,10 @@ def reconcile_flags(lakehouse: Lakehouse) -> dict[str, int]:
         .filter(F.col("desired") != F.col("has_listing"))
         .select("imageid", F.col("desired").alias("has_listing"))
     )
-    listing_result = lakehouse.merge(
+    listing_result = lakehouse.merge_changes(
         BRONZE_LISTINGS, stale_listings, update_columns=["has_image"], insert=False
     )
-    image_result = lakehouse.merge(
+    image_result = lakehouse.merge_changes(
         BRONZE_IMAGES, stale_images, update_columns=["has_listing"], insert=False
     )
     return {"listings.has_image": listing_result.rows, "images.has_listing": image_result.rows}

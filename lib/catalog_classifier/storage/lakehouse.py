@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import re
 import shutil
+import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,10 +37,14 @@ import pyarrow.dataset as pads
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from catalog_classifier.crashpoints import crash_point
+from catalog_classifier.logs import describe_error
 from catalog_classifier.storage.spark import DELTA_EXTENSION
 from catalog_classifier.storage.tables import TableSpec, spark_type_name
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class LakehouseError(RuntimeError):
@@ -193,13 +199,18 @@ class DeltaRsEngine(DeltaEngine):
             if not staged.rows:
                 return 0, 0, 0
             staged.check_unique_keys()
-            merger = self._table(path).merge(
-                source=staged.reader(), predicate=predicate, source_alias="s", target_alias="t"
-            )
-            merger = merger.when_matched_update(updates={c: f"s.{c}" for c in columns})
-            if insert:
-                merger = merger.when_not_matched_insert_all()
-            metrics = merger.execute()
+            crash_point(f"before_commit:{spec.qualified_name}")
+
+            def commit() -> dict[str, Any]:
+                merger = self._table(path).merge(
+                    source=staged.reader(), predicate=predicate, source_alias="s", target_alias="t"
+                )
+                merger = merger.when_matched_update(updates={c: f"s.{c}" for c in columns})
+                if insert:
+                    merger = merger.when_not_matched_insert_all()
+                return dict(merger.execute())
+
+            metrics = _retry_on_conflict(spec, commit)
         return (
             staged.rows,
             int(metrics.get("num_target_rows_inserted", 0)),
@@ -267,6 +278,9 @@ class _StagedRows:
                     )
             arrays = [batch.column(f.name).cast(f.type) for f in self.schema]
             yield pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+            # delta-rs has this batch and asks for the next: its data files are being written,
+            # the commit is not made yet.
+            crash_point(f"during_commit:{self.spec.qualified_name}")
 
     def __exit__(self, *exc: object) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -340,15 +354,20 @@ class DeltaSparkEngine(DeltaEngine):
                     f"merge into {spec.qualified_name}: source has duplicate keys, e.g. "
                     + str(repeated)
                 )
+            crash_point(f"before_commit:{spec.qualified_name}")
             condition = " AND ".join(f"t.{key} = s.{key}" for key in spec.keys)
             columns = update_columns or [c for c in spec.column_names if c not in spec.keys]
-            merger = self._table(path).alias("t").merge(staged.alias("s"), condition)
-            merger = merger.whenMatchedUpdate(set={c: F.col(f"s.{c}") for c in columns})
-            if insert:
-                merger = merger.whenNotMatchedInsertAll()
-            with _not_null_errors(spec):
-                # The metrics of this MERGE itself (history(1) could be another writer's commit).
-                metrics = merger.execute().first()
+
+            def commit() -> Any:
+                merger = self._table(path).alias("t").merge(staged.alias("s"), condition)
+                merger = merger.whenMatchedUpdate(set={c: F.col(f"s.{c}") for c in columns})
+                if insert:
+                    merger = merger.whenNotMatchedInsertAll()
+                with _not_null_errors(spec):
+                    # The metrics of this MERGE itself (history(1) could be another writer's).
+                    return merger.execute().first()
+
+            metrics = _retry_on_conflict(spec, commit)
         return rows, int(metrics["num_inserted_rows"]), int(metrics["num_updated_rows"])
 
     def delete(self, path: str, predicate: str) -> None:
@@ -385,6 +404,43 @@ class DeltaSparkEngine(DeltaEngine):
         history = self._table(path).history()
         rows = history.withColumn("timestamp", F.expr("unix_millis(timestamp)")).collect()
         return [_utc_commit(row.asDict(recursive=True)) for row in rows]
+
+
+# Commits lost to a concurrent writer are retried this many times in all (another ingest or
+# scoring run committing to the same table between this run's read and its commit).
+COMMIT_ATTEMPTS = 6
+
+
+def _is_commit_conflict(exc: BaseException) -> bool:
+    """A commit refused because another writer committed first (delta-rs' CommitFailedError,
+    the connector's Concurrent*Exception): the same MERGE, re-run, can succeed."""
+    names = " ".join(cls.__name__ for cls in type(exc).__mro__)
+    conflict = r"(Concurrent\w*|ProtocolChanged|MetadataChanged)Exception|CommitFailedError"
+    # The connector's exceptions arrive as Py4JJavaError: their Java class is in the message.
+    return bool(
+        re.search(conflict, names) or re.search(rf"io\.delta\.exceptions\.(?:{conflict})", str(exc))
+    )
+
+
+def _retry_on_conflict(spec: TableSpec, commit: Callable[[], T]) -> T:
+    """``commit()``, re-run when a concurrent writer won the race. A MERGE on the table's keys
+    re-run on the same staged rows gives the same table whichever writer went first: rows the
+    other run inserted meanwhile are matched (updated), not inserted twice."""
+    for attempt in range(1, COMMIT_ATTEMPTS + 1):
+        try:
+            return commit()
+        except Exception as exc:
+            if attempt == COMMIT_ATTEMPTS or not _is_commit_conflict(exc):
+                raise
+            log.warning(
+                "merge into %s: a concurrent commit came first (%s); retrying (%d of %d)",
+                spec.qualified_name,
+                describe_error(exc)[:300],
+                attempt + 1,
+                COMMIT_ATTEMPTS,
+            )
+            time.sleep(0.2 * attempt + random.random() * 0.3)
+    raise AssertionError("unreachable")
 
 
 def _utc_commit(commit: dict[str, Any]) -> dict[str, Any]:
@@ -505,9 +561,26 @@ class Lakehouse:
             log.info(
                 "creating Delta table %s at %s (%s)", spec.qualified_name, path, self.engine.name
             )
-            self.engine.create(path, spec)
+            self._create(path, spec)
         check_schema(spec, self.engine.stored_types(path), "stored table")
         self._ensured.add(spec.qualified_name)
+
+    def _create(self, path: str, spec: TableSpec) -> None:
+        """Create the table; another run creating it at the same moment is no failure (the
+        stored schema is then checked like any table's)."""
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            try:
+                self.engine.create(path, spec)
+                return
+            except Exception as exc:
+                # The connector refuses a folder the other run's first commit is filling.
+                racing = _is_commit_conflict(exc) or "NON_EMPTY_LOCATION" in str(exc)
+                if not racing or attempt == COMMIT_ATTEMPTS:
+                    raise
+                time.sleep(0.2 * attempt + random.random() * 0.3)
+                if self.engine.exists(path):
+                    log.info("%s was created by a concurrent run", spec.qualified_name)
+                    return
 
     def version(self, spec: TableSpec) -> int | None:
         return self.engine.version(self.path(spec)) if self.exists(spec) else None
@@ -580,6 +653,22 @@ class Lakehouse:
             log.info("delete from %s: %d rows (version %s)", spec.qualified_name, matching,
                      self.version(spec))
         return matching
+
+    def merge_changes(
+        self,
+        spec: TableSpec,
+        df: DataFrame,
+        update_columns: Sequence[str] | None = None,
+        insert: bool = True,
+    ) -> WriteResult:
+        """:meth:`merge` for a source cheap to evaluate twice (joins and windows over tables or
+        persisted rows, no UDF): an empty one writes nothing at all, not even a staging folder,
+        so a run with nothing to change leaves the lakehouse untouched (a read-only one too)."""
+        self.ensure(spec)
+        if df.isEmpty():
+            log.info("merge into %s: nothing new or changed, nothing written", spec.qualified_name)
+            return WriteResult(spec.qualified_name, "merge", None, 0)
+        return self.merge(spec, df, update_columns, insert)
 
     def history(self, spec: TableSpec) -> list[dict[str, Any]]:
         return self.engine.history(self.path(spec))

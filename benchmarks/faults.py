@@ -1,0 +1,234 @@
+"""Fault benchmark: every hostile input of the fault suite through ingest and features, and every
+crash point killed and healed; says how many came out as expected (issue 14).
+
+    .venv/bin/python benchmarks/faults.py [--engines delta-rs,delta-spark] [--no-crash-points]
+
+Writes the hostile inputs of ``tests/faults/hostile.py`` (each with the outcome it owes: a
+quarantine reason, a flag, a correct decoding), runs the ingest job then the features job on them
+in this process, once per Delta engine, and checks each case by name against the tables; then,
+on delta-rs, kills ingest and features at each point of ``tests/faults/crashes.py`` with SIGKILL
+(``CATALOG_CLASSIFIER_CRASH_AT``), re-runs them and compares every row with an uninterrupted
+run's. Figures:
+
+- ``cases_tried``: hostile cases x engines; ``cases_as_expected``: those whose outcome held;
+- ``crashes``: job runs that did not end with exit code 0 (a crash point's own kill excluded);
+- ``silent_corruptions``: rows stored that should have been quarantined, or stored altered
+  (replacement characters, changed text, a wrong flag or label);
+- ``crash_points_tried`` / ``crash_points_healed``: killed runs whose re-run equals the
+  uninterrupted run row by row.
+
+The record (with the failed cases and differences by name, the load average, the commit) goes to
+``benchmarks/results/faults.json``; the figures come last as one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "lib"), str(REPO)]
+# Spark's Python workers import the library from this checkout too.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(REPO / "lib"), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+)
+
+from tests.faults.crashes import CRASH_POINTS, differences, run_killed, snapshot  # noqa: E402
+from tests.faults.hostile import (  # noqa: E402
+    MAX_CHARS,
+    HostileInputs,
+    hostile_cases,
+    landed_from,
+    silent_corruptions,
+    write_hostile_inputs,
+)
+
+from catalog_classifier.storage.lakehouse import Lakehouse  # noqa: E402
+from catalog_classifier.storage.tables import (  # noqa: E402
+    BRONZE_TABLES,
+    SILVER_IMAGE_FEATURES,
+    SILVER_TEXT_FEATURES,
+)
+
+RESULTS = REPO / "benchmarks" / "results" / "faults.json"
+TABLES = [*BRONZE_TABLES, SILVER_TEXT_FEATURES, SILVER_IMAGE_FEATURES]
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def commit() -> str:
+    completed = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    )
+    return completed.stdout.strip()
+
+
+def job_args(root: str, job: str, engine: str, inputs: HostileInputs) -> list[str]:
+    settings = [
+        f"delta_engine={engine}",
+        f"ingest.csv_max_chars_per_column={MAX_CHARS}",
+        "ingest.image_batch_files=4",
+        "spark.conf.spark.sql.shuffle.partitions=2",
+        "log_level=WARNING",
+    ]
+    args = ["--lakehouse", root, *[a for s in settings for a in ("--set", s)]]
+    if job == "ingest":
+        args += [a for p in inputs.listings for a in ("--listings", p)]
+        args += [a for p in inputs.labels for a in ("--labels", p)]
+        args += [a for p in inputs.images for a in ("--images", p)]
+    return args
+
+
+def run_job(job: str, args: list[str]) -> int:
+    """The job's exit code, in this process; an exception or SystemExit is a crash (code 99)."""
+    import jobs.features
+    import jobs.ingest
+
+    module = {"ingest": jobs.ingest, "features": jobs.features}[job]
+    try:
+        return int(module.main(args))
+    except BaseException:  # noqa: BLE001 - counted, not raised: the benchmark goes on
+        traceback.print_exc()
+        return 99
+
+
+def hostile_round(spark: Any, engine: str, work: Path, inputs: HostileInputs) -> dict[str, Any]:
+    root = str(work / f"lakehouse-{engine}")
+    started = time.monotonic()
+    codes = {
+        job: run_job(job, job_args(root, job, engine, inputs)) for job in ("ingest", "features")
+    }
+    lakehouse = Lakehouse(spark, root, engine)
+    landed = landed_from(lakehouse, with_features=codes["features"] == 0)
+    cases = hostile_cases(inputs.expected)
+    failed = [case.name for case in cases if not case.holds(landed)]
+    corrupt = silent_corruptions(landed, inputs.expected)
+    return {
+        "engine": engine,
+        "exit_codes": codes,
+        "cases": len(cases),
+        "cases_failed": failed,
+        "silent_corruptions": corrupt,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def crash_round(spark: Any, work: Path, inputs: HostileInputs) -> dict[str, Any]:
+    engine = "delta-rs"
+    reference_root = str(work / "lakehouse-delta-rs")  # the hostile round's uninterrupted run
+    reference = snapshot(Lakehouse(spark, reference_root, engine), TABLES)
+    results = []
+    for crash in CRASH_POINTS:
+        started = time.monotonic()
+        root = str(work / ("crash-" + "".join(c if c.isalnum() else "_" for c in crash.point)))
+        codes: dict[str, int] = {}
+        if crash.job == "features":
+            codes["ingest"] = run_job("ingest", job_args(root, "ingest", engine, inputs))
+        killed = run_killed(crash.job, job_args(root, crash.job, engine, inputs), crash.point)
+        codes[f"{crash.job} (rerun)"] = run_job(
+            crash.job, job_args(root, crash.job, engine, inputs)
+        )
+        if crash.job == "ingest":
+            codes["features"] = run_job("features", job_args(root, "features", engine, inputs))
+        diff = differences(snapshot(Lakehouse(spark, root, engine), TABLES), reference)
+        results.append(
+            {
+                "point": crash.point,
+                "where": crash.where,
+                "killed": killed == -signal.SIGKILL,
+                "exit_codes": codes,
+                "healed": killed == -signal.SIGKILL and not diff and set(codes.values()) == {0},
+                "differences": diff,
+                "seconds": round(time.monotonic() - started, 1),
+            }
+        )
+        print(f"  crash point {crash.point}: {'healed' if results[-1]['healed'] else diff}")
+    return {"engine": engine, "points": results}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engines", default="delta-rs,delta-spark", help="comma-separated")
+    parser.add_argument("--no-crash-points", action="store_true", help="skip the kill -9 part")
+    parser.add_argument("--workdir", default=None, help="keep files here (default: a temp dir)")
+    parser.add_argument(
+        "--results", default=str(RESULTS), help="JSON file for the figures ('' for none)"
+    )
+    args = parser.parse_args()
+    from catalog_classifier.config import load_config
+    from catalog_classifier.logs import setup_logging
+    from catalog_classifier.storage.spark import build_spark
+
+    setup_logging("WARNING")
+    load_start = load_average()
+    started = time.monotonic()
+    config = load_config(
+        REPO / "conf" / "local.yaml", ["spark.conf.spark.sql.shuffle.partitions=2"]
+    )
+    spark = build_spark(config, "faults-benchmark")
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        work = Path(tmp)
+        inputs = write_hostile_inputs(work / "in")
+        engines = [e for e in args.engines.split(",") if e]
+        rounds = []
+        for engine in engines:
+            rounds.append(hostile_round(spark, engine, work, inputs))
+            print(
+                f"{engine}: {rounds[-1]['cases'] - len(rounds[-1]['cases_failed'])} of "
+                f"{rounds[-1]['cases']} hostile cases as expected, exit codes "
+                f"{rounds[-1]['exit_codes']}, failed {rounds[-1]['cases_failed']}, silent "
+                f"corruptions {rounds[-1]['silent_corruptions']}"
+            )
+        crashes = {"points": []}
+        if not args.no_crash_points:
+            if "delta-rs" not in engines:  # its lakehouse is the crash points' reference
+                hostile_round(spark, "delta-rs", work, inputs)
+            crashes = crash_round(spark, work, inputs)
+    points = crashes["points"]
+    figures: dict[str, Any] = {
+        "benchmark": "faults",
+        "engines": engines,
+        "cases_tried": sum(r["cases"] for r in rounds),
+        "cases_as_expected": sum(r["cases"] - len(r["cases_failed"]) for r in rounds),
+        "crashes": sum(
+            code != 0 for record in [*rounds, *points] for code in record["exit_codes"].values()
+        ),
+        "silent_corruptions": sum(len(r["silent_corruptions"]) for r in rounds),
+        "crash_points_tried": len(points),
+        "crash_points_healed": sum(p["healed"] for p in points),
+        "seconds": round(time.monotonic() - started, 1),
+        "load_average_start": load_start,
+        "load_average_end": load_average(),
+    }
+    if args.results:
+        record = {
+            **figures,
+            "commit": commit(),
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            "rounds": rounds,
+            "crash_points": points,
+        }
+        path = Path(args.results)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    print(f"load average: start {load_start}, end {figures['load_average_end']}")
+    print(json.dumps(figures))
+    spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

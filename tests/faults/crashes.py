@@ -1,0 +1,99 @@
+"""Crash points for the fault suite and its benchmark: kill a job with SIGKILL at a named point
+(``catalog_classifier.crashpoints``), re-run it, and compare its tables row by row with an
+uninterrupted run's.
+
+Timestamps of when a row was written are the only columns left out of the comparison (a re-run
+writes at another time); every other column, bytes and hashes included, must be equal.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from catalog_classifier.crashpoints import CRASH_AT_ENV
+from catalog_classifier.storage.lakehouse import Lakehouse
+from catalog_classifier.storage.tables import TableSpec
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class CrashPoint:
+    job: str  # "ingest" or "features": the job killed (the jobs before it ran whole)
+    point: str  # CATALOG_CLASSIFIER_CRASH_AT
+    where: str  # in words
+
+
+CRASH_POINTS = (
+    CrashPoint("ingest", "ingest:after_images_batch#1", "ingest, between two image commits"),
+    CrashPoint("ingest", "during_commit:bronze.listings", "ingest, during the listings commit"),
+    CrashPoint("ingest", "before_commit:bronze.quarantine", "ingest, before the quarantine MERGE"),
+    CrashPoint(
+        "features",
+        "features:before_duplicate_groups",
+        "features, after the image MERGE, before the duplicate groups",
+    ),
+    CrashPoint(
+        "features", "during_commit:silver.image_features", "features, during the image commit"
+    ),
+)
+
+
+def snapshot(lakehouse: Lakehouse, specs: list[TableSpec]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table's rows, sorted, without the columns saying when a row was written."""
+    out = {}
+    for spec in specs:
+        columns = [c.name for c in spec.columns if c.type != "timestamp"]
+        rows = [tuple(r) for r in lakehouse.read(spec).select(*columns).collect()]
+        out[spec.qualified_name] = sorted(rows, key=repr)
+    return out
+
+
+def differences(
+    got: dict[str, list[tuple[Any, ...]]], want: dict[str, list[tuple[Any, ...]]]
+) -> list[str]:
+    """Lines naming each table whose rows differ, with a row missing or extra."""
+    lines = []
+    for table, rows in want.items():
+        have = got.get(table, [])
+        if have != rows:
+            missing = [r for r in rows if r not in have][:1]
+            extra = [r for r in have if r not in rows][:1]
+            lines.append(
+                f"{table}: {len(have)} rows, want {len(rows)}; missing {missing!r:.300}, "
+                f"extra {extra!r:.300}"
+            )
+    return lines
+
+
+def written_state(root: str) -> dict[str, int]:
+    """Every file and folder under ``root`` with its modification time: a run that creates,
+    changes or deletes anything (a staging folder included) changes it."""
+    state = {}
+    for folder, _, files in os.walk(root):
+        for path in (folder, *(os.path.join(folder, f) for f in files)):
+            state[os.path.relpath(path, root)] = os.stat(path).st_mtime_ns
+    return state
+
+
+def run_killed(job: str, args: list[str], point: str, timeout: float = 300) -> int:
+    """Run ``jobs/<job>.py`` in its own process, to die at ``point``; its exit status."""
+    env = {
+        **os.environ,
+        CRASH_AT_ENV: point,
+        "PYTHONPATH": os.pathsep.join([str(REPO / "lib"), str(REPO)]),
+    }
+    completed = subprocess.run(
+        [sys.executable, str(REPO / "jobs" / f"{job}.py"), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return completed.returncode
