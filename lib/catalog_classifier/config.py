@@ -37,7 +37,7 @@ from pydantic_core import ErrorDetails
 DEFAULT_CONF = "conf/local.yaml"
 DeltaEngine = Literal["auto", "delta-spark", "delta-rs"]
 ModelName = Literal["tfidf", "text", "image", "fusion"]
-FusionMethod = Literal["auto", "vote", "stacking"]
+FusionMethod = Literal["auto", "vote", "stacking", "loglinear"]
 ModelMode = Literal["auto", "frozen", "finetune"]
 HeadSolver = Literal["lbfgs", "adamw"]
 DELTA_ENGINES: tuple[str, ...] = typing.get_args(DeltaEngine)
@@ -276,7 +276,9 @@ def _linear_if_lbfgs(model: _Head) -> _Head:
 @dataclass(frozen=True, config=_SECTION)
 class FusionConfig:
     # vote (weighted soft vote + temperature), stacking (logistic regression on the members'
-    # log-probabilities), or auto: the one with the better K-fold weighted F1 on the valid split.
+    # log-probabilities), loglinear (weighted geometric mean of the members' probabilities,
+    # weights fitted by log-loss), or auto: the one with the best K-fold weighted F1 on the
+    # valid split (every score is registered).
     method: FusionMethod = "auto"
     vote_step: float = 0.05
     stacking_c: float = 0.1
