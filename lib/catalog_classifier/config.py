@@ -159,6 +159,12 @@ class SplitsConfig:
 class TfidfConfig:
     # Word n-grams 1..word_ngrams after stop words (French, German, English).
     word_ngrams: int = 2
+    # Keep the stop words in the word n-grams (issue 17's experiment kept them).
+    keep_stop_words: StrictBool = False
+    # A second block of the same word and character n-grams from the title alone
+    # (`title_lower`), in its own vocabularies. Its pipeline reads two text columns, which the
+    # Python scoring engine does not reproduce: scoring then runs the Spark ML featurizer.
+    title_block: StrictBool = False
     # Character n-grams of these lengths over the lowercased text.
     char_ngrams: tuple[int, ...] = (3, 4, 5)
     # A term kept in the vocabulary must appear in this many training listings.
