@@ -30,7 +30,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from sklearn.metrics import precision_recall_curve
@@ -43,7 +43,11 @@ log = logging.getLogger(__name__)
 EPSILON = 1e-6
 FUSION_FILE = "fusion.json"
 # What ``method: auto`` compares, in order of preference on a tie.
-FUSION_CANDIDATES = ("vote", "stacking", "loglinear")
+FUSION_CANDIDATES: tuple[Literal["vote", "stacking", "loglinear"], ...] = (
+    "vote",
+    "stacking",
+    "loglinear",
+)
 
 
 def group_name(members: Sequence[str]) -> str:

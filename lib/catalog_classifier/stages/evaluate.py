@@ -564,11 +564,11 @@ def cross_validate_fusion(
     )
     evaluation.fold_scores = fold_scores
     evaluation.metrics["weighted_f1"] = float(np.mean(fold_scores))
-    for method, scores in by_method.items():
-        evaluation.metrics[f"method_{method}_weighted_f1"] = float(np.mean(scores))
-        evaluation.metrics[f"method_{method}_weighted_f1_std"] = float(np.std(scores))
+    for name, scores in by_method.items():
+        evaluation.metrics[f"method_{name}_weighted_f1"] = float(np.mean(scores))
+        evaluation.metrics[f"method_{name}_weighted_f1_std"] = float(np.std(scores))
         for fold, score in enumerate(scores):
-            evaluation.metrics[f"method_{method}_fold{fold + 1}_weighted_f1"] = float(score)
+            evaluation.metrics[f"method_{name}_fold{fold + 1}_weighted_f1"] = float(score)
     with_image = fusion.with_image(members, kinds)
     has_text_member = any(kinds[m] == "text" for m in probs)
     gains = []
