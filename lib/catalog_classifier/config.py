@@ -36,7 +36,7 @@ from pydantic_core import ErrorDetails
 
 DEFAULT_CONF = "conf/local.yaml"
 DeltaEngine = Literal["auto", "delta-spark", "delta-rs"]
-ModelName = Literal["tfidf", "text", "image", "fusion"]
+ModelName = Literal["tfidf", "text", "image", "use", "fusion"]
 FusionMethod = Literal["auto", "vote", "stacking", "loglinear"]
 ModelMode = Literal["auto", "frozen", "finetune"]
 HeadSolver = Literal["lbfgs", "adamw"]
