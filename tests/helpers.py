@@ -16,6 +16,8 @@ from catalog_classifier.storage.tables import TableSpec
 
 # Training settings small enough for tests (the models still learn the generated sample).
 SMALL_TRAINING = [
+    # The built-in three and the fusion (local.yaml adds `use`: tested in test_use_member)
+    "train.models=[tfidf,text,image,fusion]",
     "train.tfidf.max_iter=15",
     "train.tfidf.char_ngrams=[3]",
     "train.text.mode=frozen",

@@ -8,7 +8,9 @@ import pytest
 from catalog_classifier.models.fusion import (
     FusionModel,
     fit_fusion,
+    fit_loglinear,
     fit_vote,
+    loglinear_pool,
     reliability_curve,
     review_threshold,
     weighted_f1,
@@ -82,12 +84,12 @@ def test_empty_text_uses_the_image_alone_and_no_modality_is_uniform(members):
     np.testing.assert_allclose(fused, 1.0 / K)
 
 
-def test_auto_records_both_methods_and_keeps_the_better_one(members, tmp_path):
+def test_auto_records_every_method_and_keeps_the_best_one(members, tmp_path):
     labels, probs, available = members
     model = fit_fusion(probs, available, labels, K, MODALITIES, method="auto")
     scores = model.selection["cv_weighted_f1"]
-    assert set(scores) == {"vote", "stacking"}
-    assert model.method == max(scores, key=scores.get)
+    assert set(scores) == {"vote", "stacking", "loglinear"}
+    assert scores[model.method] == max(scores.values())
     assert model.selection["margin"] >= 0
     loaded = FusionModel.load(model.save(tmp_path))
     np.testing.assert_allclose(
@@ -105,6 +107,50 @@ def test_vote_weights_lie_on_the_simplex_and_the_temperature_calibrates(members)
     _, ece_raw = reliability_curve(raw.max(1), raw.argmax(1) == labels)
     # The averaged probabilities are under-confident here; the fitted temperature fixes most.
     assert group.temperature < 1 and ece < ece_raw / 2
+
+
+def test_loglinear_weights_minimise_the_log_loss_and_pool_geometrically(members, tmp_path):
+    labels, probs, available = members
+    pair = [probs["tfidf"], probs["text"]]
+    group = fit_loglinear(pair, labels)
+    weights = np.asarray(group.weights)
+    assert (weights >= 0).all()
+
+    def log_loss(w: np.ndarray) -> float:
+        pooled = loglinear_pool(pair, w)
+        return float(-np.mean(np.log(pooled[np.arange(len(labels)), labels])))
+
+    # A minimum: no small step in any direction (within the bounds) lowers the log-loss.
+    best = log_loss(weights)
+    for direction in ([1, 0], [0, 1], [1, 1]):
+        for sign in (1, -1):
+            moved = np.maximum(0, weights + sign * 0.05 * np.asarray(direction))
+            assert log_loss(moved) >= best - 1e-6
+    # The pooled distribution is the renormalised weighted geometric mean of the members'
+    # (probabilities floored at 1e-6, as every combiner reads them).
+    fused = group.predict(pair, K)
+    floored = [np.clip(p, 1e-6, 1.0) for p in pair]
+    geometric = floored[0] ** weights[0] * floored[1] ** weights[1]
+    np.testing.assert_allclose(fused, geometric / geometric.sum(1, keepdims=True), rtol=1e-6)
+    # Two members with independent errors: the pooled log-loss is below either member's own.
+    assert best < min(log_loss(np.array([1.0, 0.0])), log_loss(np.array([0.0, 1.0]))) - 0.01
+    # A fusion of that method predicts per availability group and survives save/load.
+    model = fit_fusion(probs, available, labels, K, MODALITIES, method="loglinear")
+    assert model.method == "loglinear"
+    assert {g.method for g in model.groups.values()} == {"loglinear"}
+    loaded = FusionModel.load(model.save(tmp_path))
+    np.testing.assert_allclose(
+        loaded.predict(probs, available)[0], model.predict(probs, available)[0]
+    )
+
+
+def test_loglinear_ignores_a_member_that_carries_no_information():
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, K, 800)
+    useful = _noisy(labels, 0.7, rng)
+    noise = rng.dirichlet(np.ones(K), size=len(labels))
+    group = fit_loglinear([useful, noise], labels)
+    assert group.weights[1] < 0.1 * group.weights[0]
 
 
 def test_review_threshold_reaches_the_target_precision_above_it():

@@ -47,10 +47,15 @@ def code_column(codes: Sequence[int], index: Column) -> Column:
 
 def text_rows(lakehouse: Lakehouse, codes: Sequence[int]) -> DataFrame:
     """Labelled listings with their cleaned text: productid, content_sha256, text, text_lower,
-    split, fold, prdtypecode, label."""
+    title (the cleaned designation alone), title_lower, split, fold, prdtypecode, label."""
     splits = lakehouse.read(SILVER_SPLITS).select("productid", "prdtypecode", "split", "fold")
     text = lakehouse.read(SILVER_TEXT_FEATURES).select(
-        "productid", "content_sha256", "text", "text_lower"
+        "productid",
+        "content_sha256",
+        "text",
+        "text_lower",
+        F.col("designation_clean").alias("title"),
+        F.lower(F.col("designation_clean")).alias("title_lower"),
     )
     return splits.join(text, "productid").withColumn("label", label_index_column(codes))
 

@@ -96,6 +96,28 @@ def embedding_frame(
     return frame
 
 
+def side_by_side_frame(
+    lakehouse: Lakehouse,
+    spec: TableSpec,
+    id_column: str,
+    key: str,
+    model_ids: Sequence[str],
+    rows: DataFrame,
+) -> pd.DataFrame:
+    """``embedding_frame`` of the first id, with the embeddings of the others (same rows)
+    appended to each vector in order, sorted by ``key``: e.g. a full-text and a title-only
+    embedding read as one vector."""
+    frame = embedding_frame(lakehouse, spec, id_column, key, model_ids[0], rows)
+    for model_id in model_ids[1:]:
+        more = embedding_frame(lakehouse, spec, id_column, key, model_id, rows.select(key))
+        frame = frame.merge(more.rename(columns={"embedding": "_more"}), on=key, how="inner")
+        frame["embedding"] = [
+            np.concatenate([a, b]) for a, b in zip(frame["embedding"], frame["_more"], strict=True)
+        ]
+        frame = frame.drop(columns=["_more"])
+    return frame.sort_values(key, kind="stable").reset_index(drop=True)
+
+
 def feed_of_embeddings(
     lakehouse: Lakehouse,
     config: Config,

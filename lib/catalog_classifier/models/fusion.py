@@ -4,7 +4,11 @@ Fitted on the valid split, two ways, and the one that validates better is kept:
 
 * ``vote``: a weighted soft vote, weights on a simplex grid chosen for weighted F1, then one
   temperature fitted by log-likelihood so that the fused probabilities stay calibrated;
-* ``stacking``: a multinomial logistic regression on the members' log-probabilities.
+* ``stacking``: a multinomial logistic regression on the members' log-probabilities;
+* ``loglinear``: log-linear pooling, ``p ∝ prod_m p_m ** w_m`` (a weighted geometric mean,
+  renormalised), the non-negative weights fitted by log-loss: the weights' scale is also the
+  temperature. On the real sample's text members it beat the soft vote by 0 to +0.006 and
+  stacking by 0.02-0.09 weighted F1 (issue 17).
 
 Missing modalities are normal (no image, an invalid or blank one; an empty text). Each listing
 is fused from the members it has: the fusion holds one fitted combiner per *availability group*
@@ -26,7 +30,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from sklearn.metrics import precision_recall_curve
@@ -38,6 +42,12 @@ log = logging.getLogger(__name__)
 
 EPSILON = 1e-6
 FUSION_FILE = "fusion.json"
+# What ``method: auto`` compares, in order of preference on a tie.
+FUSION_CANDIDATES: tuple[Literal["vote", "stacking", "loglinear"], ...] = (
+    "vote",
+    "stacking",
+    "loglinear",
+)
 
 
 def group_name(members: Sequence[str]) -> str:
@@ -62,7 +72,7 @@ class GroupFusion:
     """The combiner of one availability group."""
 
     members: list[str]
-    method: str  # vote | stacking
+    method: str  # vote | stacking | loglinear
     weights: list[float] = field(default_factory=list)
     temperature: float = 1.0
     coef: list[list[float]] = field(default_factory=list)
@@ -73,6 +83,8 @@ class GroupFusion:
         if self.method == "vote":
             fused = sum(w * p for w, p in zip(self.weights, probs, strict=True))
             return _tempered(np.asarray(fused), self.temperature)
+        if self.method == "loglinear":
+            return loglinear_pool(probs, self.weights)
         scores = _log_probs(probs) @ np.asarray(self.coef).T + np.asarray(self.intercept)
         scores -= scores.max(axis=1, keepdims=True)
         known = np.exp(scores)
@@ -117,9 +129,53 @@ def fit_stacking(probs: Sequence[np.ndarray], labels: np.ndarray, c: float = 0.1
     )
 
 
+def loglinear_pool(probs: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+    """softmax(sum_m w_m log p_m): the members' weighted geometric mean, renormalised."""
+    scores = sum(
+        w * np.log(np.clip(p, EPSILON, 1.0)) for w, p in zip(weights, probs, strict=True)
+    )
+    scores = np.asarray(scores, dtype=np.float64)
+    scores -= scores.max(axis=1, keepdims=True)
+    pooled = np.exp(scores)
+    return pooled / pooled.sum(axis=1, keepdims=True)
+
+
+def fit_loglinear(
+    probs: Sequence[np.ndarray], labels: np.ndarray, max_weight: float = 10.0
+) -> GroupFusion:
+    """Log-linear pooling: non-negative weights (one per member, at most ``max_weight``)
+    minimising the mean log-loss of ``softmax(sum_m w_m log p_m)``, by L-BFGS-B with the
+    exact gradient (a convex problem: the log-loss of a linear model in w)."""
+    from scipy.optimize import minimize
+
+    logs = np.stack([np.log(np.clip(p, EPSILON, 1.0)) for p in probs])  # (m, n, k)
+    rows = np.arange(len(labels))
+    at_label = logs[:, rows, labels]  # (m, n)
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        scores = np.tensordot(w, logs, axes=1)  # (n, k)
+        top = scores.max(axis=1, keepdims=True)
+        exp = np.exp(scores - top)
+        total = exp.sum(axis=1, keepdims=True)
+        log_z = (np.log(total) + top)[:, 0]
+        q = exp / total
+        value = float(np.mean(log_z - scores[rows, labels]))
+        # d/dw_m: E_q[log p_m] - log p_m[label], averaged over the rows
+        gradient = np.einsum("mnk,nk->mn", logs, q).mean(axis=1) - at_label.mean(axis=1)
+        return value, gradient
+
+    start = np.full(len(probs), 1.0 / len(probs))
+    result = minimize(
+        loss, start, jac=True, method="L-BFGS-B", bounds=[(0.0, max_weight)] * len(probs)
+    )
+    return GroupFusion([], "loglinear", weights=[float(w) for w in result.x])
+
+
 def _fitter(method: str, vote_step: float, stacking_c: float) -> Any:
     if method == "vote":
         return lambda probs, labels: fit_vote(probs, labels, vote_step)
+    if method == "loglinear":
+        return fit_loglinear
     return lambda probs, labels: fit_stacking(probs, labels, stacking_c)
 
 
@@ -233,11 +289,12 @@ def fit_fusion(
 ) -> FusionModel:
     """Fit every availability group on the valid rows that have its members.
 
-    ``method``: ``vote``, ``stacking`` or ``auto`` (each validated by K-fold within the valid
-    rows, pooled over the groups; the better one is kept and both scores are recorded).
+    ``method``: ``vote``, ``stacking``, ``loglinear`` or ``auto`` (each validated by K-fold
+    within the valid rows, pooled over the groups; the best one is kept, every score is
+    recorded, and ``margin`` is its lead over the runner-up).
     """
     labels = np.asarray(labels, int)
-    candidates = ["vote", "stacking"] if method == "auto" else [method]
+    candidates = list(FUSION_CANDIDATES) if method == "auto" else [method]
     cv: dict[str, dict[str, float]] = {m: {} for m in candidates}
     fitted: dict[str, dict[str, GroupFusion]] = {m: {} for m in candidates}
     unfitted: list[str] = []
@@ -279,13 +336,17 @@ def fit_fusion(
             m: float(np.nanmean(list(cv[m].values()))) if cv[m] else float("nan")
             for m in candidates
         }
-        chosen = max(candidates, key=lambda m: (np.nan_to_num(pooled[m], nan=-1.0), m == "vote"))
-        other = next(m for m in candidates if m != chosen)
+        # Ties go to the earlier candidate (the soft vote first).
+        chosen = max(
+            candidates,
+            key=lambda m: (np.nan_to_num(pooled[m], nan=-1.0), -candidates.index(m)),
+        )
+        runner_up = max(np.nan_to_num(pooled[m], nan=-1.0) for m in candidates if m != chosen)
         selection = {
             "chosen": chosen,
             "cv_weighted_f1": pooled,
             "per_group": cv,
-            "margin": pooled[chosen] - pooled[other],
+            "margin": pooled[chosen] - runner_up,
         }
     else:
         chosen, selection = candidates[0], {"chosen": candidates[0]}

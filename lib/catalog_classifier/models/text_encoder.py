@@ -305,6 +305,7 @@ def save_encoder_reference(folder: Path, source: str, encoder_id: str, config: T
         "encoder_id": encoder_id,
         "max_length": config.max_length,
         "prefix": config.prefix,
+        "title": config.title_embedding,
     }
     (folder / "encoder.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
 
@@ -340,11 +341,20 @@ class TextPredictor:
         self.encoder = get_encoder(source, info["max_length"], info["prefix"], device)
         self.head = load_head(folder).to(device)
         self.device = device
+        # Trained on the full text's and the title's embeddings side by side.
+        self.title = bool(info.get("title", False))
 
-    def predict(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    def predict(
+        self, texts: Sequence[str], batch_size: int = 32, titles: Sequence[str] | None = None
+    ) -> np.ndarray:
         if not len(texts):
             return np.zeros((0, self.head.n_classes), dtype=np.float32)
         embeddings = self.encoder.embed(list(texts), batch_size)
+        if self.title:
+            if titles is None:
+                raise ValueError("this text model reads the title too: pass titles")
+            title_embeddings = self.encoder.embed([t or "" for t in titles], batch_size)
+            embeddings = np.concatenate([embeddings, title_embeddings], axis=1)
         with torch.inference_mode():
             logits = self.head(torch.from_numpy(embeddings).to(self.device))
             return torch.softmax(logits, dim=1).float().cpu().numpy()

@@ -78,26 +78,34 @@ class TfidfFit:
     vocabulary_sizes: dict[str, int]
 
 
-def build_pipeline(config: TfidfConfig, n_classes: int) -> Pipeline:
-    """The unfitted pipeline: ``text_lower`` (+ ``label``, ``weight``) -> ``probability``."""
+def _token_block(
+    config: TfidfConfig, input_col: str, prefix: str
+) -> tuple[list, list[tuple[str, int]]]:
+    """Word 1..n-grams (after stop words, unless ``keep_stop_words``) and character n-grams of
+    one lowercase text column: the stages and the (column, min doc freq) to count."""
     stop_words: list[str] = []
-    for language in STOP_WORD_LANGUAGES:
-        stop_words += StopWordsRemover.loadDefaultStopWords(language)
+    if not config.keep_stop_words:
+        for language in STOP_WORD_LANGUAGES:
+            stop_words += StopWordsRemover.loadDefaultStopWords(language)
     stages: list = [
-        RegexTokenizer(inputCol="text_lower", outputCol="tok_words", pattern=WORD_PATTERN),
-        StopWordsRemover(inputCol="tok_words", outputCol="tok_words_1", stopWords=stop_words),
+        RegexTokenizer(inputCol=input_col, outputCol=f"{prefix}tok_words", pattern=WORD_PATTERN),
+        StopWordsRemover(
+            inputCol=f"{prefix}tok_words", outputCol=f"{prefix}tok_words_1", stopWords=stop_words
+        ),
     ]
-    tf_columns: list[tuple[str, int]] = [("tok_words_1", 1)]
+    tf_columns: list[tuple[str, int]] = [(f"{prefix}tok_words_1", 1)]
     for n in range(2, config.word_ngrams + 1):
-        stages.append(NGram(n=n, inputCol="tok_words_1", outputCol=f"tok_words_{n}"))
-        tf_columns.append((f"tok_words_{n}", config.min_doc_freq))
+        stages.append(
+            NGram(n=n, inputCol=f"{prefix}tok_words_1", outputCol=f"{prefix}tok_words_{n}")
+        )
+        tf_columns.append((f"{prefix}tok_words_{n}", config.min_doc_freq))
     if config.char_ngrams:
         # An empty pattern with gaps splits the text into its characters (spaces included, so
         # n-grams span word boundaries as char_wb-style features do).
         stages.append(
             RegexTokenizer(
-                inputCol="text_lower",
-                outputCol="tok_chars",
+                inputCol=input_col,
+                outputCol=f"{prefix}tok_chars",
                 pattern="",
                 gaps=True,
                 minTokenLength=1,
@@ -105,8 +113,29 @@ def build_pipeline(config: TfidfConfig, n_classes: int) -> Pipeline:
             )
         )
         for n in config.char_ngrams:
-            stages.append(NGram(n=n, inputCol="tok_chars", outputCol=f"tok_chars_{n}"))
-            tf_columns.append((f"tok_chars_{n}", config.min_doc_freq))
+            stages.append(
+                NGram(n=n, inputCol=f"{prefix}tok_chars", outputCol=f"{prefix}tok_chars_{n}")
+            )
+            tf_columns.append((f"{prefix}tok_chars_{n}", config.min_doc_freq))
+    return stages, tf_columns
+
+
+def input_columns(config: TfidfConfig) -> list[str]:
+    """The text columns the featurizer reads: ``text_lower``, and ``title_lower`` with the
+    title block."""
+    return ["text_lower", "title_lower"] if config.title_block else ["text_lower"]
+
+
+def build_pipeline(config: TfidfConfig, n_classes: int) -> Pipeline:
+    """The unfitted pipeline: ``text_lower`` (and ``title_lower`` with ``title_block``; +
+    ``label``, ``weight``) -> ``probability``."""
+    stages, tf_columns = _token_block(config, "text_lower", "")
+    if config.title_block:
+        # The same n-grams of the title alone, in their own vocabularies: a word in the title
+        # weighs apart from the same word in the description.
+        title_stages, title_columns = _token_block(config, "title_lower", "title_")
+        stages += title_stages
+        tf_columns += title_columns
     tfidf_columns = []
     for column, min_df in tf_columns:
         stages.append(
@@ -151,7 +180,9 @@ def fit_tfidf(train: DataFrame, config: TfidfConfig, n_classes: int) -> TfidfFit
     labels = [r["label"] for r in train.select("label").collect()]
     weights = class_weights(labels, n_classes) if config.class_weights else [1.0] * n_classes
     weight_of = F.array(*[F.lit(w) for w in weights])[F.col("label").cast("int")]
-    rows = with_label_metadata(train.select("text_lower", "label"), n_classes).withColumn(
+    rows = with_label_metadata(
+        train.select(*input_columns(config), "label"), n_classes
+    ).withColumn(
         "weight", weight_of
     )
     log.info(
@@ -365,7 +396,8 @@ def predict_tfidf(
         log.info("tfidf: the Python apply path does not cover this pipeline; using Spark ML")
     elif engine != "spark":
         raise ValueError(f"tfidf engine must be spark or python, got {engine!r}")
-    out = model.pipeline.transform(rows.select(*dict.fromkeys([*keep, "text_lower"])))
+    reads = ["text_lower", *(["title_lower"] if "title_lower" in rows.columns else [])]
+    out = model.pipeline.transform(rows.select(*dict.fromkeys([*keep, *reads])))
     if model.coef is None:
         return out.select(*keep, vector_to_array(F.col("probability")).alias("probabilities"))
     linear = _LinearSoftmax(

@@ -519,6 +519,43 @@ def cross_validate_fusion(
             {m: p[test] for m, p in probs.items()}, {m: a[test] for m, a in available.items()}
         )
         fold_scores.append(weighted_f1(labels[test], fused[test].argmax(1)))
+    # Every combiner on the same outer folds, each fixed (what auto chose from is then
+    # measured too, not only the inner selection): mean, spread and fold figures.
+    by_method: dict[str, list[float]] = {}
+    for method in fusion.FUSION_CANDIDATES:
+        fixed = dataclasses.replace(cfg, method=method)
+        for fold in range(k):
+            train, test = folds != fold, folds == fold
+            model = fusion.fit_fusion_from_config(
+                {m: p[train] for m, p in probs.items()},
+                {m: a[train] for m, a in available.items()},
+                labels[train],
+                n_classes,
+                kinds,
+                fixed,
+                config.train.seed,
+            )
+            predicted, _ = model.predict(
+                {m: p[test] for m, p in probs.items()}, {m: a[test] for m, a in available.items()}
+            )
+            by_method.setdefault(method, []).append(
+                weighted_f1(labels[test], predicted.argmax(1))
+            )
+        log.info(
+            "cv fusion %s: weighted F1 %.4f ± %.4f (%s)",
+            method,
+            np.mean(by_method[method]),
+            np.std(by_method[method]),
+            " ".join(f"{s:.4f}" for s in by_method[method]),
+        )
+    np.savez_compressed(
+        out / "out_of_fold.npz",
+        productid=ids,
+        label=labels,
+        fold=folds,
+        **{f"probs_{m}": p for m, p in probs.items()},
+        **{f"available_{m}": a for m, a in available.items()},
+    )
     members = fusion.MemberPredictions(ids, labels, probs, available)
     groups = fusion.evaluate_groups(fused, used, members, kinds)
     names, codes = config.category_names, config.label_codes
@@ -527,6 +564,11 @@ def cross_validate_fusion(
     )
     evaluation.fold_scores = fold_scores
     evaluation.metrics["weighted_f1"] = float(np.mean(fold_scores))
+    for name, scores in by_method.items():
+        evaluation.metrics[f"method_{name}_weighted_f1"] = float(np.mean(scores))
+        evaluation.metrics[f"method_{name}_weighted_f1_std"] = float(np.std(scores))
+        for fold, score in enumerate(scores):
+            evaluation.metrics[f"method_{name}_fold{fold + 1}_weighted_f1"] = float(score)
     with_image = fusion.with_image(members, kinds)
     has_text_member = any(kinds[m] == "text" for m in probs)
     gains = []

@@ -127,10 +127,13 @@ def load_scoring_models(
 
 
 def scoring_inputs(lakehouse: Lakehouse) -> DataFrame:
-    """Every listing: productid, imageid, text, text_lower, has_text, content (the image's bytes
-    when it is usable, else null), image_state, input_hash."""
+    """Every listing: productid, imageid, text, text_lower, title (the cleaned designation),
+    title_lower, has_text, content (the image's bytes when it is usable, else null),
+    image_state, input_hash."""
     listings = lakehouse.read(BRONZE_LISTINGS).select("productid", "imageid")
-    text = lakehouse.read(SILVER_TEXT_FEATURES).select("productid", "text", "text_lower")
+    text = lakehouse.read(SILVER_TEXT_FEATURES).select(
+        "productid", "text", "text_lower", F.col("designation_clean").alias("title")
+    )
     images = lakehouse.read(BRONZE_IMAGES).select("imageid", "productid", "sha256", "content")
     quality = lakehouse.read(SILVER_IMAGE_FEATURES).select(
         "imageid", "productid", "is_valid", "is_blank"
@@ -153,6 +156,8 @@ def scoring_inputs(lakehouse: Lakehouse) -> DataFrame:
         "imageid",
         text_col.alias("text"),
         F.coalesce(F.col("text_lower"), F.lit("")).alias("text_lower"),
+        F.coalesce(F.col("title"), F.lit("")).alias("title"),
+        F.lower(F.coalesce(F.col("title"), F.lit(""))).alias("title_lower"),
         (F.length(F.trim(text_col)) > 0).alias("has_text"),
         image_state.alias("image_state"),
         F.when(image_state == "usable", F.col("content")).alias("content"),

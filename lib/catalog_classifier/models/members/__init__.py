@@ -13,11 +13,12 @@ from catalog_classifier.models.member import Member
 from catalog_classifier.models.members.image import ImageMember
 from catalog_classifier.models.members.text import TextMember
 from catalog_classifier.models.members.tfidf import TfidfMember
+from catalog_classifier.models.members.use import UseMember
 
 # The fusion's name for the fused model, reserved: no member may take it.
 FUSION = "fusion"
 
-_BUILT_IN: tuple[type[Member], ...] = (TfidfMember, TextMember, ImageMember)
+_BUILT_IN: tuple[type[Member], ...] = (TfidfMember, TextMember, ImageMember, UseMember)
 _REGISTRY: dict[str, type[Member]] = {m.name: m for m in _BUILT_IN}
 
 

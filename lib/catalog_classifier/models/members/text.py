@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -26,11 +27,11 @@ from catalog_classifier.models import text_encoder as text_model
 from catalog_classifier.models.datasets import class_weights
 from catalog_classifier.models.embedding_heads import (
     apply_head,
-    embedding_frame,
     ensure_embeddings,
     feed_of_embeddings,
     petastorm_cache,
     resolve_mode,
+    side_by_side_frame,
     train_head_on_embeddings,
     worker_threads,
 )
@@ -53,6 +54,8 @@ from catalog_classifier.storage.tables import SILVER_TEXT_EMBEDDINGS
 log = logging.getLogger(__name__)
 
 DEFAULT_DIM = 384
+# The encoder id of the title-only embeddings: ``<encoder id>:title``.
+TITLE_SUFFIX = ":title"
 
 
 def ensure_text_embeddings(
@@ -62,43 +65,52 @@ def ensure_text_embeddings(
     source: str | None = None,
     max_length: int | None = None,
     prefix: str | None = None,
+    title: bool | None = None,
 ) -> tuple[str, str]:
-    """Embed the rows (productid, content_sha256, text) not yet embedded by this encoder with
-    this content; return (encoder source, encoder id). The encoder, its max length and prefix
-    default to ``train.text``'s (a fitted model passes its own)."""
+    """Embed the rows (productid, content_sha256, text; and title with ``title``) not yet
+    embedded by this encoder with this content; return (encoder source, encoder id). The
+    encoder, its max length, prefix and title setting default to ``train.text``'s (a fitted
+    model passes its own). Title-only embeddings go under ``<encoder id>:title``."""
     cfg = config.train.text
     source = source or text_model.resolve_encoder_source(cfg)
     max_length = max_length if max_length is not None else cfg.max_length
     prefix = prefix if prefix is not None else cfg.prefix
+    title = cfg.title_embedding if title is None else title
     encoder_id = text_model.encoder_fingerprint(source)
     threads = worker_threads(lakehouse, config)
+    inputs = [(encoder_id, rows.select("productid", "content_sha256", "text"))]
+    if title:
+        titles = rows.select("productid", "content_sha256", F.col("title").alias("text"))
+        inputs.append((encoder_id + TITLE_SUFFIX, titles))
+    for model_id, texts in inputs:
 
-    def embed(todo: DataFrame, computed_at: datetime) -> DataFrame:
-        return text_model.text_embeddings(
-            todo, source, encoder_id, max_length, prefix, cfg.embed_batch_size, computed_at,
-            threads,
+        def embed(todo: DataFrame, computed_at: datetime, model_id: str = model_id) -> DataFrame:
+            return text_model.text_embeddings(
+                todo, source, model_id, max_length, prefix, cfg.embed_batch_size, computed_at,
+                threads,
+            )
+
+        ensure_embeddings(
+            lakehouse,
+            SILVER_TEXT_EMBEDDINGS,
+            "encoder",
+            model_id,
+            ["productid", "content_sha256"],
+            ["productid", "content_sha256", "text"],
+            texts,
+            embed,
+            "text embeddings",
         )
-
-    ensure_embeddings(
-        lakehouse,
-        SILVER_TEXT_EMBEDDINGS,
-        "encoder",
-        encoder_id,
-        ["productid", "content_sha256"],
-        ["productid", "content_sha256", "text"],
-        rows,
-        embed,
-        "text embeddings",
-    )
     return source, encoder_id
 
 
 def text_embedding_frame(
-    lakehouse: Lakehouse, encoder_id: str, rows: DataFrame
+    lakehouse: Lakehouse, encoder_id: str, rows: DataFrame, title: bool = False
 ) -> pd.DataFrame:
-    return embedding_frame(
-        lakehouse, SILVER_TEXT_EMBEDDINGS, "encoder", "productid", encoder_id, rows
-    )
+    """The rows with their embedding: the full text's, and the title's after it with
+    ``title`` (one vector of twice the encoder's width)."""
+    ids = [encoder_id, encoder_id + TITLE_SUFFIX] if title else [encoder_id]
+    return side_by_side_frame(lakehouse, SILVER_TEXT_EMBEDDINGS, "encoder", "productid", ids, rows)
 
 
 class TextMember(Member):
@@ -114,23 +126,37 @@ class TextMember(Member):
         codes = config.label_codes
         device = resolve_device(config.train.device)
         mode = resolve_mode(cfg.mode, device)
+        if mode == "finetune" and cfg.title_embedding:
+            raise ValueError("train.text.title_embedding is for frozen embeddings (mode: frozen)")
         rows = rows.cache()
         source, encoder_id = ensure_text_embeddings(lakehouse, config, rows)
         train_labels = labels_of(rows.filter(F.col("split") == "train"))
         valid_frame = text_embedding_frame(
-            lakehouse, encoder_id, rows.filter(F.col("split") == "valid")
+            lakehouse, encoder_id, rows.filter(F.col("split") == "valid"), cfg.title_embedding
         )
         dim = len(valid_frame["embedding"].iloc[0]) if len(valid_frame) else DEFAULT_DIM
-        with feed_of_embeddings(
-            lakehouse,
-            config,
-            SILVER_TEXT_EMBEDDINGS,
-            "encoder",
-            "productid",
-            encoder_id,
-            rows.filter(F.col("split") == "train"),
-            "text-train",
-        ) as feed:
+        train_rows = rows.filter(F.col("split") == "train")
+        # Two embeddings side by side are joined in memory (as cross-validation does); one
+        # streams from the cache table through Petastorm.
+        source_of_train = (
+            nullcontext(
+                text_embedding_frame(
+                    lakehouse, encoder_id, train_rows.select("productid", "label"), True
+                )[["embedding", "label"]]
+            )
+            if cfg.title_embedding
+            else feed_of_embeddings(
+                lakehouse,
+                config,
+                SILVER_TEXT_EMBEDDINGS,
+                "encoder",
+                "productid",
+                encoder_id,
+                train_rows,
+                "text-train",
+            )
+        )
+        with source_of_train as feed:
             head, result = train_head_on_embeddings(
                 "text",
                 feed,
@@ -169,13 +195,20 @@ class TextMember(Member):
     ) -> tuple[list[int], list[int], np.ndarray]:
         _, encoder_id = ensure_text_embeddings(lakehouse, config, training.unionByName(test))
         columns = ["productid", "label"]
+        title = config.train.text.title_embedding
         train = text_embedding_frame(
-            lakehouse, encoder_id, training.filter(F.col("split") == "train").select(*columns)
+            lakehouse,
+            encoder_id,
+            training.filter(F.col("split") == "train").select(*columns),
+            title,
         )[["embedding", "label"]]
         valid = text_embedding_frame(
-            lakehouse, encoder_id, training.filter(F.col("split") == "valid").select(*columns)
+            lakehouse,
+            encoder_id,
+            training.filter(F.col("split") == "valid").select(*columns),
+            title,
         )
-        held_out = text_embedding_frame(lakehouse, encoder_id, test.select(*columns))
+        held_out = text_embedding_frame(lakehouse, encoder_id, test.select(*columns), title)
         return fold_with_head(config, config.train.text, "cv-text", train, valid, held_out)
 
     @classmethod
@@ -232,17 +265,19 @@ class FittedText(FittedMember):
             frame = frame.drop(columns=["text"])
             frame["embedding"] = list(vectors)
             return apply_head(head, frame)
+        title = bool(info.get("title", False))
         _, encoder_id = ensure_text_embeddings(
-            lakehouse, config, rows, info["source"], info["max_length"], info["prefix"]
+            lakehouse, config, rows, info["source"], info["max_length"], info["prefix"], title
         )
         if encoder_id != info["encoder_id"]:
             raise ValueError(
                 f"the model was trained on encoder {info['encoder_id']}, found {encoder_id}"
             )
-        return apply_head(head, text_embedding_frame(lakehouse, encoder_id, rows.select(*keep)))
+        frame = text_embedding_frame(lakehouse, encoder_id, rows.select(*keep), title)
+        return apply_head(head, frame)
 
     def scoring_columns(self, config: Config) -> tuple[str, ...]:
-        return ("text",)
+        return ("text", "title") if self.encoder.get("title") else ("text",)
 
     def batch_predictor(self, config: Config, torch_threads: int) -> BatchPredictor:
         return TextBatchPredictor(str(self.folder), config.scoring.text_batch_size, torch_threads)
@@ -257,7 +292,10 @@ class TextBatchPredictor(BatchPredictor):
         matrix = np.zeros((len(batch), n_classes))
         if has_text.any():
             predictor = _predictor(self.folder, self.torch_threads)
-            matrix[has_text] = predictor.predict(batch["text"][has_text].tolist(), self.batch_size)
+            titles = batch["title"][has_text].tolist() if "title" in batch else None
+            matrix[has_text] = predictor.predict(
+                batch["text"][has_text].tolist(), self.batch_size, titles
+            )
         return matrix, has_text.copy()
 
 
