@@ -26,7 +26,7 @@ from markupsafe import Markup  # noqa: E402
 
 from catalog_classifier.config import Config  # noqa: E402
 from catalog_classifier.models.fusion import reliability_curve  # noqa: E402
-from catalog_classifier.reports.rendering import macro, render  # noqa: E402
+from catalog_classifier.reports.rendering import macro, render, save_figure  # noqa: E402
 from catalog_classifier.storage.lakehouse import Lakehouse  # noqa: E402
 from catalog_classifier.storage.tables import (  # noqa: E402
     BRONZE_IMAGES,
@@ -88,9 +88,7 @@ def plot_confusion(evaluation: EvaluationResult, names: dict[int, str], path: Pa
                     color=color,
                 )
     fig.colorbar(image, ax=ax, fraction=0.04, label="share of the true class")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
     return path
 
 
@@ -113,10 +111,8 @@ def plot_reliability(
     ax.set_ylabel("accuracy")
     ax.set_title(title)
     ax.legend(loc="upper left")
-    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
     return path, ece
 
 

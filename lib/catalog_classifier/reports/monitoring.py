@@ -22,10 +22,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - after the backend is chosen
 import pandas as pd  # noqa: E402
-from markupsafe import Markup  # noqa: E402
 
 from catalog_classifier.config import Config, MonitoringConfig  # noqa: E402
-from catalog_classifier.reports.rendering import render  # noqa: E402
+from catalog_classifier.reports.rendering import html_table, render, save_figure  # noqa: E402
 from catalog_classifier.storage.lakehouse import Lakehouse  # noqa: E402
 from catalog_classifier.storage.tables import GOLD_RUN_METRICS  # noqa: E402
 
@@ -54,12 +53,6 @@ def runs_frame(metrics: pd.DataFrame, last: int = LAST_RUNS) -> pd.DataFrame:
     return runs.tail(last).reset_index(drop=True)
 
 
-def _save(fig: Any, path: Path) -> None:
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def _threshold(ax: Any, value: float, label: str) -> None:
     ax.axhline(value, color="#c0392b", linestyle="--", linewidth=1, label=label)
 
@@ -69,7 +62,7 @@ def plot_volumes(runs: pd.DataFrame, path: Path) -> str:
     ax.bar(runs["run"], runs["listings_scored"], color="#2c7fb8")
     ax.set_ylabel("listings scored")
     ax.tick_params(axis="x", labelrotation=45)
-    _save(fig, path)
+    save_figure(fig, path, dpi=100)
     last = runs.iloc[-1]
     return f"Last run: {int(last['listings_scored']):,} listings scored."
 
@@ -86,7 +79,7 @@ def plot_inputs(runs: pd.DataFrame, cfg: MonitoringConfig, path: Path) -> str:
         ax.set_title(f"share of listings {title}")
         ax.tick_params(axis="x", labelrotation=45)
         ax.legend(loc="upper left", fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path, dpi=100)
     last = runs.iloc[-1]
     return (
         f"Last run: {last['no_description_share']:.1%} without description (alert above "
@@ -111,7 +104,7 @@ def plot_predictions(runs: pd.DataFrame, cfg: MonitoringConfig, path: Path) -> s
         ax.set_ylim(0, 1)
         ax.set_title(title)
         ax.tick_params(axis="x", labelrotation=45)
-    _save(fig, path)
+    save_figure(fig, path, dpi=100)
     last = runs.iloc[-1]
     agree = "n/a" if pd.isna(last["agreement"]) else f"{last['agreement']:.1%}"
     return (
@@ -132,7 +125,7 @@ def plot_drift(runs: pd.DataFrame, cfg: MonitoringConfig, path: Path) -> str:
     ax.set_ylabel("population stability index")
     ax.tick_params(axis="x", labelrotation=45)
     ax.legend(loc="upper left", fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path, dpi=100)
     last = runs.iloc[-1]
     values = [
         f"{name} {last[column]:.3f}"
@@ -172,7 +165,7 @@ def plot_category_shares(
     ax.invert_yaxis()
     ax.set_xlabel("share of listings")
     ax.legend(loc="lower right", fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path, dpi=100)
     top = codes[0]
     return (
         f"Largest predicted category in the last run: {top} {names.get(int(top), '')} "
@@ -216,12 +209,6 @@ def runs_table(runs: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return table.iloc[::-1]
-
-
-def _html_table(frame: pd.DataFrame) -> Markup | None:
-    if frame.empty:
-        return None
-    return Markup(frame.to_html(index=False, escape=True, border=0, classes="data"))
 
 
 def build_monitoring_page(
@@ -272,8 +259,8 @@ def build_monitoring_page(
         runs_total=all_runs,
         runs_shown=len(runs),
         figures=figures,
-        alerts=_html_table(alerts),
-        runs=_html_table(runs_table(runs)) if not runs.empty else None,
+        alerts=html_table(alerts),
+        runs=html_table(runs_table(runs)) if not runs.empty else None,
         thresholds=cfg,
     )
     path = out / "index.html"

@@ -22,14 +22,13 @@ matplotlib.use("Agg")  # no display on the machines that run the report
 
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
-from markupsafe import Markup  # noqa: E402
 from pyspark.ml.feature import RegexTokenizer, StopWordsRemover  # noqa: E402
 from pyspark.sql import DataFrame  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 from catalog_classifier.config import Config  # noqa: E402
 from catalog_classifier.features.image import SHARPNESS_BUCKET_NAMES  # noqa: E402
-from catalog_classifier.reports.rendering import render  # noqa: E402
+from catalog_classifier.reports.rendering import html_table, render, save_figure  # noqa: E402
 from catalog_classifier.storage.lakehouse import Lakehouse  # noqa: E402
 from catalog_classifier.storage.tables import (  # noqa: E402
     BRONZE_LABELS,
@@ -208,12 +207,6 @@ def _short(category: str, width: int = 34) -> str:
     return category if len(category) <= width else category[: width - 1] + "…"
 
 
-def _save(fig: plt.Figure, path: Path) -> None:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def _box_stats(label: str, q: list[float] | None, mean: float | None) -> dict[str, Any] | None:
     if q is None or any(v is None for v in q):
         return None
@@ -247,7 +240,7 @@ def plot_class_distribution(listings: pd.DataFrame, path: Path) -> str:
     ax.set_xlabel("listings")
     ax.set_ylabel("category (prdtypecode and name)")
     ax.set_xlim(0, data["listings"].max() * 1.25)
-    _save(fig, path)
+    save_figure(fig, path)
     labelled = data[data["category"] != UNLABELLED]
     if labelled.empty:
         return f"{total:,} listings, none labelled: categories are unknown."
@@ -296,7 +289,7 @@ def plot_text_lengths(listings: pd.DataFrame, path: Path) -> str:
         ax.set_xlabel("characters (box: quartiles, whiskers: 5th-95th pct, triangle: mean)")
     axes[0].set_ylabel("category")
     fig.suptitle("Text length per category")
-    _save(fig, path)
+    save_figure(fig, path)
     longest = data.sort_values("description_mean", ascending=False).iloc[0]
     return (
         f"Titles average {listings['designation_mean'].mean():.0f} characters per category; "
@@ -324,7 +317,7 @@ def plot_description_presence(listings: pd.DataFrame, path: Path) -> str:
     ax.set_xlabel("share of the category's listings")
     ax.set_ylabel("category")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    _save(fig, path)
+    save_figure(fig, path)
     overall = listings["with_description"].sum() / listings["listings"].sum()
     least = data.iloc[0]
     return (
@@ -351,7 +344,7 @@ def plot_word_cloud(words: pd.DataFrame, path: Path) -> str:
     ax.set_ylabel("")
     ax.set_xticks([])
     ax.set_yticks([])
-    _save(fig, path)
+    save_figure(fig, path)
     top = ", ".join(f"{w} ({c:,})" for w, c in words.head(5).itertuples(index=False))
     return f"Most frequent words: {top}." if top else "No text to count."
 
@@ -377,7 +370,7 @@ def plot_language_mix(languages: pd.DataFrame, path: Path) -> str:
     ax.set_xlabel("share of the category's listings")
     ax.set_ylabel("category")
     ax.legend(title="language", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    _save(fig, path)
+    save_figure(fig, path)
     overall = totals / totals.sum()
     mix = ", ".join(f"{lang} {share:.1%}" for lang, share in overall.head(4).items())
     least = shares.index[0]
@@ -403,7 +396,7 @@ def plot_sharpness_buckets(images: pd.DataFrame, path: Path) -> str:
         )
     ax.set_title("Images by sharpness (variance of the Laplacian)")
     ax.set_xlabel("sharp >= 200, moderately sharp 100-199, slightly blurry 50-99, blurry < 50")
-    _save(fig, path)
+    save_figure(fig, path)
     total = counts.sum()
     if not total:
         return "No valid image to measure."
@@ -424,7 +417,7 @@ def plot_sharpness_by_category(images: pd.DataFrame, path: Path) -> str:
     ax.set_title("Image sharpness per category")
     ax.set_xlabel("variance of the Laplacian, log scale (dashes: 50, 100, 200)")
     ax.set_ylabel("category")
-    _save(fig, path)
+    save_figure(fig, path)
     medians = [(s["med"], s["label"]) for s in stats]
     if not medians:
         return "No valid image to measure."
@@ -459,7 +452,7 @@ def plot_blank_invalid(images: pd.DataFrame, path: Path) -> str:
     ax.set_xlabel("images")
     ax.set_ylabel("category")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    _save(fig, path)
+    save_figure(fig, path)
     blank, invalid, total = data["blank"].sum(), data["invalid"].sum(), data["images"].sum()
     return (
         f"{blank:,} blank and {invalid:,} invalid images out of {total:,}: neither tells an "
@@ -471,21 +464,14 @@ def plot_blank_invalid(images: pd.DataFrame, path: Path) -> str:
 # The page
 
 
-def _table(frame: pd.DataFrame) -> Markup | None:
-    """A frame as an HTML table (pandas escapes its cells), or None when it is empty."""
-    if frame.empty:
-        return None
-    return Markup(frame.to_html(index=False, escape=True, border=0, classes="data"))
-
-
 def render_html(report: Report, tables: dict[str, pd.DataFrame]) -> str:
     """The page, from ``templates/quality/page.html``; ``tables``: duplicates, quarantine."""
     return render(
         "quality/page.html",
         facts=report.facts,
         figures=report.figures,
-        duplicates=_table(tables["duplicates"]),
-        quarantine=_table(tables["quarantine"]),
+        duplicates=html_table(tables["duplicates"]),
+        quarantine=html_table(tables["quarantine"]),
     )
 
 

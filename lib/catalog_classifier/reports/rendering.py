@@ -8,16 +8,20 @@ template is escaped unless it is already rendered HTML (a ``markupsafe.Markup``,
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 
 @functools.cache
-def environment() -> Environment:
+def environment(package: str = "catalog_classifier.reports") -> Environment:
+    """The Jinja2 environment of ``package``'s ``templates/`` folder (the report pages', or the
+    review app's)."""
     env = Environment(
-        loader=PackageLoader("catalog_classifier.reports", "templates"),
+        loader=PackageLoader(package, "templates"),
         autoescape=True,
         # A misspelt variable fails the render instead of printing nothing.
         undefined=StrictUndefined,
@@ -38,3 +42,19 @@ def render(template: str, **context: Any) -> Markup:
 def macro(template: str, name: str) -> Any:
     """A macro of ``template``, callable from Python; it returns ``Markup``."""
     return getattr(environment().get_template(template).module, name)
+
+
+def html_table(frame: pd.DataFrame) -> Markup | None:
+    """A frame as an HTML table (pandas escapes its cells), or None when it is empty."""
+    if frame.empty:
+        return None
+    return Markup(frame.to_html(index=False, escape=True, border=0, classes="data"))
+
+
+def save_figure(fig: Any, path: Path, dpi: int = 110) -> None:
+    """Lay out a matplotlib figure, write it as PNG and free it."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)

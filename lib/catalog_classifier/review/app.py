@@ -14,7 +14,6 @@ platform sets); locally the name the analyst types once (kept in a cookie).
 
 from __future__ import annotations
 
-import functools
 import logging
 import uuid
 from typing import Any
@@ -23,33 +22,23 @@ from urllib.parse import quote
 import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from catalog_classifier.config import Config
+from catalog_classifier.reports.rendering import environment
 from catalog_classifier.review.explain import Explanations
 from catalog_classifier.review.store import DecisionError, ReviewStore, queue_by_category
 from catalog_classifier.storage.tables import REVIEW_CORRECTED
 
 log = logging.getLogger(__name__)
 
+TEMPLATES = "catalog_classifier.review"  # its templates/ folder
 ANALYST_COOKIE = "catalog_review_analyst"
 # Set by Databricks Apps in front of the app: the signed-in user.
 USER_HEADERS = ("x-forwarded-email", "x-forwarded-preferred-username", "x-forwarded-user")
 
 
-@functools.cache
-def _templates() -> Environment:
-    return Environment(
-        loader=PackageLoader("catalog_classifier.review", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
 def _page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    html = _templates().get_template(template).render(**context)
+    html = environment(TEMPLATES).get_template(template).render(**context)
     return HTMLResponse(html, status_code=status_code)
 
 
@@ -165,9 +154,10 @@ def create_app(store: ReviewStore, explanations: Explanations | None = None) -> 
             log.info("review: decision on listing %s refused: %s", productid, exc)
             return listing_page(request, productid, str(exc), 400)
         # On to the next listing of the same category, or back to the queue when it is done.
+        prediction = store.prediction(productid)
+        assert prediction is not None  # store.decide refused any other listing
+        code = int(prediction["prdtypecode"])
         queue = store.queue()
-        listing = store.predictions()
-        code = int(listing.loc[listing["productid"] == productid, "prdtypecode"].iloc[0])
         rest = queue[queue["prdtypecode"] == code]
         target = f"/listing/{int(rest.iloc[0]['productid'])}" if len(rest) else f"/category/{code}"
         response = RedirectResponse(target + "?done=" + quote(str(productid)), status_code=303)
@@ -184,13 +174,15 @@ def create_app(store: ReviewStore, explanations: Explanations | None = None) -> 
 
     @app.get("/gradcam/{productid}.png")
     def gradcam(productid: int) -> Response:
-        listing = store.listing(productid)
-        content = (
-            None if listing is None or listing.imageid is None else store.image(listing.imageid)
-        )
-        if explanations is None or listing is None or content is None:
+        prediction = store.prediction(productid)
+        if explanations is None or prediction is None or pd.isna(prediction["imageid"]):
             return Response(status_code=404)
-        png = explanations.overlay_png(listing.model_version, content, listing.prdtypecode)
+        content = store.image(int(prediction["imageid"]))
+        if content is None:
+            return Response(status_code=404)
+        png = explanations.overlay_png(
+            str(prediction["model_version"]), content, int(prediction["prdtypecode"])
+        )
         return Response(status_code=404) if png is None else Response(png, media_type="image/png")
 
     return app
