@@ -241,13 +241,18 @@ class ReviewStore:
         pairs = zip(frame["productid"], frame["designation_clean"], strict=True)
         return {int(p): str(t) for p, t in pairs}
 
-    def listing(self, productid: int) -> Listing | None:
-        """A listing of the reviewed version's predictions (queued or already decided)."""
+    def prediction(self, productid: int) -> pd.Series | None:
+        """The reviewed version's flagged prediction of a listing (queued or already decided),
+        or None when the listing is not among them."""
         predictions = self.predictions()
         rows = predictions[predictions["productid"] == productid]
-        if rows.empty:
+        return None if rows.empty else rows.iloc[0]
+
+    def listing(self, productid: int) -> Listing | None:
+        """What the listing page shows of a flagged listing (None: not among them)."""
+        row = self.prediction(productid)
+        if row is None:
             return None
-        row = rows.iloc[0]
         text = self._read(
             SILVER_TEXT_FEATURES,
             ["designation_clean", "description_clean"],
@@ -273,16 +278,20 @@ class ReviewStore:
             members=json.loads(row["members"]),
             designation=text[0]["designation_clean"] if text else "",
             description=text[0]["description_clean"] if text else None,
-            has_image=imageid is not None and self.image(imageid) is not None,
+            has_image=imageid is not None and self._usable_image(imageid, ["imageid"]) is not None,
         )
 
-    def image(self, imageid: int) -> bytes | None:
+    def _usable_image(self, imageid: int, columns: list[str]) -> dict[str, Any] | None:
+        """``columns`` of a sound image (a JPEG with no problem), or None."""
         rows = self._read(
-            BRONZE_IMAGES, ["content", "problem"], f"imageid = {int(imageid)}"
+            BRONZE_IMAGES, columns, f"imageid = {int(imageid)} AND problem IS NULL"
         ).to_dict("records")
-        if not rows or rows[0]["problem"] is not None:
-            return None
-        return bytes(rows[0]["content"])
+        return {str(k): v for k, v in rows[0].items()} if rows else None
+
+    def image(self, imageid: int) -> bytes | None:
+        """The bytes of a sound image, or None."""
+        row = self._usable_image(imageid, ["content"])
+        return None if row is None else bytes(row["content"])
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -337,15 +346,14 @@ class ReviewStore:
         analyst: str,
     ) -> bool:
         """Check and store an analyst's decision about a listing of the reviewed version."""
-        listing = self.predictions()
-        rows = listing[listing["productid"] == productid]
-        if rows.empty:
+        prediction = self.prediction(productid)
+        if prediction is None:
             raise DecisionError(f"listing {productid} is not in the review queue")
         row = decision_row(
             decision_id=decision_id,
             productid=productid,
-            model_version=str(rows.iloc[0]["model_version"]),
-            predicted_code=int(rows.iloc[0]["prdtypecode"]),
+            model_version=str(prediction["model_version"]),
+            predicted_code=int(prediction["prdtypecode"]),
             decision=decision,
             corrected_code=corrected_code,
             analyst=analyst,
