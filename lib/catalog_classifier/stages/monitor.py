@@ -325,15 +325,20 @@ def run_monitor(
     """Measure the predictions of ``model_version`` (default: the version scored last), compare
     them with the previous run and the training labels, raise the alerts and append the row;
     then, with ``page_dir``, draw the monitoring page of the last runs there."""
-    summary = _measure_and_write(lakehouse, config, model_version)
+    # The train split's category shares: the drift reference and the page's (read once).
+    training = _training_shares(lakehouse)
+    summary = _measure_and_write(lakehouse, config, model_version, training)
     if page_dir is not None:
-        page = build_monitoring_page(lakehouse, config, page_dir, _training_shares(lakehouse))
+        page = build_monitoring_page(lakehouse, config, page_dir, training)
         summary.page = str(page.html_path)
     return summary
 
 
 def _measure_and_write(
-    lakehouse: Lakehouse, config: Config, model_version: str | None
+    lakehouse: Lakehouse,
+    config: Config,
+    model_version: str | None,
+    training: dict[str, float],
 ) -> MonitorSummary:
     cfg = config.monitoring
     run_id = uuid.uuid4().hex
@@ -378,7 +383,6 @@ def _measure_and_write(
             )
             return MonitorSummary(run_id, version, None)
         measures = measure(predictions_pd, text.toPandas(), images.toPandas())
-        training = _training_shares(lakehouse)
     summary = MonitorSummary(run_id, version, measures)
     if previous is not None:
         summary.category_psi_previous = psi(
