@@ -27,7 +27,7 @@ from markupsafe import Markup
 from pyspark.sql import functions as F
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from catalog_classifier.config import Config
+from catalog_classifier.config import Config, FusionConfig
 from catalog_classifier.features.splits import run_splits
 from catalog_classifier.models import fusion
 from catalog_classifier.models.members import FUSION, get_member, member_names, modalities
@@ -502,8 +502,8 @@ def cross_validate_fusion(
         probs[member], available[member] = matrix, mask
     fused = np.zeros((n, n_classes))
     used = np.full(n, "none", dtype=object)
-    fold_scores, chosen = [], []
-    for fold in range(k):
+    def fit_fold(fold: int, settings: FusionConfig) -> tuple[fusion.FusionModel, np.ndarray]:
+        """The combiner fit on the other folds, and the rows of ``fold``."""
         train, test = folds != fold, folds == fold
         model = fusion.fit_fusion_from_config(
             {m: p[train] for m, p in probs.items()},
@@ -511,13 +511,21 @@ def cross_validate_fusion(
             labels[train],
             n_classes,
             kinds,
-            cfg,
+            settings,
             config.train.seed,
         )
-        chosen.append(model.method)
-        fused[test], used[test] = model.predict(
+        return model, test
+
+    def predict(model: fusion.FusionModel, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return model.predict(
             {m: p[test] for m, p in probs.items()}, {m: a[test] for m, a in available.items()}
         )
+
+    fold_scores, chosen = [], []
+    for fold in range(k):
+        model, test = fit_fold(fold, cfg)
+        chosen.append(model.method)
+        fused[test], used[test] = predict(model, test)
         fold_scores.append(weighted_f1(labels[test], fused[test].argmax(1)))
     # Every combiner on the same outer folds, each fixed (what auto chose from is then
     # measured too, not only the inner selection): mean, spread and fold figures.
@@ -525,19 +533,8 @@ def cross_validate_fusion(
     for method in fusion.FUSION_CANDIDATES:
         fixed = dataclasses.replace(cfg, method=method)
         for fold in range(k):
-            train, test = folds != fold, folds == fold
-            model = fusion.fit_fusion_from_config(
-                {m: p[train] for m, p in probs.items()},
-                {m: a[train] for m, a in available.items()},
-                labels[train],
-                n_classes,
-                kinds,
-                fixed,
-                config.train.seed,
-            )
-            predicted, _ = model.predict(
-                {m: p[test] for m, p in probs.items()}, {m: a[test] for m, a in available.items()}
-            )
+            model, test = fit_fold(fold, fixed)
+            predicted, _ = predict(model, test)
             by_method.setdefault(method, []).append(
                 weighted_f1(labels[test], predicted.argmax(1))
             )
