@@ -43,7 +43,13 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     [str(REPO / "lib"), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
 )
 
-from tests.faults.crashes import CRASH_POINTS, differences, run_killed, snapshot  # noqa: E402
+from tests.faults.crashes import (  # noqa: E402
+    CRASH_POINTS,
+    TABLES,
+    differences,
+    run_killed,
+    snapshot,
+)
 from tests.faults.hostile import (  # noqa: E402
     MAX_CHARS,
     HostileInputs,
@@ -54,14 +60,8 @@ from tests.faults.hostile import (  # noqa: E402
 )
 
 from catalog_classifier.storage.lakehouse import Lakehouse  # noqa: E402
-from catalog_classifier.storage.tables import (  # noqa: E402
-    BRONZE_TABLES,
-    SILVER_IMAGE_FEATURES,
-    SILVER_TEXT_FEATURES,
-)
 
 RESULTS = REPO / "benchmarks" / "results" / "faults.json"
-TABLES = [*BRONZE_TABLES, SILVER_TEXT_FEATURES, SILVER_IMAGE_FEATURES]
 
 
 def load_average() -> list[float]:

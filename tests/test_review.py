@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -214,7 +215,7 @@ def review_server(trained, small_config, tmp_path) -> Iterator[tuple[str, Lakeho
     deadline = datetime.now() + timedelta(seconds=30)
     while not server.started:
         assert datetime.now() < deadline, "the review app did not start"
-        threading.Event().wait(0.05)
+        time.sleep(0.05)
     yield f"http://127.0.0.1:{port}", lakehouse, flagged
     server.should_exit = True
     thread.join(timeout=10)

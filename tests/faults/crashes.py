@@ -17,7 +17,15 @@ from typing import Any
 
 from catalog_classifier.crashpoints import CRASH_AT_ENV
 from catalog_classifier.storage.lakehouse import Lakehouse
-from catalog_classifier.storage.tables import TableSpec
+from catalog_classifier.storage.tables import (
+    BRONZE_TABLES,
+    SILVER_IMAGE_FEATURES,
+    SILVER_TEXT_FEATURES,
+    TableSpec,
+)
+
+# The tables ingest and features write: what a crashed run and its re-run are compared on.
+TABLES = [*BRONZE_TABLES, SILVER_TEXT_FEATURES, SILVER_IMAGE_FEATURES]
 
 REPO = Path(__file__).resolve().parents[2]
 

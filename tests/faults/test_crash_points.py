@@ -16,6 +16,7 @@ import signal
 import pytest
 from tests.faults.crashes import (
     CRASH_POINTS,
+    TABLES,
     differences,
     run_killed,
     snapshot,
@@ -30,13 +31,7 @@ from tests.faults.hostile import (
 )
 
 from catalog_classifier.storage.lakehouse import Lakehouse
-from catalog_classifier.storage.tables import (
-    BRONZE_TABLES,
-    SILVER_IMAGE_FEATURES,
-    SILVER_TEXT_FEATURES,
-)
 
-TABLES = [*BRONZE_TABLES, SILVER_TEXT_FEATURES, SILVER_IMAGE_FEATURES]
 SETTINGS = [
     "delta_engine=delta-rs",
     f"ingest.csv_max_chars_per_column={MAX_CHARS}",
