@@ -10,7 +10,8 @@ deterministically, then checks that a re-run heals the tables. Unset (always, ou
 Points: ``before_commit:<layer.table>`` (rows staged, nothing committed; every engine),
 ``during_commit:<layer.table>`` (delta-rs has taken a batch of rows and is writing data files;
 no log entry yet), ``ingest:after_images_batch``, ``ingest:before_flags``,
-``features:before_duplicate_groups``.
+``features:before_duplicate_groups``, ``score:after_chunk`` (a chunk's predictions
+committed, the next chunk not scored yet).
 """
 
 from __future__ import annotations

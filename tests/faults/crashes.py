@@ -8,6 +8,7 @@ writes at another time); every other column, bytes and hashes included, must be 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from catalog_classifier.crashpoints import CRASH_AT_ENV
 from catalog_classifier.storage.lakehouse import Lakehouse
 from catalog_classifier.storage.tables import (
     BRONZE_TABLES,
+    GOLD_PREDICTIONS,
     SILVER_IMAGE_FEATURES,
     SILVER_TEXT_FEATURES,
     TableSpec,
@@ -26,6 +28,9 @@ from catalog_classifier.storage.tables import (
 
 # The tables ingest and features write: what a crashed run and its re-run are compared on.
 TABLES = [*BRONZE_TABLES, SILVER_TEXT_FEATURES, SILVER_IMAGE_FEATURES]
+
+# gold.predictions' columns holding JSON text (their probabilities compared to a tolerance).
+JSON_COLUMNS = ("top3", "members")
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,6 +55,17 @@ CRASH_POINTS = (
         "features", "during_commit:silver.image_features", "features, during the image commit"
     ),
 )
+
+
+def crash_points_for(engine: str) -> list[CrashPoint]:
+    """The points a run on ``engine`` is killed at: the during-commit ones on delta-rs only,
+    whose commit the test can stop while its data files are being written (the connector
+    writes its commit inside the JVM; on either engine a commit is one atomic log entry)."""
+    return [
+        crash
+        for crash in CRASH_POINTS
+        if engine == "delta-rs" or not crash.point.startswith("during_commit:")
+    ]
 
 
 def snapshot(lakehouse: Lakehouse, specs: list[TableSpec]) -> dict[str, list[tuple[Any, ...]]]:
@@ -105,3 +121,40 @@ def run_killed(job: str, args: list[str], point: str, timeout: float = 300) -> i
         timeout=timeout,
     )
     return completed.returncode
+
+
+def prediction_differences(got: Lakehouse, want: Lakehouse, tolerance: float = 1e-5) -> list[str]:
+    """Lines naming each gold.predictions row of ``got`` that differs from ``want``'s (same key),
+    and keys only one has. Probabilities are compared to ``tolerance``: a listing scored in
+    another batch (a re-run scores what is left, in other batches) can differ in the last float
+    bits; codes, categories, flags and every other column must be equal."""
+    spec = GOLD_PREDICTIONS
+    columns = [c.name for c in spec.columns if c.type != "timestamp"]
+
+    def rows(lakehouse: Lakehouse) -> dict[tuple[Any, ...], dict[str, Any]]:
+        if not lakehouse.exists(spec):
+            return {}
+        frame = lakehouse.read(spec).select(*columns).collect()
+        return {tuple(r[k] for k in spec.keys): r.asDict() for r in frame}
+
+    def close(a: Any, b: Any) -> bool:
+        if isinstance(a, float) and isinstance(b, float):
+            return abs(a - b) <= tolerance
+        if isinstance(a, dict) and isinstance(b, dict):
+            return a.keys() == b.keys() and all(close(a[k], b[k]) for k in a)
+        if isinstance(a, list) and isinstance(b, list):
+            return len(a) == len(b) and all(close(x, y) for x, y in zip(a, b, strict=True))
+        return bool(a == b)
+
+    have, expected = rows(got), rows(want)
+    lines = [f"{key}: missing" for key in sorted(expected.keys() - have.keys())][:5]
+    lines += [f"{key}: extra" for key in sorted(have.keys() - expected.keys())][:5]
+    for key in sorted(expected.keys() & have.keys()):
+        a, b = have[key], expected[key]
+        for column in columns:
+            x, y = a[column], b[column]
+            if column in JSON_COLUMNS:
+                x, y = json.loads(x), json.loads(y)
+            if not close(x, y):
+                lines.append(f"{key} {column}: {x!r:.200} != {y!r:.200}")
+    return lines

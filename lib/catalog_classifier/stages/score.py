@@ -39,6 +39,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from catalog_classifier.config import Config
+from catalog_classifier.crashpoints import crash_point
 from catalog_classifier.logs import worker_logger
 from catalog_classifier.models.fusion import FusionModel
 from catalog_classifier.models.member import SCORING_KEY_COLUMNS, BatchPredictor, FittedMember
@@ -433,6 +434,7 @@ def run_score(
         summary.inserted += result.inserted
         summary.updated += result.updated
         summary.predictions_version = result.version
+        crash_point("score:after_chunk")
         step("chunks")
         elapsed = time.monotonic() - started
         log.info(
