@@ -316,6 +316,33 @@ def test_csvs_of_another_layout_are_refused_whole_with_their_reason(spark, confi
         ]
 
 
+def test_the_ingest_job_refuses_a_labels_file_with_an_extra_column_and_keeps_the_labels(
+    spark, lakehouse, tmp_path
+):
+    """Through the job, on both engines: the file is quarantined whole with its reason, the
+    listings of the same run land, and no label is written or changed."""
+    import jobs.ingest
+
+    listings = tmp_path / "X.csv"
+    listings.write_bytes(listings_csv([[0, "Lampe", "", 100, 1000], [1, "Table", "", 101, 1001]]))
+    labels = tmp_path / "Y.csv"
+    labels.write_text("productid,prdtypecode\n100,2060\n", encoding="utf-8")
+    extra = tmp_path / "Y_extra_column.csv"
+    extra.write_text("productid,prdtypecode,comment\n100,10,ok\n101,10,ok\n", encoding="utf-8")
+    settings = [
+        f"delta_engine={lakehouse.engine.name}",
+        "spark.conf.spark.sql.shuffle.partitions=2",
+    ]
+    args = ["--lakehouse", lakehouse.root, *[a for s in settings for a in ("--set", s)]]
+    assert jobs.ingest.main([*args, "--listings", str(listings), "--labels", str(labels)]) == 0
+    assert jobs.ingest.main([*args, "--labels", str(extra)]) == 0
+    rows = lakehouse.read(BRONZE_QUARANTINE).select("source", "reason", "record_kind")
+    assert [tuple(r) for r in rows.collect()] == [(str(extra), "unexpected_header", "file")]
+    assert {r.productid for r in lakehouse.read(BRONZE_LISTINGS).collect()} == {100, 101}
+    labelled = lakehouse.read(BRONZE_LABELS).collect()
+    assert [(r.productid, r.prdtypecode) for r in labelled] == [(100, 2060)]
+
+
 def test_the_python_reader_gives_spark_s_rows_on_the_real_listings(spark, config, real_data):
     """The fallback reader must not change a single value Spark's reader would have given."""
     from catalog_classifier.ingest.csv_files import _read_csv

@@ -155,7 +155,10 @@ BRONZE_IMAGES = TableSpec(
             "problem",
             "string",
             True,
-            "Null for a sound JPEG; else not_jpeg, corrupt, truncated or decompression_bomb.",
+            (
+                "Null for a sound JPEG; else not_jpeg, not_an_image, corrupt, truncated or "
+                "decompression_bomb."
+            ),
         ),
         Column(
             "has_listing", "boolean", False, "A listing with this imageid and productid exists."
