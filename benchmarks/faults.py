@@ -6,7 +6,7 @@ crash point killed and healed; says how many came out as expected (issue 14).
 Writes the hostile inputs of ``tests/faults/hostile.py`` (each with the outcome it owes: a
 quarantine reason, a flag, a correct decoding), runs the ingest job then the features job on them
 in this process, once per Delta engine, and checks each case by name against the tables; then,
-on delta-rs, kills ingest and features at each point of ``tests/faults/crashes.py`` with SIGKILL
+on each engine, kills ingest and features at each point of ``tests/faults/crashes.py`` with SIGKILL
 (``CATALOG_CLASSIFIER_CRASH_AT``), re-runs them and compares every row with an uninterrupted
 run's. Figures:
 
@@ -44,8 +44,8 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 )
 
 from tests.faults.crashes import (  # noqa: E402
-    CRASH_POINTS,
     TABLES,
+    crash_points_for,
     differences,
     run_killed,
     snapshot,
@@ -125,14 +125,14 @@ def hostile_round(spark: Any, engine: str, work: Path, inputs: HostileInputs) ->
     }
 
 
-def crash_round(spark: Any, work: Path, inputs: HostileInputs) -> dict[str, Any]:
-    engine = "delta-rs"
-    reference_root = str(work / "lakehouse-delta-rs")  # the hostile round's uninterrupted run
+def crash_round(spark: Any, engine: str, work: Path, inputs: HostileInputs) -> dict[str, Any]:
+    reference_root = str(work / f"lakehouse-{engine}")  # the hostile round's uninterrupted run
     reference = snapshot(Lakehouse(spark, reference_root, engine), TABLES)
     results = []
-    for crash in CRASH_POINTS:
+    for crash in crash_points_for(engine):
         started = time.monotonic()
-        root = str(work / ("crash-" + "".join(c if c.isalnum() else "_" for c in crash.point)))
+        name = "".join(c if c.isalnum() else "_" for c in crash.point)
+        root = str(work / f"crash-{engine}-{name}")
         codes: dict[str, int] = {}
         if crash.job == "features":
             codes["ingest"] = run_job("ingest", job_args(root, "ingest", engine, inputs))
@@ -154,8 +154,9 @@ def crash_round(spark: Any, work: Path, inputs: HostileInputs) -> dict[str, Any]
                 "seconds": round(time.monotonic() - started, 1),
             }
         )
-        print(f"  crash point {crash.point}: {'healed' if results[-1]['healed'] else diff}")
-    return {"engine": engine, "points": results}
+        outcome = "healed" if results[-1]["healed"] else diff
+        print(f"  {engine} crash point {crash.point}: {outcome}")
+    return {"engine": engine, "points": [{"engine": engine, **r} for r in results]}
 
 
 def main() -> int:
@@ -191,12 +192,11 @@ def main() -> int:
                 f"{rounds[-1]['exit_codes']}, failed {rounds[-1]['cases_failed']}, silent "
                 f"corruptions {rounds[-1]['silent_corruptions']}"
             )
-        crashes = {"points": []}
+        points = []
         if not args.no_crash_points:
-            if "delta-rs" not in engines:  # its lakehouse is the crash points' reference
-                hostile_round(spark, "delta-rs", work, inputs)
-            crashes = crash_round(spark, work, inputs)
-    points = crashes["points"]
+            # Each engine's hostile round is its crash points' uninterrupted reference.
+            for engine in engines:
+                points += crash_round(spark, engine, work, inputs)["points"]
     figures: dict[str, Any] = {
         "benchmark": "faults",
         "engines": engines,

@@ -2,10 +2,9 @@
 quarantine MERGE), then a re-run: the tables must equal an uninterrupted run's, row by row
 (issue 14).
 
-On delta-rs only: each point costs a Spark process of its own, and the healing is the stages'
-(incremental writes, flags and duplicate groups recomputed over the whole table), not the
-engine's; a commit is atomic in both engines (one log entry). The hostile inputs are the ones
-of test_ingest_faults, read in image batches of 4 so a run makes several image commits.
+On both Delta engines (the during-commit points on delta-rs only: crashes.crash_points_for).
+The hostile inputs are the ones of test_ingest_faults, read in image batches of 4 so a run makes
+several image commits.
 """
 
 from __future__ import annotations
@@ -15,8 +14,8 @@ import signal
 
 import pytest
 from tests.faults.crashes import (
-    CRASH_POINTS,
     TABLES,
+    crash_points_for,
     differences,
     run_killed,
     snapshot,
@@ -32,8 +31,9 @@ from tests.faults.hostile import (
 
 from catalog_classifier.storage.lakehouse import Lakehouse
 
+ENGINES = ("delta-rs", "delta-spark")
+
 SETTINGS = [
-    "delta_engine=delta-rs",
     f"ingest.csv_max_chars_per_column={MAX_CHARS}",
     "ingest.image_batch_files=4",
     "spark.master=local[2]",
@@ -42,8 +42,9 @@ SETTINGS = [
 ]
 
 
-def job_args(lakehouse: str, job: str, inputs) -> list[str]:  # noqa: ANN001
-    args = ["--lakehouse", lakehouse, *[a for s in SETTINGS for a in ("--set", s)]]
+def job_args(lakehouse: str, job: str, inputs, engine: str) -> list[str]:  # noqa: ANN001
+    settings = [f"delta_engine={engine}", *SETTINGS]
+    args = ["--lakehouse", lakehouse, *[a for s in settings for a in ("--set", s)]]
     if job == "ingest":
         args += [a for p in inputs.listings for a in ("--listings", p)]
         args += [a for p in inputs.labels for a in ("--labels", p)]
@@ -60,42 +61,54 @@ def run_in_process(job: str, args: list[str]) -> None:
 
 @pytest.fixture(scope="module")
 def uninterrupted(spark, tmp_path_factory):
-    """The hostile inputs, ingested then featured without a crash: the reference."""
-    work = tmp_path_factory.mktemp("crash")
-    inputs = write_hostile_inputs(work / "in")
-    root = str(work / "reference")
-    run_in_process("ingest", job_args(root, "ingest", inputs))
-    shutil.copytree(root, work / "ingested")  # where the features' crash points start from
-    run_in_process("features", job_args(root, "features", inputs))
-    lakehouse = Lakehouse(spark, root, "delta-rs")
-    return work, inputs, snapshot(lakehouse, TABLES), lakehouse
+    """Per engine (made when first asked for): the hostile inputs ingested then featured
+    without a crash, the reference."""
+    made = {}
+
+    def reference(engine: str):  # noqa: ANN202
+        if engine not in made:
+            work = tmp_path_factory.mktemp(f"crash_{engine}")
+            inputs = write_hostile_inputs(work / "in")
+            root = str(work / "reference")
+            run_in_process("ingest", job_args(root, "ingest", inputs, engine))
+            shutil.copytree(root, work / "ingested")  # where the features' crash points start
+            run_in_process("features", job_args(root, "features", inputs, engine))
+            lakehouse = Lakehouse(spark, root, engine)
+            made[engine] = work, inputs, snapshot(lakehouse, TABLES), lakehouse
+        return made[engine]
+
+    return reference
 
 
-def test_the_uninterrupted_run_meets_every_hostile_case_through_features(uninterrupted):
-    _, inputs, reference, lakehouse = uninterrupted
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_uninterrupted_run_meets_every_hostile_case_through_features(uninterrupted, engine):
+    _, inputs, reference, lakehouse = uninterrupted(engine)
     landed = landed_from(lakehouse, with_features=True)
     assert [c.name for c in hostile_cases(inputs.expected) if not c.holds(landed)] == []
     assert silent_corruptions(landed, inputs.expected) == []
     # Features again with nothing new: nothing written, not even a staging folder.
     written = written_state(lakehouse.root)
-    run_in_process("features", job_args(lakehouse.root, "features", inputs))
+    run_in_process("features", job_args(lakehouse.root, "features", inputs, engine))
     assert written_state(lakehouse.root) == written
     assert snapshot(lakehouse, TABLES) == reference
 
 
-@pytest.mark.parametrize("crash", CRASH_POINTS, ids=[c.point for c in CRASH_POINTS])
-def test_a_run_killed_at_a_crash_point_heals_on_the_next_run(spark, uninterrupted, crash):
-    work, inputs, reference, _ = uninterrupted
+CASES = [(engine, crash) for engine in ENGINES for crash in crash_points_for(engine)]
+
+
+@pytest.mark.parametrize(("engine", "crash"), CASES, ids=[f"{e}-{c.point}" for e, c in CASES])
+def test_a_run_killed_at_a_crash_point_heals_on_the_next_run(spark, uninterrupted, engine, crash):
+    work, inputs, reference, _ = uninterrupted(engine)
     root = str(work / crash.point.replace(":", "_").replace("#", "_").replace(".", "_"))
     if crash.job == "features":
         shutil.copytree(work / "ingested", root)
-    status = run_killed(crash.job, job_args(root, crash.job, inputs), crash.point)
+    status = run_killed(crash.job, job_args(root, crash.job, inputs, engine), crash.point)
     assert status == -signal.SIGKILL, f"{crash.point} was not reached (exit {status})"
-    lakehouse = Lakehouse(spark, root, "delta-rs")
+    lakehouse = Lakehouse(spark, root, engine)
     # The kill left the tables short of the reference (else the point tests nothing).
     assert differences(snapshot(lakehouse, TABLES), reference) != []
     # The next run (the nightly's) completes the work; the features after a killed ingest.
-    run_in_process(crash.job, job_args(root, crash.job, inputs))
+    run_in_process(crash.job, job_args(root, crash.job, inputs, engine))
     if crash.job == "ingest":
-        run_in_process("features", job_args(root, "features", inputs))
+        run_in_process("features", job_args(root, "features", inputs, engine))
     assert differences(snapshot(lakehouse, TABLES), reference) == []
