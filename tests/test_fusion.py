@@ -10,6 +10,7 @@ from catalog_classifier.models.fusion import (
     fit_fusion,
     fit_loglinear,
     fit_vote,
+    fuse_batch,
     loglinear_pool,
     reliability_curve,
     review_threshold,
@@ -71,6 +72,35 @@ def test_a_listing_without_image_gets_exactly_the_text_members_fusion(members):
     scrambled = dict(probs, image=np.roll(probs["image"], 1, axis=1))
     again, _ = model.predict(scrambled, available)
     np.testing.assert_allclose(again[no_image], fused[no_image])
+
+
+class _Fixed:
+    """A batch predictor giving stored probabilities for the batch's row positions."""
+
+    def __init__(self, probs: np.ndarray, available: np.ndarray) -> None:
+        self.probs, self.available = probs, available
+
+    def predict(self, batch, n_classes):
+        rows = batch["row"].to_numpy()
+        return self.probs[rows], self.available[rows]
+
+
+def test_fuse_batch_is_the_members_then_the_fusion_and_times_each(members):
+    import pandas as pd
+
+    labels, probs, available = members
+    model = fit_fusion(probs, available, labels, K, MODALITIES, method="vote")
+    predictors = {m: _Fixed(probs[m], available[m]) for m in probs}
+    batch = pd.DataFrame({"row": np.arange(100, 300)})
+    seconds: dict[str, float] = {}
+    scored = fuse_batch(batch, predictors, model, K, seconds)
+    expected, used = model.predict(
+        {m: p[100:300] for m, p in probs.items()}, {m: a[100:300] for m, a in available.items()}
+    )
+    np.testing.assert_allclose(scored.fused, expected)
+    assert list(scored.used) == list(used)
+    assert set(scored.probs) == set(scored.available) == set(probs)
+    assert set(seconds) == {*probs, "fusion"} and all(s >= 0 for s in seconds.values())
 
 
 def test_empty_text_uses_the_image_alone_and_no_modality_is_uniform(members):

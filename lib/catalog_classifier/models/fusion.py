@@ -27,16 +27,20 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 from sklearn.metrics import precision_recall_curve
 
 from catalog_classifier.models.calibration import fit_temperature, tempered
 from catalog_classifier.models.metrics import weighted_f1
+
+if TYPE_CHECKING:  # a batch is a pandas frame; this module needs no pandas at run time
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -252,6 +256,47 @@ class FusionModel:
         payload = json.loads((Path(folder) / FUSION_FILE).read_text(encoding="utf-8"))
         groups = {k: GroupFusion(**v) for k, v in payload.pop("groups").items()}
         return cls(groups=groups, **payload)
+
+
+class MemberBatchPredictor(Protocol):
+    """What :func:`fuse_batch` calls per member (``models.member.BatchPredictor`` is one)."""
+
+    def predict(self, batch: pd.DataFrame, n_classes: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@dataclass
+class FusedBatch:
+    """One batch fused: the fused probabilities, the group used per row, each member's."""
+
+    fused: np.ndarray
+    used: np.ndarray
+    probs: dict[str, np.ndarray]
+    available: dict[str, np.ndarray]
+
+
+def fuse_batch(
+    batch: pd.DataFrame,
+    predictors: Mapping[str, MemberBatchPredictor],
+    fusion: FusionModel,
+    n_classes: int,
+    seconds: MutableMapping[str, float] | None = None,
+) -> FusedBatch:
+    """The fused scorer's work on one pandas batch of scoring inputs: each member's batch
+    predictor, then the fusion. Pure (no Spark, no Delta), so the scoring UDF and the GPU
+    check (benchmarks/gpu_check.py) run the same code; ``seconds`` (when given) accumulates
+    each member's and the fusion's (``fusion``) wall time."""
+    probs: dict[str, np.ndarray] = {}
+    available: dict[str, np.ndarray] = {}
+    for name, predictor in predictors.items():
+        started = time.perf_counter()
+        probs[name], available[name] = predictor.predict(batch, n_classes)
+        if seconds is not None:
+            seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - started
+    started = time.perf_counter()
+    fused, used = fusion.predict(probs, available)
+    if seconds is not None:
+        seconds["fusion"] = seconds.get("fusion", 0.0) + time.perf_counter() - started
+    return FusedBatch(fused, used, probs, available)
 
 
 def group_order(groups: Mapping[str, GroupFusion]) -> dict[str, GroupFusion]:

@@ -41,7 +41,7 @@ from pyspark.sql import functions as F
 from catalog_classifier.config import Config
 from catalog_classifier.crashpoints import crash_point
 from catalog_classifier.logs import worker_logger
-from catalog_classifier.models.fusion import FusionModel
+from catalog_classifier.models.fusion import FusionModel, fuse_batch
 from catalog_classifier.models.member import SCORING_KEY_COLUMNS, BatchPredictor, FittedMember
 from catalog_classifier.models.members import FUSION, get_member, member_names
 from catalog_classifier.storage.incremental import missing_rows
@@ -207,13 +207,8 @@ class FusedScorer:
             )
 
     def score_batch(self, batch: pd.DataFrame, fusion: FusionModel) -> pd.DataFrame:
-        k = len(self.models.label_codes)
-        probs: dict[str, np.ndarray] = {}
-        available: dict[str, np.ndarray] = {}
-        for name, predictor in self.predictors.items():
-            probs[name], available[name] = predictor.predict(batch, k)
-        fused, used = fusion.predict(probs, available)
-        return self.rows(batch, fused, used, probs, available)
+        scored = fuse_batch(batch, self.predictors, fusion, len(self.models.label_codes))
+        return self.rows(batch, scored.fused, scored.used, scored.probs, scored.available)
 
     def rows(
         self,
