@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -475,6 +475,20 @@ def with_image(members: MemberPredictions, modalities: Mapping[str, str]) -> np.
         if modalities.get(member) == "image":
             mask |= np.asarray(available, bool)
     return mask
+
+
+def without_members(
+    available: Mapping[str, np.ndarray], dropped: Collection[str]
+) -> dict[str, np.ndarray]:
+    """``available`` with the ``dropped`` members absent from every row.
+
+    ``FusionModel.predict`` given this fuses each listing from the group of its other members,
+    the same fitted combiner a listing lacking the dropped members gets: the fusion without
+    them, with no refit (what the evaluation page compares to measure a member's share)."""
+    return {
+        member: np.zeros(len(mask), bool) if member in dropped else np.asarray(mask, bool)
+        for member, mask in available.items()
+    }
 
 
 def evaluate_groups(
