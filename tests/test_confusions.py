@@ -81,6 +81,11 @@ def test_the_most_frequent_pairs_then_the_watched_ones_even_at_zero():
         (2705, 10, 0),
     ]
     assert confusion_pairs(np.eye(4, dtype=int), CODES, {}, top=5).empty
+    assert "count_without_image" not in every
+    # Beside each pair, its count when the model drops its image members.
+    without = CONFUSION + np.array([[0, 0, 0, 0], [0, -4, 4, 0], [0, 0, 0, 0], [1, 0, 0, -1]])
+    compared = confusion_pairs(CONFUSION, CODES, {}, top=2, watched=WATCHED, without_image=without)
+    assert compared["count_without_image"].tolist() == [7, 1, 1]
 
 
 def test_what_the_image_members_fix_and_break_on_the_listings_with_an_image():

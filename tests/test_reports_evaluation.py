@@ -69,6 +69,7 @@ def test_a_model_section_escapes_names_and_reads_the_weakest_category():
     assert "<tr class='watched'><td>★ 50 Magazines &amp; co</td><td>10 Livres" in html
     assert "<td>0</td><td>0.0%</td>" in html and "★ a watched pair" in html
     assert "<details><summary>Per-category" in html and " F1</th>" not in html
+    assert "without the image model" not in html
     # worst first in the per-category table
     assert html.index("<td>0.13</td>") < html.index("<td>0.50</td>") < html.index("<td>0.85</td>")
     assert "Most confident mistakes" not in html
@@ -76,8 +77,10 @@ def test_a_model_section_escapes_names_and_reads_the_weakest_category():
 
 def test_the_fused_models_per_class_report_shows_each_members_f1_open():
     per_class = _Evaluation().per_class.assign(f1_tfidf=[0.8, np.nan, 0.4], f1_image=0.25)
-    unwatched = PAIRS.assign(watched=False)
+    unwatched = PAIRS.assign(watched=False, count_without_image=5)
     html = page.model_section(_Evaluation(), Path("c.png"), unwatched, per_class=per_class)
+    assert "<th>listings without the image model</th></tr>" in html
+    assert "<td>3</td><td>75.0%</td><td>5</td></tr>" in html
     assert "<details open><summary>Per-category" in html
     assert "<th>support</th><th>tfidf F1</th><th>image F1</th></tr>" in html
     # worst first, a member without a listing of the class shows "-"

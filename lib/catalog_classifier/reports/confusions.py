@@ -77,13 +77,18 @@ def confusion_pairs(
     names: Mapping[int, str],
     top: int,
     watched: Sequence[tuple[int, int]] = (),
+    without_image: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The ``top`` off-diagonal cells of ``confusion`` (rows: true class, columns: predicted,
     in ``codes`` order) with the most listings, then each ``watched`` (true code, predicted
     code) pair not among them, even at 0 listings, so a known weak pair is followed from run to
     run. Columns: ``true, true_name, predicted, predicted_name, count, share_of_true`` (the
     share of the true class's listings), ``watched``. Watched pairs of a code outside ``codes``
-    are left out."""
+    are left out.
+
+    ``without_image``: the confusion matrix of the same model without its image members; its
+    count of each pair is added as ``count_without_image`` (which pairs the image resolves).
+    """
     matrix = np.asarray(confusion).copy()
     np.fill_diagonal(matrix, 0)
     totals = np.asarray(confusion).sum(1)
@@ -98,7 +103,7 @@ def confusion_pairs(
         for t, p in watched
         if t in index and p in index and (index[t], index[p]) not in chosen
     ]
-    return pd.DataFrame(
+    pairs = pd.DataFrame(
         {
             "true": [codes[i] for i, _ in chosen],
             "true_name": [names.get(codes[i], "") for i, _ in chosen],
@@ -120,6 +125,9 @@ def confusion_pairs(
             "watched",
         ],
     )
+    if without_image is not None:
+        pairs["count_without_image"] = [int(without_image[i, j]) for i, j in chosen]
+    return pairs
 
 
 @dataclass(frozen=True)

@@ -249,8 +249,9 @@ def model_section(
     per_class: pd.DataFrame | None = None,
 ) -> Markup:
     """One model's section: scores, confusion matrix, most confused ``pairs`` (as
-    ``reports.confusions.confusion_pairs`` gives them, watched ones marked), per-category
-    table, and the optional examples and Grad-CAM fragments.
+    ``reports.confusions.confusion_pairs`` gives them, watched ones marked, with the count
+    without the image members when they have it), per-category table, and the optional
+    examples and Grad-CAM fragments.
 
     ``per_class`` replaces the evaluation's per-category report: one with members' F1 columns
     (``reports.confusions.with_member_f1``) shows them beside the model's, open on the page.
@@ -281,6 +282,7 @@ def model_section(
         worst=per_class.iloc[0] if len(per_class) else None,
         figure=figure.name,
         pairs=pairs.to_dict("records"),
+        without_image="count_without_image" in pairs,
         per_class=rows,
         members=members,
         examples=examples,

@@ -117,8 +117,11 @@ def evaluate_predictions(
     )
 
 
-def most_confused_pairs(evaluation: Evaluation, config: Config) -> pd.DataFrame:
-    """The evaluation's most frequent confusions, and the conf's watched pairs."""
+def most_confused_pairs(
+    evaluation: Evaluation, config: Config, without_image: np.ndarray | None = None
+) -> pd.DataFrame:
+    """The evaluation's most frequent confusions and the conf's watched pairs; with each pair's
+    count in ``without_image`` too (the confusion matrix without the image members)."""
     settings = config.evaluation
     return confusion_pairs(
         evaluation.confusion,
@@ -126,6 +129,7 @@ def most_confused_pairs(evaluation: Evaluation, config: Config) -> pd.DataFrame:
         config.category_names,
         settings.confused_pairs,
         settings.watched_pairs,
+        without_image,
     )
 
 
@@ -480,7 +484,9 @@ def fusion_report(
         labels, fused, without_image, has_image, evaluation.codes, config.category_names
     )
     evaluation.metrics.update(contribution.metrics())
-    pairs = most_confused_pairs(evaluation, config)
+    classes = list(range(len(evaluation.codes)))
+    confusion = confusion_matrix(labels, without_image.argmax(1), labels=classes)
+    pairs = most_confused_pairs(evaluation, config, confusion)
     section = model_section(evaluation, figure, pairs, per_class=per_class)
     added = image_contribution_section(contribution, image_members(members.probs))
     return section + against_members + added
