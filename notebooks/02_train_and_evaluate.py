@@ -113,7 +113,7 @@ nb.show_image(
     evaluation_dir / "figures" / f"confusion_{best.model}.png",
     f"Normalised confusion matrix of {best.model} on {nb.params['split']}",
 )
-nb.show(pd.DataFrame(most_confused_pairs(best, names)), "Most confused pairs")
+nb.show(most_confused_pairs(best, config), "Most confused pairs (and the watched ones)")
 
 # COMMAND ----------
 

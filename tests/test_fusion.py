@@ -15,6 +15,7 @@ from catalog_classifier.models.fusion import (
     reliability_curve,
     review_threshold,
     weighted_f1,
+    without_members,
 )
 
 K = 4
@@ -101,6 +102,22 @@ def test_fuse_batch_is_the_members_then_the_fusion_and_times_each(members):
     assert list(scored.used) == list(used)
     assert set(scored.probs) == set(scored.available) == set(probs)
     assert set(seconds) == {*probs, "fusion"} and all(s >= 0 for s in seconds.values())
+
+
+def test_without_a_member_each_listing_gets_the_group_of_the_others(members):
+    labels, probs, available = members
+    model = fit_fusion(probs, available, labels, K, MODALITIES)
+    fused, _ = model.predict(probs, available)
+    ablated, used = model.predict(probs, without_members(available, ["image"]))
+    text = available["text"]
+    # The text members' combiner on every listing with a text, the image one's nowhere.
+    assert set(used[text]) == {"tfidf+text"} and set(used[~text]) == {"none"}
+    text_only = model.groups["tfidf+text"].predict([probs["tfidf"], probs["text"]], K)
+    np.testing.assert_allclose(ablated[text], text_only[text])
+    # Listings without an image: the image member had no vote, so nothing changes.
+    no_image = ~available["image"]
+    np.testing.assert_allclose(ablated[no_image], fused[no_image])
+    assert available["image"].any()  # the caller's masks are left as they were
 
 
 def test_empty_text_uses_the_image_alone_and_no_modality_is_uniform(members):

@@ -4,6 +4,7 @@ checked in test_train.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from catalog_classifier.reports import evaluation as page
+from catalog_classifier.reports.confusions import ImageContribution, confusion_pairs
 from catalog_classifier.reports.rendering import environment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,16 +53,7 @@ class _Evaluation:
         return float(np.std(self.fold_scores)) if self.fold_scores else None
 
 
-PAIRS = [
-    {
-        "true": 40,
-        "true_name": NAMES[40],
-        "predicted": 10,
-        "predicted_name": NAMES[10],
-        "count": 3,
-        "share_of_true": 0.75,
-    }
-]
+PAIRS = confusion_pairs(_Evaluation().confusion, [10, 40, 50], NAMES, top=1, watched=[(50, 10)])
 
 
 def test_a_model_section_escapes_names_and_reads_the_weakest_category():
@@ -71,15 +64,77 @@ def test_a_model_section_escapes_names_and_reads_the_weakest_category():
     assert "<b>Weighted F1 0.6123</b>" in html
     assert "the weakest category is 40 Jeux &lt;script&gt;" in html and "(F1 0.13)" in html
     assert "<img src='figures/confusion_tfidf.png' width='900'>" in html
-    assert "<td>75%</td>" in html
+    assert "<td>75.0%</td>" in html
+    # The watched pair 50 -> 10 is listed and marked at 0 listings; no member columns here.
+    assert "<tr class='watched'><td>★ 50 Magazines &amp; co</td><td>10 Livres" in html
+    assert "<td>0</td><td>0.0%</td>" in html and "★ a watched pair" in html
+    assert "<details><summary>Per-category" in html and " F1</th>" not in html
+    assert "without the image model" not in html
     # worst first in the per-category table
     assert html.index("<td>0.13</td>") < html.index("<td>0.50</td>") < html.index("<td>0.85</td>")
     assert "Most confident mistakes" not in html
 
 
+def test_the_fused_models_per_class_report_shows_each_members_f1_open():
+    per_class = _Evaluation().per_class.assign(f1_tfidf=[0.8, np.nan, 0.4], f1_image=0.25)
+    unwatched = PAIRS.assign(watched=False, count_without_image=5)
+    html = page.model_section(_Evaluation(), Path("c.png"), unwatched, per_class=per_class)
+    assert "<th>listings without the image model</th></tr>" in html
+    assert "<td>3</td><td>75.0%</td><td>5</td></tr>" in html
+    assert "<details open><summary>Per-category" in html
+    assert "<th>support</th><th>tfidf F1</th><th>image F1</th></tr>" in html
+    # worst first, a member without a listing of the class shows "-"
+    assert "<td>0.13</td><td>4</td><td>-</td><td>0.25</td></tr>" in html
+    assert html.index("<td>0.13</td>") < html.index("<td>0.85</td><td>5</td><td>0.80</td>")
+    assert "watched" not in html
+
+
+CONTRIBUTION = ImageContribution(
+    with_image_rows=40,
+    weighted_f1_with=0.81234,
+    weighted_f1_without=0.75,
+    fixed=5,
+    broken=2,
+    without_image_rows=12,
+    without_image_changed=0,
+    by_class=pd.DataFrame(
+        {
+            "prdtypecode": [40, 10],
+            "category": [NAMES[40], NAMES[10]],
+            "listings": [10, 30],
+            "fixed": [4, 1],
+            "broken": [0, 2],
+            "net": [4, -1],
+        }
+    ),
+)
+
+
+def test_the_image_contribution_section():
+    html = page.image_contribution_section(CONTRIBUTION, ["image"])
+    assert "<h3>What the image model adds</h3>" in html
+    assert "<th>fusion without image</th>" in html
+    assert (
+        "<tr><td>40</td><td>0.8123</td><td>0.7500</td><td>+0.0623</td><td>5</td><td>2</td></tr>"
+        in html
+    )
+    assert "(net +3 listings)" in html
+    assert "<td>40</td><td>Jeux &lt;script&gt;alert(1)&lt;/script&gt;</td><td>10</td>" in html
+    assert "<td>-1</td></tr>" in html and "(2 categories, most helped first)" in html
+    assert "On the 12 listings without an image the image model does not vote" in html
+    changed = dataclasses.replace(CONTRIBUTION, without_image_changed=3)
+    flagged = page.image_contribution_section(changed, ["image"])
+    assert "<b>On 3 of the 12 listings without an" in flagged and "does not vote" not in flagged
+    empty = dataclasses.replace(
+        CONTRIBUTION, with_image_rows=0, without_image_rows=0, by_class=CONTRIBUTION.by_class[:0]
+    )
+    html = page.image_contribution_section(empty, [])
+    assert "No listing here has an image member" in html and "<table>" not in html
+
+
 def test_cross_validated_scores_show_their_spread_over_the_folds():
     evaluation = _Evaluation(split="cv3", version=None, fold_scores=[0.5, 0.6, 0.7])
-    html = page.model_section(evaluation, Path("figures/c.png"), [])
+    html = page.model_section(evaluation, Path("figures/c.png"), PAIRS[:0])
     assert "(version -)" in html
     assert " ± 0.0816 over 3 folds (0.500, 0.600, 0.700)" in html
 
@@ -87,6 +142,7 @@ def test_cross_validated_scores_show_their_spread_over_the_folds():
 def test_rendered_fragments_nest_unescaped_and_plain_strings_do_not(tmp_path):
     examples = Markup("<table><tr><td>mistake</td></tr></table>")
     section = page.model_section(_Evaluation(), Path("figures/c.png"), PAIRS, examples)
+    section += page.image_contribution_section(CONTRIBUTION, ["image"])
     assert "<h3>Most confident mistakes</h3><table><tr><td>mistake</td>" in section
     path = page.write_page(
         tmp_path, "Evaluation <on> test", [_Evaluation()], [section, "<i>plain</i>"], "run-1"
@@ -95,6 +151,7 @@ def test_rendered_fragments_nest_unescaped_and_plain_strings_do_not(tmp_path):
     assert path == tmp_path / "index.html"
     assert "<title>Evaluation &lt;on&gt; test</title>" in written
     assert "<h3>Most confident mistakes</h3><table>" in written
+    assert "★ 50 Magazines" in written and "What the image model adds" in written
     assert "&lt;i&gt;plain&lt;/i&gt;" in written  # a str is not trusted HTML
     assert "<td>tfidf</td><td>3</td><td>12</td>" in written
     assert "border-collapse:collapse" in written  # the style sheet is inlined

@@ -92,6 +92,11 @@ def test_evaluate_writes_gold_rows_and_a_page_with_figures(trained, small_config
         assert f"figures/confusion_{model}.png" in page
     assert "Most confused pairs" in page and "Most confident mistakes" in page
     assert "Grad-CAM" in page and "Fusion against its members" in page
+    # The fused model's per-class report beside its members' F1, and the image model's share.
+    assert "<th>tfidf F1</th><th>text F1</th><th>image F1</th>" in page
+    assert "What the image model adds" in page
+    fused = summary.evaluations[-1].metrics
+    assert fused["image_contribution_without_image_changed"] == 0
     assert (tmp_path / "evaluation" / "figures" / "reliability_fusion.png").stat().st_size > 0
     assert len(list((tmp_path / "evaluation" / "figures").glob("gradcam_*.png"))) >= 1
 
@@ -111,6 +116,9 @@ def test_cross_validation_scores_every_listing_once(trained, small_config, tmp_p
     assert fused.metrics["with_image_rows"] + fused.metrics["without_image_rows"] == labelled
     assert 0 <= fused.metrics["expected_calibration_error"] <= 1
     assert (tmp_path / "cv" / "figures" / "reliability_cv_fusion.png").is_file()
+    # Each fold's fusion without the image member: listings without an image never change.
+    assert fused.metrics["image_contribution_without_image_changed"] == 0
+    assert "What the image model adds" in summary.html_path.read_text(encoding="utf-8")
     gold = lakehouse.read(GOLD_EVALUATIONS).filter(F.col("split") == "cv3").count()
     assert gold == 3
 

@@ -28,7 +28,7 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Collection, Mapping, MutableMapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -520,6 +520,20 @@ def with_image(members: MemberPredictions, modalities: Mapping[str, str]) -> np.
         if modalities.get(member) == "image":
             mask |= np.asarray(available, bool)
     return mask
+
+
+def without_members(
+    available: Mapping[str, np.ndarray], dropped: Collection[str]
+) -> dict[str, np.ndarray]:
+    """``available`` with the ``dropped`` members absent from every row.
+
+    ``FusionModel.predict`` given this fuses each listing from the group of its other members,
+    the same fitted combiner a listing lacking the dropped members gets: the fusion without
+    them, with no refit (what the evaluation page compares to measure a member's share)."""
+    return {
+        member: np.zeros(len(mask), bool) if member in dropped else np.asarray(mask, bool)
+        for member, mask in available.items()
+    }
 
 
 def evaluate_groups(

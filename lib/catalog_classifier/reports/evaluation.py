@@ -26,6 +26,7 @@ from markupsafe import Markup  # noqa: E402
 
 from catalog_classifier.config import Config  # noqa: E402
 from catalog_classifier.models.fusion import reliability_curve  # noqa: E402
+from catalog_classifier.reports.confusions import ImageContribution  # noqa: E402
 from catalog_classifier.reports.rendering import macro, render, save_figure  # noqa: E402
 from catalog_classifier.storage.lakehouse import Lakehouse  # noqa: E402
 from catalog_classifier.storage.tables import (  # noqa: E402
@@ -242,14 +243,32 @@ def gradcam_section(
 def model_section(
     evaluation: EvaluationResult,
     figure: Path,
-    pairs: Sequence[Mapping[str, Any]],
+    pairs: pd.DataFrame,
     examples: Markup | None = None,
     gradcams: Markup | None = None,
+    per_class: pd.DataFrame | None = None,
 ) -> Markup:
     """One model's section: scores, confusion matrix, most confused ``pairs`` (as
-    ``stages.evaluate.most_confused_pairs`` gives them), per-category table, and the optional
-    examples and Grad-CAM fragments."""
-    per_class = evaluation.per_class.sort_values("f1")
+    ``reports.confusions.confusion_pairs`` gives them, watched ones marked, with the count
+    without the image members when they have it), per-category table, and the optional
+    examples and Grad-CAM fragments.
+
+    ``per_class`` replaces the evaluation's per-category report: one with members' F1 columns
+    (``reports.confusions.with_member_f1``) shows them beside the model's, open on the page.
+    """
+    per_class = (evaluation.per_class if per_class is None else per_class).sort_values(
+        "f1", kind="stable"
+    )
+    members = [c.removeprefix("f1_") for c in per_class.columns if c.startswith("f1_")]
+    rows = [
+        {
+            **row,
+            "member_f1": [
+                "-" if pd.isna(row[f"f1_{m}"]) else format(row[f"f1_{m}"], ".2f") for m in members
+            ],
+        }
+        for row in per_class.to_dict("records")
+    ]
     spread = (
         f" ± {evaluation.weighted_f1_std:.4f} over {len(evaluation.fold_scores)} folds "
         f"({', '.join(f'{s:.3f}' for s in evaluation.fold_scores)})"
@@ -262,8 +281,10 @@ def model_section(
         spread=spread,
         worst=per_class.iloc[0] if len(per_class) else None,
         figure=figure.name,
-        pairs=pairs,
-        per_class=list(per_class.itertuples()),
+        pairs=pairs.to_dict("records"),
+        without_image="count_without_image" in pairs,
+        per_class=rows,
+        members=members,
         examples=examples,
         gradcams=gradcams,
     )
@@ -297,6 +318,16 @@ def fusion_section(
         note=note,
         reliability=reliability.name,
         ece=ece,
+    )
+
+
+def image_contribution_section(contribution: ImageContribution, members: Sequence[str]) -> Markup:
+    """What the image ``members`` add to the fusion (:func:`reports.confusions.image_contribution`):
+    weighted F1 with and without them on the listings with an image, the listings they fix and
+    break (per true category too), and that the listings without an image do not change."""
+    by_class = contribution.by_class.to_dict("records")
+    return render(
+        "evaluation/image_contribution.html", c=contribution, members=members, by_class=by_class
     )
 
 

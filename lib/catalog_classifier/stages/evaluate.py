@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,18 +25,25 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 from pyspark.sql import functions as F
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+from sklearn.metrics import confusion_matrix
 
 from catalog_classifier.config import Config, FusionConfig
 from catalog_classifier.features.splits import run_splits
 from catalog_classifier.models import fusion
 from catalog_classifier.models.members import FUSION, get_member, member_names, modalities
 from catalog_classifier.models.metrics import classification_metrics, weighted_f1
+from catalog_classifier.reports.confusions import (
+    confusion_pairs,
+    image_contribution,
+    per_class_report,
+    with_member_f1,
+)
 from catalog_classifier.reports.evaluation import (
     fusion_cv_note,
     fusion_note,
     fusion_section,
     gradcam_section,
+    image_contribution_section,
     misclassified_examples,
     model_section,
     plot_confusion,
@@ -103,20 +110,7 @@ def evaluate_predictions(
     labels = [int(v) for v in labels]
     predicted = probabilities.argmax(1).tolist() if len(labels) else []
     metrics = classification_metrics(labels, predicted)
-    present = sorted(set(labels) | set(predicted))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        labels, predicted, labels=present, zero_division=0
-    )
-    per_class = pd.DataFrame(
-        {
-            "prdtypecode": [codes[i] for i in present],
-            "category": [names.get(codes[i], str(codes[i])) for i in present],
-            "precision": precision,
-            "recall": recall,
-            "f1": f1,
-            "support": support,
-        }
-    )
+    per_class = per_class_report(labels, predicted, codes, names)
     confusion = confusion_matrix(labels, predicted, labels=list(range(len(codes))))
     return Evaluation(
         model, split, version, len(labels), metrics, per_class, confusion, list(codes)
@@ -124,29 +118,19 @@ def evaluate_predictions(
 
 
 def most_confused_pairs(
-    evaluation: Evaluation, names: dict[int, str], top: int = 10
-) -> list[dict[str, Any]]:
-    """The off-diagonal cells with the most listings: (true, predicted, count, share of true)."""
-    matrix = evaluation.confusion.copy()
-    np.fill_diagonal(matrix, 0)
-    totals = evaluation.confusion.sum(1)
-    pairs = []
-    for flat in np.argsort(matrix, axis=None)[::-1][:top]:
-        i, j = np.unravel_index(flat, matrix.shape)
-        if matrix[i, j] == 0:
-            break
-        codes = evaluation.codes
-        pairs.append(
-            {
-                "true": codes[i],
-                "true_name": names.get(codes[i], ""),
-                "predicted": codes[j],
-                "predicted_name": names.get(codes[j], ""),
-                "count": int(matrix[i, j]),
-                "share_of_true": float(matrix[i, j] / totals[i]) if totals[i] else 0.0,
-            }
-        )
-    return pairs
+    evaluation: Evaluation, config: Config, without_image: np.ndarray | None = None
+) -> pd.DataFrame:
+    """The evaluation's most frequent confusions and the conf's watched pairs; with each pair's
+    count in ``without_image`` too (the confusion matrix without the image members)."""
+    settings = config.evaluation
+    return confusion_pairs(
+        evaluation.confusion,
+        evaluation.codes,
+        config.category_names,
+        settings.confused_pairs,
+        settings.watched_pairs,
+        without_image,
+    )
 
 
 def evaluation_row(
@@ -264,7 +248,7 @@ def run_evaluate(
             if member.modality == "image" and (registered.folder / "backbone.json").exists()
             else None
         )
-        pairs = most_confused_pairs(evaluation, names, config.evaluation.confused_pairs)
+        pairs = most_confused_pairs(evaluation, config)
         sections.append(model_section(evaluation, figure, pairs, examples, gradcams))
         shutil.rmtree(registered.folder.parent, ignore_errors=True)
     if FUSION in requested and registry.latest_version(FUSION) is not None:
@@ -359,8 +343,7 @@ def run_cross_validation(
         evaluations.append(evaluation)
         gold.append(evaluation_row(evaluation, run_id, versions, at))
         figure = plot_confusion(evaluation, names, out / "figures" / f"confusion_cv_{model}.png")
-        pairs = most_confused_pairs(evaluation, names, config.evaluation.confused_pairs)
-        sections.append(model_section(evaluation, figure, pairs))
+        sections.append(model_section(evaluation, figure, most_confused_pairs(evaluation, config)))
     if FUSION in requested and out_of_fold:
         evaluation, section = cross_validate_fusion(config, out_of_fold, k, out)
         evaluations.append(evaluation)
@@ -467,10 +450,46 @@ def evaluate_fusion(
         config.train.fusion.review_precision,
         evaluation.metrics,
     )
-    pairs = most_confused_pairs(evaluation, names, config.evaluation.confused_pairs)
-    section = model_section(evaluation, figure, pairs)
-    section += fusion_section(groups, reliability, ece, note, list(members.probs))
+    without_image, _ = model.predict(
+        members.probs, fusion.without_members(members.available, image_members(members.probs))
+    )
+    against = fusion_section(groups, reliability, ece, note, list(members.probs))
+    section = fusion_report(config, evaluation, members, fused, without_image, figure, against)
     return evaluation, section
+
+
+def image_members(names: Iterable[str]) -> list[str]:
+    """The image members among ``names``."""
+    kinds = modalities()
+    return [m for m in names if kinds[m] == "image"]
+
+
+def fusion_report(
+    config: Config,
+    evaluation: Evaluation,
+    members: fusion.MemberPredictions,
+    fused: np.ndarray,
+    without_image: np.ndarray,
+    figure: Path,
+    against_members: Markup,
+) -> Markup:
+    """The fused model's section: its scores, confusion pairs and per-class report beside each
+    member's F1, ``against_members`` (the :func:`fusion_section`), then what the image members
+    add on the listings with an image (``without_image``: the same fusion without them)."""
+    labels = members.labels
+    predictions = {m: (p.argmax(1), members.available[m]) for m, p in members.probs.items()}
+    per_class = with_member_f1(evaluation.per_class, labels, predictions, evaluation.codes)
+    has_image = fusion.with_image(members, modalities())
+    contribution = image_contribution(
+        labels, fused, without_image, has_image, evaluation.codes, config.category_names
+    )
+    evaluation.metrics.update(contribution.metrics())
+    classes = list(range(len(evaluation.codes)))
+    confusion = confusion_matrix(labels, without_image.argmax(1), labels=classes)
+    pairs = most_confused_pairs(evaluation, config, confusion)
+    section = model_section(evaluation, figure, pairs, per_class=per_class)
+    added = image_contribution_section(contribution, image_members(members.probs))
+    return section + against_members + added
 
 
 def cross_validate_fusion(
@@ -502,6 +521,9 @@ def cross_validate_fusion(
         probs[member], available[member] = matrix, mask
     fused = np.zeros((n, n_classes))
     used = np.full(n, "none", dtype=object)
+    without_image = np.zeros((n, n_classes))
+    dropped = image_members(probs)
+
     def fit_fold(fold: int, settings: FusionConfig) -> tuple[fusion.FusionModel, np.ndarray]:
         """The combiner fit on the other folds, and the rows of ``fold``."""
         train, test = folds != fold, folds == fold
@@ -516,16 +538,19 @@ def cross_validate_fusion(
         )
         return model, test
 
-    def predict(model: fusion.FusionModel, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return model.predict(
-            {m: p[test] for m, p in probs.items()}, {m: a[test] for m, a in available.items()}
-        )
+    def predict(
+        model: fusion.FusionModel, test: np.ndarray, without: Sequence[str] = ()
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``model`` on the rows of ``test``, the members ``without`` taken as absent."""
+        masks = fusion.without_members({m: a[test] for m, a in available.items()}, without)
+        return model.predict({m: p[test] for m, p in probs.items()}, masks)
 
     fold_scores, chosen = [], []
     for fold in range(k):
         model, test = fit_fold(fold, cfg)
         chosen.append(model.method)
         fused[test], used[test] = predict(model, test)
+        without_image[test], _ = predict(model, test, dropped)
         fold_scores.append(weighted_f1(labels[test], fused[test].argmax(1)))
     # Every combiner on the same outer folds, each fixed (what auto chose from is then
     # measured too, not only the inner selection): mean, spread and fold figures.
@@ -590,9 +615,8 @@ def cross_validate_fusion(
     )
     evaluation.metrics["expected_calibration_error"] = ece
     note = fusion_cv_note(chosen, gains)
-    pairs = most_confused_pairs(evaluation, names, config.evaluation.confused_pairs)
-    section = model_section(evaluation, figure, pairs)
-    section += fusion_section(groups, reliability, ece, note, list(probs))
+    against = fusion_section(groups, reliability, ece, note, list(probs))
+    section = fusion_report(config, evaluation, members, fused, without_image, figure, against)
     return evaluation, section
 
 
