@@ -30,6 +30,7 @@ from catalog_classifier.features.imaging import (
     PROBLEM_NOT_JPEG,
     PROBLEM_TRUNCATED,
     open_image,
+    reuse_freed_memory,
     to_8bit_gray,
     unidentified_detail,
     unidentified_problem,
@@ -352,7 +353,11 @@ def image_features_pandas(
     max_pixels: int,
     blank_max_spread: float = DEFAULT_BLANK_MAX_SPREAD,
 ) -> pd.DataFrame:
-    """Bronze image rows (imageid, productid, content, byte_size, sha256, problem) -> features."""
+    """Bronze image rows (imageid, productid, content, byte_size, sha256, problem) -> features.
+
+    Tunes this process's C heap for a run of images first (:func:`reuse_freed_memory`).
+    """
+    reuse_freed_memory()
     rows: list[dict[str, Any]] = []
     for imageid, productid, content, byte_size, sha256, problem in zip(
         images["imageid"],
