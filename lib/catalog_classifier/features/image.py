@@ -223,6 +223,23 @@ def _reduce_like_pillow(pixels: np.ndarray) -> np.ndarray:
     return reduced.astype(np.uint8)
 
 
+# Sides (in pixels) this process has hashed an image of: see _side_seen_before.
+_SIDES_SEEN: set[int] = set()
+
+
+def _side_seen_before(side: int) -> bool:
+    """Whether an image with a side this long was hashed before in this process (and note it).
+
+    The weights of a side take 2 ms (500 pixels) to 12 ms (4,000) to compute, once, then come
+    from a cache: they pay from a size's second image on, not for a size seen once (Pillow
+    reduces those). At most 65,535 lengths (a JPEG's longest side) are kept.
+    """
+    if side in _SIDES_SEEN:
+        return True
+    _SIDES_SEEN.add(side)
+    return False
+
+
 def _pillow_reduces_horizontally_first(width: int, height: int) -> bool:
     """Whether Pillow resizes this image's rows before its columns (the rounding between the
     passes makes the order matter). Pillow 13 runs the vertical pass first when the height
@@ -237,9 +254,9 @@ def perceptual_hash(gray_image: Image.Image, pixels: np.ndarray | None = None) -
     The hash needs the Lanczos reduction of the full-size gray image: a reduced JPEG decode
     (``draft``) gives other pixels, and other hashes for 28 of the 600 real photos at 1/2 scale
     (56 at 1/4, 483 at 1/8); stored hashes must stay comparable with new ones. Images larger
-    than 32x32 both ways, of a moderate size and reduced rows first by every Pillow version are
-    reduced by :func:`_reduce_like_pillow` (``pixels``: the gray pixels as float64, if at hand),
-    any other by Pillow.
+    than 32x32 both ways, of a moderate size, reduced rows first by every Pillow version and of
+    sides seen before are reduced by :func:`_reduce_like_pillow` (``pixels``: the gray pixels
+    as float64, if at hand), any other by Pillow: the same pixels either way.
     """
     width, height = gray_image.size
     if (
@@ -247,6 +264,8 @@ def perceptual_hash(gray_image: Image.Image, pixels: np.ndarray | None = None) -
         and height > PHASH_REDUCED
         and width * height <= _FAST_RESIZE_MAX_PIXELS
         and _pillow_reduces_horizontally_first(width, height)
+        and _side_seen_before(width)
+        and _side_seen_before(height)
     ):
         if pixels is None:
             pixels = np.asarray(gray_image).astype(np.float64)
