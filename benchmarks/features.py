@@ -12,7 +12,12 @@ limits in this one plain Python process on the same rows:
   - the same pandas functions (text and image features), whose rows/s x cores is the most Spark
     could reach: the parallel efficiency is Spark's rows/s over that;
   - per image, decoding to grayscale alone (``Image.open(...).convert("L")``, the decode every
-    measure needs) against the whole ``measure_image``: the measures' own cost as a ratio.
+    measure needs) against the whole ``measure_image``: the measures' own cost as a ratio, in
+    wall and in CPU time, the two timed in alternating chunks of 100 images so that both see
+    the same load.
+The CPU seconds of Spark's image step (JVM and Python workers) and of the one process's image
+features are counted too, per image: their ratio is the efficiency two cores free of other
+work would give, where the wall-clock one also measures what else the machine runs.
 Figures are medians over the rounds, each beside its limit; every round, the load average, the
 commit and the engine go to ``benchmarks/results/features.json``, and the figures come last as
 one JSON line. Targets (issue 15): text >= 3,000 listings/s, images >= 500/s with parallel
@@ -43,6 +48,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import pandas as pd  # noqa: E402
+import psutil  # noqa: E402
 from PIL import Image  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,6 +74,8 @@ from catalog_classifier.storage.tables import BRONZE_IMAGES, BRONZE_LISTINGS  # 
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 RESULTS = REPO / "benchmarks" / "results" / "features.json"
+# Images a chunk when decode-only and the measures alternate (see plain_rounds).
+RATIO_CHUNK = 100
 TARGETS = {
     "text_spark_per_s": 3000.0,
     "images_spark_per_s": 500.0,
@@ -154,6 +162,26 @@ def commit() -> str:
     return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
+def cpu_seconds_by_process() -> dict[int, float]:
+    """CPU seconds so far of this process and every process under it (Spark's JVM, its Python
+    workers), by pid: what Spark spent, whatever share of the cores other work left it."""
+    me = psutil.Process()
+    spent = {}
+    for process in [me, *me.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:  # ended meanwhile
+            continue
+        spent[process.pid] = times.user + times.system
+    return spent
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds between two :func:`cpu_seconds_by_process` (a process started between the
+    two counts whole; one that ended between them is missed)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
 def timed(work: Callable[[], Any]) -> float:
     started = time.perf_counter()
     work()
@@ -187,7 +215,9 @@ def spark_rounds(
             fill_bronze(lakehouse, listings, images)
             load_before = load_average()
             text = run_text_features(lakehouse, config, NOW, full=True)
+            cpu_before = cpu_seconds_by_process()
             image = run_image_features(lakehouse, config, NOW, full=True)
+            image_cpu_s = cpu_spent(cpu_before, cpu_seconds_by_process())
             assert text.computed == len(listings) and image.computed == len(images)
             out.append(
                 {
@@ -195,6 +225,7 @@ def spark_rounds(
                     "text_per_s": round(text.rows_per_s, 1),
                     "images_s": round(image.seconds, 3),
                     "images_per_s": round(image.rows_per_s, 1),
+                    "images_cpu_ms": round(1000 * image_cpu_s / len(images), 3),
                     "load_average_before": load_before,
                     "load_average_after": load_average(),
                 }
@@ -213,32 +244,52 @@ def plain_rounds(
     blank = config.features.blank_max_spread
     contents = [bytes(c) for c in images["content"]]
 
-    def decode_only() -> None:
-        for data in contents:
+    def decode_only(chunk: list[bytes]) -> None:
+        for data in chunk:
             try:
                 Image.open(io.BytesIO(data)).convert("L")
             except Exception:  # noqa: BLE001 - the sample's broken files, skipped as measure_image does
                 continue
 
-    def measures() -> None:
-        for data in contents:
+    def measures(chunk: list[bytes]) -> None:
+        for data in chunk:
             measure_image(data, max_pixels, blank)
+
+    def decode_and_measure() -> dict[str, float]:
+        """Wall and CPU seconds of each, in alternating chunks: run one after the other, each
+        whole loop saw another share of a busy machine's cores, and the ratio moved with it."""
+        spent = {"decode_s": 0.0, "decode_cpu_s": 0.0, "measure_s": 0.0, "measure_cpu_s": 0.0}
+        for start in range(0, len(contents), RATIO_CHUNK):
+            chunk = contents[start : start + RATIO_CHUNK]
+            for name, work in (("decode", decode_only), ("measure", measures)):
+                wall, cpu = time.perf_counter(), time.process_time()
+                work(chunk)
+                spent[f"{name}_s"] += time.perf_counter() - wall
+                spent[f"{name}_cpu_s"] += time.process_time() - cpu
+        return spent
 
     out = []
     for index in range(rounds):
         load_before = load_average()
         text_s = timed(lambda: text_features_pandas(listings, NOW, config.features.languages))
+        cpu_before = time.process_time()
         images_s = timed(lambda: image_features_pandas(images, NOW, max_pixels, blank))
-        decode_s = timed(decode_only)
-        measure_s = timed(measures)
+        images_cpu_s = time.process_time() - cpu_before
+        spent = decode_and_measure()
         n = len(images)
         out.append(
             {
                 "text_per_s": round(len(listings) / text_s, 1),
                 "images_per_s": round(n / images_s, 1),
-                "decode_only_ms": round(1000 * decode_s / n, 3),
-                "measure_ms": round(1000 * measure_s / n, 3),
-                "measure_to_decode_ratio": round(measure_s / decode_s, 3),
+                "images_cpu_ms": round(1000 * images_cpu_s / n, 3),
+                "decode_only_ms": round(1000 * spent["decode_s"] / n, 3),
+                "measure_ms": round(1000 * spent["measure_s"] / n, 3),
+                "measure_to_decode_ratio": round(spent["measure_s"] / spent["decode_s"], 3),
+                "decode_only_cpu_ms": round(1000 * spent["decode_cpu_s"] / n, 3),
+                "measure_cpu_ms": round(1000 * spent["measure_cpu_s"] / n, 3),
+                "measure_to_decode_cpu_ratio": round(
+                    spent["measure_cpu_s"] / spent["decode_cpu_s"], 3
+                ),
                 "load_average_before": load_before,
                 "load_average_after": load_average(),
             }
@@ -311,12 +362,20 @@ def main() -> int:
         "images_spark_per_s": images_spark,
         "images_single_process_per_s": images_single,
         "images_parallel_efficiency": round(images_spark / (images_single * cores), 3),
+        # CPU per image, Spark's (JVM, Python workers, the MERGE) against one process's: what
+        # the efficiency would be on cores no other work wants.
+        "images_spark_cpu_ms": median(spark, "images_cpu_ms"),
+        "images_single_process_cpu_ms": median(plain, "images_cpu_ms"),
         "decode_only_ms": median(plain, "decode_only_ms"),
         "measure_ms": median(plain, "measure_ms"),
         "measure_to_decode_ratio": median(plain, "measure_to_decode_ratio"),
+        "measure_to_decode_cpu_ratio": median(plain, "measure_to_decode_cpu_ratio"),
         "load_average_start": load_start,
         "load_average_end": load_average(),
     }
+    figures["images_cpu_efficiency"] = round(
+        figures["images_single_process_cpu_ms"] / figures["images_spark_cpu_ms"], 3
+    )
     figures["targets_met"] = {
         key: (
             figures[key] <= target if key == "measure_to_decode_ratio" else figures[key] >= target
@@ -346,7 +405,13 @@ def main() -> int:
         f"(limit on {cores} cores {images_single * cores:,.0f}/s), efficiency "
         f"{figures['images_parallel_efficiency']}; per image: decode-only "
         f"{figures['decode_only_ms']} ms, every measure {figures['measure_ms']} ms "
-        f"({figures['measure_to_decode_ratio']}x)"
+        f"({figures['measure_to_decode_ratio']}x; in CPU time "
+        f"{figures['measure_to_decode_cpu_ratio']}x)"
+    )
+    print(
+        f"images CPU: Spark {figures['images_spark_cpu_ms']} ms an image (JVM and workers), one "
+        f"process {figures['images_single_process_cpu_ms']} ms: efficiency in CPU "
+        f"{figures['images_cpu_efficiency']}"
     )
     print(f"load average: start {load_start}, end {figures['load_average_end']}")
     print(json.dumps(figures))

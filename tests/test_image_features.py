@@ -6,15 +6,19 @@ import io
 from datetime import UTC, datetime
 from pathlib import Path
 
+import imagehash
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image, ImageFilter
 
 from catalog_classifier.features.image import (
+    _pillow_reduces_horizontally_first,
+    _reduce_like_pillow,
     image_features_pandas,
     laplacian_variance,
     measure_image,
+    perceptual_hash,
     sharpness_bucket,
 )
 
@@ -57,6 +61,65 @@ def test_laplacian_matches_the_opencv_definition():
         - 4 * padded[1:-1, 1:-1]
     )
     assert laplacian_variance(gray) == pytest.approx(expected.var())
+
+
+# Square, wide, tall, odd, barely over 32, 1-pixel and large gray images.
+SHAPES = [
+    (500, 500),
+    (499, 500),
+    (500, 499),
+    (127, 333),
+    (333, 127),
+    (900, 40),
+    (40, 900),
+    (100, 64),
+    (100, 90),
+    (33, 33),
+    (33, 31),
+    (31, 33),
+    (1200, 1600),
+    (1, 1),
+    (1, 57),
+    (57, 1),
+    (2, 2),
+]
+
+
+def gray_samples(shape: tuple[int, int]) -> list[np.ndarray]:
+    """Noise, black-and-white noise (the largest Lanczos overshoots), a smooth walk, white."""
+    rng = np.random.default_rng(sum(shape))
+    walk = np.cumsum(rng.integers(-9, 10, shape), axis=1) + 128
+    return [
+        rng.integers(0, 256, shape, dtype=np.uint8),
+        (rng.random(shape) < 0.5).astype(np.uint8) * 255,
+        np.clip(walk, 0, 255).astype(np.uint8),
+        np.full(shape, 255, dtype=np.uint8),
+    ]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_the_fast_phash_reduction_is_pillows_pixel_for_pixel(shape):
+    height, width = shape
+    for gray in gray_samples(shape):
+        image = Image.fromarray(gray)
+        pillow = np.asarray(image.resize((32, 32), Image.Resampling.LANCZOS))
+        if min(shape) > 32 and _pillow_reduces_horizontally_first(width, height):
+            assert np.array_equal(_reduce_like_pillow(gray.astype(np.float64)), pillow)
+        assert perceptual_hash(image) == str(imagehash.phash(image))
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_the_laplacian_variance_is_the_float64_one(shape):
+    for gray in gray_samples(shape):
+        padded = np.pad(gray.astype(float), 1, mode="reflect")
+        laplacian = (
+            padded[:-2, 1:-1]
+            + padded[2:, 1:-1]
+            + padded[1:-1, :-2]
+            + padded[1:-1, 2:]
+            - 4 * padded[1:-1, 1:-1]
+        )
+        assert laplacian_variance(gray) == pytest.approx(laplacian.var(), rel=1e-12, abs=1e-12)
 
 
 def test_a_blurred_copy_is_blurrier(real_photos):

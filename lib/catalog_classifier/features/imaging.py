@@ -6,7 +6,10 @@ cheap ones the ingest needs (is it a sound JPEG?); image measures live in the fe
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import io
+import platform
 import warnings
 from dataclasses import dataclass
 
@@ -32,6 +35,34 @@ class ImageCheck:
     height: int | None
     problem: str | None  # None: a sound JPEG
     detail: str | None
+
+
+# glibc's mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+# Every array a 500x500 photo's measures need (at most 2 MB each, about 6 MB in all) is
+# allocated from, and freed back to, the heap under these.
+_MMAP_THRESHOLD_BYTES = 16 << 20
+_TRIM_THRESHOLD_BYTES = 64 << 20
+
+
+@functools.cache
+def reuse_freed_memory() -> bool:
+    """Let this process's C heap keep the memory an image's arrays free, for the next image.
+
+    By default glibc maps every block over 128 KiB afresh and unmaps it when freed, so each
+    image's decoded pixels and arrays fault in newly zeroed pages: in the benchmark, half of
+    ``measure_image``'s CPU time (5.8 against 2.9 ms a 500x500 photo). Blocks up to 16 MB now
+    come from the heap, which keeps up to 64 MB free. Once a process; False where the C
+    library is not glibc (nothing is changed there).
+    """
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    libc = ctypes.CDLL(None)
+    return bool(
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
+        and libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_BYTES)
+    )
 
 
 def open_image(data: bytes, max_pixels: int) -> Image.Image:
