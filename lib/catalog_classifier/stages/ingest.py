@@ -28,9 +28,11 @@ from catalog_classifier.config import Config, IngestConfig
 from catalog_classifier.crashpoints import crash_point
 from catalog_classifier.ingest.csv_files import load_csv
 from catalog_classifier.ingest.images import (
+    IMAGE_METADATA_COLUMNS,
     IMAGE_READ_SCHEMA,
     batches_by_imageid,
     enumerate_images,
+    image_verdicts,
     read_image_entries,
     split_image_rows,
 )
@@ -278,15 +280,15 @@ def _ingest_images(run: _Run, images: Sequence[str], listing_keys: DataFrame) ->
         read = batch_df.mapInPandas(
             lambda it: read_image_entries(it, max_bytes, max_pixels), IMAGE_READ_SCHEMA
         ).persist(StorageLevel.MEMORY_AND_DISK)
-        image_rows, image_quarantine = split_image_rows(read, listing_keys, run.now)
-        # Small (no bytes): collected so later batches do not recompute it.
-        run.quarantine_parts.append(
-            spark.createDataFrame(image_quarantine.toPandas(), BRONZE_QUARANTINE.spark_schema())
-        )
-        for row in image_rows.groupBy("problem").count().collect():
-            summary.images.unchanged += row["count"]  # corrected below by what the merge wrote
-            if row["problem"] is not None:
-                summary.image_problems[row["problem"]] += row["count"]
+        # One job reads the batch (into the cache); only its metadata comes to the driver,
+        # which picks the duplicates and counts the problems without another pass.
+        verdicts = image_verdicts(read.select(*IMAGE_METADATA_COLUMNS).toPandas())
+        image_rows, image_quarantine = split_image_rows(read, verdicts, listing_keys, run.now)
+        run.quarantine_parts.append(image_quarantine)
+        kept = verdicts[verdicts["reject_reason"].isna()]
+        # Corrected below by what the merge wrote.
+        summary.images.unchanged += len(kept)
+        summary.image_problems.update(kept["problem"].dropna())
         changed = new_or_changed(image_rows, lakehouse.read(BRONZE_IMAGES), ["imageid"], "sha256")
         result = lakehouse.merge_changes(BRONZE_IMAGES, changed)
         summary.images.inserted += result.inserted
