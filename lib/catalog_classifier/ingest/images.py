@@ -394,39 +394,61 @@ def image_verdicts(metadata: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def images_to_write(
+    verdicts: pd.DataFrame, stored: pd.DataFrame, listed: pd.DataFrame
+) -> pd.DataFrame:
+    """The kept entries of a batch (:func:`image_verdicts`) whose imageid is new or whose bytes
+    differ from the stored row's (``stored``: imageid, sha256 of the batch's imageids in
+    bronze.images), as (imageid, located, has_listing): whether a listing names this imageid
+    with this productid (``listed``: imageid, productid). A batch with nothing new or changed
+    gives no rows, so nothing is written."""
+    kept = verdicts.loc[
+        verdicts["reject_reason"].isna(), ["imageid", "productid", "located", "sha256"]
+    ]
+    stored_sha = stored.drop_duplicates("imageid").set_index("imageid")["sha256"]
+    previous = kept["imageid"].map(stored_sha)
+    changed = kept[previous.isna() | (previous != kept["sha256"])]
+    pairs = pd.MultiIndex.from_frame(listed[["imageid", "productid"]].astype("int64"))
+    has_listing = pd.MultiIndex.from_frame(changed[["imageid", "productid"]].astype("int64")).isin(
+        pairs
+    )
+    return pd.DataFrame(
+        {
+            "imageid": changed["imageid"].astype("int64").to_numpy(),
+            "located": changed["located"].to_numpy(),
+            "has_listing": has_listing,
+        }
+    )
+
+
 def split_image_rows(
-    read: DataFrame, verdicts: pd.DataFrame, listing_keys: DataFrame, ingested_at: datetime
+    read: DataFrame, to_write: pd.DataFrame, verdicts: pd.DataFrame, ingested_at: datetime
 ) -> tuple[DataFrame, DataFrame]:
-    """Read results and their :func:`image_verdicts` -> (image rows in bronze.images' schema,
-    quarantine rows). The image rows are the read rows (bytes included) of the entries kept,
-    picked by a broadcast join on (imageid, located): no shuffle of the bytes."""
+    """Read results, the rows to write (:func:`images_to_write`) and the batch's verdicts ->
+    (image rows in bronze.images' schema, quarantine rows). The image rows are the read rows
+    (bytes included) picked by a broadcast join on (imageid, located): the bytes are never
+    shuffled, and no other table is joined."""
     spark = read.sparkSession
-    kept = verdicts.loc[verdicts["reject_reason"].isna(), ["imageid", "located"]]
-    kept_df = spark.createDataFrame(kept, "imageid long, located string")
+    picked = spark.createDataFrame(to_write, "imageid long, located string, has_listing boolean")
     located = read.withColumn(
         "located",
         F.when(F.col("kind") == "zip", F.concat_ws("!", "source", "entry")).otherwise(
             F.concat_ws("/", "source", "entry")
         ),
     )
-    keys = listing_keys.select("imageid", "productid", F.lit(True).alias("_listed")).distinct()
-    images = (
-        located.join(F.broadcast(kept_df), ["imageid", "located"])
-        .join(keys, ["imageid", "productid"], "left")
-        .select(
-            "imageid",
-            "productid",
-            "content",
-            "byte_size",
-            "sha256",
-            "format",
-            "width",
-            "height",
-            "problem",
-            F.coalesce("_listed", F.lit(False)).alias("has_listing"),
-            F.col("located").alias("source"),
-            F.lit(ingested_at).cast("timestamp").alias("ingested_at"),
-        )
+    images = located.join(F.broadcast(picked), ["imageid", "located"]).select(
+        "imageid",
+        "productid",
+        "content",
+        "byte_size",
+        "sha256",
+        "format",
+        "width",
+        "height",
+        "problem",
+        "has_listing",
+        F.col("located").alias("source"),
+        F.lit(ingested_at).cast("timestamp").alias("ingested_at"),
     )
     rejected = verdicts.loc[
         verdicts["reject_reason"].notna(), ["source", "entry", "reject_reason", "detail"]
