@@ -199,8 +199,11 @@ def spark_rounds(
                 + rerun.quarantine_new
                 + sum(rerun.flags_updated.values())
             )
-            figures["listings_per_s"] = statistics.median(
-                figures[f"listings_{name}_lakehouse_per_s"] for name in lakehouses
+            figures["listings_per_s"] = round(
+                statistics.median(
+                    figures[f"listings_{name}_lakehouse_per_s"] for name in lakehouses
+                ),
+                1,
             )
             figures["load_average_after"] = load_average()
             out.append(figures)
@@ -290,7 +293,7 @@ def main() -> int:
         "rounds": args.repeat,
     }
     for key in ("listings_per_s", "images_folder_per_s", "images_zip_per_s"):
-        figures[key] = median(spark, key)
+        figures[key] = round(median(spark, key), 1)
         figures[f"{key.removesuffix('_per_s')}_limit_per_s"] = median(plain, key)
         figures[f"{key.removesuffix('_per_s')}_ratio"] = round(
             figures[key] / figures[f"{key.removesuffix('_per_s')}_limit_per_s"], 4
