@@ -294,7 +294,7 @@ def main() -> int:
     }
     for key in ("listings_per_s", "images_folder_per_s", "images_zip_per_s"):
         figures[key] = round(median(spark, key), 1)
-        figures[f"{key.removesuffix('_per_s')}_limit_per_s"] = median(plain, key)
+        figures[f"{key.removesuffix('_per_s')}_limit_per_s"] = round(median(plain, key), 1)
         figures[f"{key.removesuffix('_per_s')}_ratio"] = round(
             figures[key] / figures[f"{key.removesuffix('_per_s')}_limit_per_s"], 4
         )

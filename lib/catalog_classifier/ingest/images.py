@@ -401,7 +401,8 @@ def images_to_write(
     differ from the stored row's (``stored``: imageid, sha256 of the batch's imageids in
     bronze.images), as (imageid, located, has_listing): whether a listing names this imageid
     with this productid (``listed``: imageid, productid). A batch with nothing new or changed
-    gives no rows, so nothing is written."""
+    gives no rows, so nothing is written. In pandas on the driver, in place of two Spark joins
+    and an emptiness check per batch: the ingest benchmark shows it pays."""
     kept = verdicts.loc[
         verdicts["reject_reason"].isna(), ["imageid", "productid", "located", "sha256"]
     ]
