@@ -374,7 +374,7 @@ def image_verdicts(metadata: pd.DataFrame) -> pd.DataFrame:
 
     On the driver in pandas: a batch is at most ``image_batch_files`` rows of a few short
     columns, and deciding here saves the Spark window (a shuffle of the bytes) and the jobs
-    that read its result back; the ingest benchmark shows it pays.
+    that read its result back (see :func:`images_to_write` for what the profile showed).
     """
     out = metadata.copy()
     out["located"] = _located(out["kind"], out["source"], out["entry"])
@@ -402,7 +402,8 @@ def images_to_write(
     bronze.images), as (imageid, located, has_listing): whether a listing names this imageid
     with this productid (``listed``: imageid, productid). A batch with nothing new or changed
     gives no rows, so nothing is written. In pandas on the driver, in place of two Spark joins
-    and an emptiness check per batch: the ingest benchmark shows it pays."""
+    and an emptiness check per batch: profiled with delta-rs on 1,000 images, the image stage
+    went from 13 Spark jobs and 18.6 s to 7 jobs and 7.2 s (load 9 then 6.5)."""
     kept = verdicts.loc[
         verdicts["reject_reason"].isna(), ["imageid", "productid", "located", "sha256"]
     ]

@@ -318,8 +318,8 @@ def _batch_lookup(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """For an image batch's imageids, in one Spark job: the stored rows' (imageid, sha256) and
     the listings' (imageid, productid). A few rows per imageid: the driver decides what to
-    write from them, where joins in the write would cost an emptiness check and shuffles (the
-    ingest benchmark shows it pays)."""
+    write from them, where joins in the write would cost an emptiness check and shuffles (see
+    ``images_to_write`` for what the profile showed)."""
     if not imageids:
         return pd.DataFrame({"imageid": [], "sha256": []}), pd.DataFrame(
             {"imageid": [], "productid": []}
@@ -558,8 +558,8 @@ def _merge_new_or_changed(
 ) -> tuple[WriteResult, int]:
     """Merge the incoming rows whose key is new or whose ``version`` column differs from the
     stored row's; return the result and the incoming row count. One job counts both (none
-    changed: nothing written), where a count, an emptiness check and the merge cost three (the
-    ingest benchmark shows it pays)."""
+    changed: nothing written), where a count, an emptiness check and the merge cost three. Not
+    shown to pay on its own: the benchmark's listings figure is within its noise."""
     keys = list(spec.keys)
     stored = existing.select(*keys, F.col(version).alias("_stored_version"))
     # Cached by the count: the merge writes the changed rows without joining again.
