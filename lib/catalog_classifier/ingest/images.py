@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -357,64 +357,109 @@ def _read_one_image(
     }
 
 
-def split_image_rows(
-    read: DataFrame, listing_keys: DataFrame, ingested_at: datetime
-) -> tuple[DataFrame, DataFrame]:
-    """Read results -> (image rows in bronze.images' schema, quarantine rows).
+# The columns of a batch's read results the driver decides on (the bytes stay in Spark).
+IMAGE_METADATA_COLUMNS = [name for name in IMAGE_READ_SCHEMA.names if name != "content"]
 
-    Several files with one imageid: identical bytes keep the first (the others are quarantined
-    as ``duplicate_file``); different bytes keep none (``conflicting_duplicate_imageid``).
+
+def _located(kind: pd.Series, source: pd.Series, entry: pd.Series) -> pd.Series:
+    """Where an entry is: ``archive!member`` or ``folder/file`` (the images' ``source``)."""
+    return (source + kind.map({"zip": "!"}).fillna("/") + entry).astype(object)
+
+
+def image_verdicts(metadata: pd.DataFrame) -> pd.DataFrame:
+    """One batch's read results (``IMAGE_METADATA_COLUMNS``, no bytes) with ``located``, and
+    ``reject_reason``/``detail`` set on the duplicates: several readable files with one imageid
+    and identical bytes keep the first by location (the others are ``duplicate_file``);
+    different bytes keep none (``conflicting_duplicate_imageid``).
+
+    On the driver in pandas: a batch is at most ``image_batch_files`` rows of a few short
+    columns, and deciding here saves the Spark window (a shuffle of the bytes) and the jobs
+    that read its result back (see :func:`images_to_write` for what the profile showed).
     """
+    out = metadata.copy()
+    out["located"] = _located(out["kind"], out["source"], out["entry"])
+    readable = out[out["reject_reason"].isna()].sort_values("located", kind="stable")
+    if readable.empty:
+        return out
+    by_image = readable.groupby("imageid", sort=False)
+    versions = by_image["sha256"].transform("nunique")
+    rank = by_image.cumcount()
+    first = by_image["located"].transform("first")
+    conflicting = versions > 1
+    repeated = ~conflicting & (rank > 0)
+    out.loc[conflicting[conflicting].index, "reject_reason"] = "conflicting_duplicate_imageid"
+    out.loc[conflicting[conflicting].index, "detail"] = "files with this imageid differ; none kept"
+    out.loc[repeated[repeated].index, "reject_reason"] = "duplicate_file"
+    out.loc[repeated[repeated].index, "detail"] = "same bytes as " + first[repeated]
+    return out
+
+
+def images_to_write(
+    verdicts: pd.DataFrame, stored: pd.DataFrame, listed: pd.DataFrame
+) -> pd.DataFrame:
+    """The kept entries of a batch (:func:`image_verdicts`) whose imageid is new or whose bytes
+    differ from the stored row's (``stored``: imageid, sha256 of the batch's imageids in
+    bronze.images), as (imageid, located, has_listing): whether a listing names this imageid
+    with this productid (``listed``: imageid, productid). A batch with nothing new or changed
+    gives no rows, so nothing is written. In pandas on the driver, in place of two Spark joins
+    and an emptiness check per batch: profiled with delta-rs on 1,000 images, the image stage
+    went from 13 Spark jobs and 18.6 s to 7 jobs and 7.2 s (load 9 then 6.5)."""
+    kept = verdicts.loc[
+        verdicts["reject_reason"].isna(), ["imageid", "productid", "located", "sha256"]
+    ]
+    stored_sha = stored.drop_duplicates("imageid").set_index("imageid")["sha256"]
+    previous = kept["imageid"].map(stored_sha)
+    changed = kept[previous.isna() | (previous != kept["sha256"])]
+    pairs = pd.MultiIndex.from_frame(listed[["imageid", "productid"]].astype("int64"))
+    has_listing = pd.MultiIndex.from_frame(changed[["imageid", "productid"]].astype("int64")).isin(
+        pairs
+    )
+    return pd.DataFrame(
+        {
+            "imageid": changed["imageid"].astype("int64").to_numpy(),
+            "located": changed["located"].to_numpy(),
+            "has_listing": has_listing,
+        }
+    )
+
+
+def split_image_rows(
+    read: DataFrame, to_write: pd.DataFrame, verdicts: pd.DataFrame, ingested_at: datetime
+) -> tuple[DataFrame, DataFrame]:
+    """Read results, the rows to write (:func:`images_to_write`) and the batch's verdicts ->
+    (image rows in bronze.images' schema, quarantine rows). The image rows are the read rows
+    (bytes included) picked by a broadcast join on (imageid, located): the bytes are never
+    shuffled, and no other table is joined."""
+    spark = read.sparkSession
+    picked = spark.createDataFrame(to_write, "imageid long, located string, has_listing boolean")
     located = read.withColumn(
         "located",
         F.when(F.col("kind") == "zip", F.concat_ws("!", "source", "entry")).otherwise(
             F.concat_ws("/", "source", "entry")
         ),
     )
-    readable = located.filter(F.col("reject_reason").isNull())
-    by_image = Window.partitionBy("imageid")
-    ordered = by_image.orderBy("located")
-    ranked = (
-        readable.withColumn("versions", F.size(F.collect_set("sha256").over(by_image)))
-        .withColumn("rank", F.row_number().over(ordered))
-        .withColumn("first", F.first("located").over(ordered))
-        .withColumn(
-            "reject_reason",
-            F.when(F.col("versions") > 1, F.lit("conflicting_duplicate_imageid")).when(
-                F.col("rank") > 1, F.lit("duplicate_file")
-            ),
-        )
-        .withColumn(
-            "detail",
-            F.when(F.col("versions") > 1, F.lit("files with this imageid differ; none kept"))
-            .when(F.col("rank") > 1, F.concat(F.lit("same bytes as "), F.col("first")))
-            .otherwise(F.col("detail")),
-        )
+    images = located.join(F.broadcast(picked), ["imageid", "located"]).select(
+        "imageid",
+        "productid",
+        "content",
+        "byte_size",
+        "sha256",
+        "format",
+        "width",
+        "height",
+        "problem",
+        "has_listing",
+        F.col("located").alias("source"),
+        F.lit(ingested_at).cast("timestamp").alias("ingested_at"),
     )
-    keys = listing_keys.select("imageid", "productid", F.lit(True).alias("_listed")).distinct()
-    images = (
-        ranked.filter(F.col("reject_reason").isNull())
-        .join(keys, ["imageid", "productid"], "left")
-        .select(
-            "imageid",
-            "productid",
-            "content",
-            "byte_size",
-            "sha256",
-            "format",
-            "width",
-            "height",
-            "problem",
-            F.coalesce("_listed", F.lit(False)).alias("has_listing"),
-            F.col("located").alias("source"),
-            F.lit(ingested_at).cast("timestamp").alias("ingested_at"),
-        )
-    )
-    rejected = located.filter(F.col("reject_reason").isNotNull()).unionByName(
-        ranked.filter(F.col("reject_reason").isNotNull()).drop("versions", "rank", "first")
+    rejected = verdicts.loc[
+        verdicts["reject_reason"].notna(), ["source", "entry", "reject_reason", "detail"]
+    ]
+    rejected_df = spark.createDataFrame(
+        rejected, "source string, entry string, reject_reason string, detail string"
     )
     quarantine = quarantine_rows(
-        rejected.withColumn("source_file", F.col("source")),
+        rejected_df.withColumn("source_file", F.col("source")),
         "image",
         F.col("reject_reason"),
         F.col("detail"),

@@ -262,16 +262,3 @@ def validate_labels(
     )
     return labels, rejected.unionByName(unmatched)
 
-
-def new_or_changed(
-    incoming: DataFrame, existing: DataFrame, keys: Sequence[str], version_col: str
-) -> DataFrame:
-    """Incoming rows whose key is new or whose ``version_col`` differs from the stored row."""
-    stored = existing.select(*keys, F.col(version_col).alias("_stored_version"))
-    return (
-        incoming.join(stored, list(keys), "left")
-        .filter(
-            F.col("_stored_version").isNull() | (F.col("_stored_version") != F.col(version_col))
-        )
-        .drop("_stored_version")
-    )
