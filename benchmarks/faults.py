@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -60,19 +59,11 @@ from tests.faults.hostile import (  # noqa: E402
 )
 
 from catalog_classifier.storage.lakehouse import Lakehouse  # noqa: E402
+from record import commit, load_average  # noqa: E402  (this folder: sys.path[0])
 
 RESULTS = REPO / "benchmarks" / "results" / "faults.json"
 
 
-def load_average() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
-def commit() -> str:
-    completed = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-    )
-    return completed.stdout.strip()
 
 
 def job_args(root: str, job: str, engine: str, inputs: HostileInputs) -> list[str]:

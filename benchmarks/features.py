@@ -37,7 +37,6 @@ import hashlib  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -71,6 +70,7 @@ from catalog_classifier.stages.features import (  # noqa: E402
 from catalog_classifier.storage.lakehouse import Lakehouse  # noqa: E402
 from catalog_classifier.storage.spark import build_spark  # noqa: E402
 from catalog_classifier.storage.tables import BRONZE_IMAGES, BRONZE_LISTINGS  # noqa: E402
+from record import commit, load_average  # noqa: E402  (this folder: sys.path[0])
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 RESULTS = REPO / "benchmarks" / "results" / "features.json"
@@ -146,20 +146,6 @@ def with_photos(images: pd.DataFrame, folder: Path) -> pd.DataFrame:
     )
 
 
-def load_average() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
-def commit() -> str:
-    """HEAD's commit, marked ``+dirty`` when tracked files differ from it."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=REPO, capture_output=True, text=True, check=False
-        ).stdout.strip()
-
-    head = git("rev-parse", "HEAD") or "unknown"
-    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 def cpu_seconds_by_process() -> dict[int, float]:

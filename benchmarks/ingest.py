@@ -28,7 +28,6 @@ import os
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -52,6 +51,7 @@ from catalog_classifier.sample.generator import generate_sample  # noqa: E402
 from catalog_classifier.stages.ingest import IngestSummary, run_ingest  # noqa: E402
 from catalog_classifier.storage.lakehouse import Lakehouse  # noqa: E402
 from catalog_classifier.storage.spark import build_spark  # noqa: E402
+from record import commit, load_average  # noqa: E402  (this folder: sys.path[0])
 
 RESULTS = REPO / "benchmarks" / "results" / "ingest.json"
 TARGETS = {
@@ -61,20 +61,6 @@ TARGETS = {
 }
 
 
-def load_average() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
-def commit() -> str:
-    """HEAD's commit, marked ``+dirty`` when tracked files differ from it."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=REPO, capture_output=True, text=True, check=False
-        ).stdout.strip()
-
-    head = git("rev-parse", "HEAD") or "unknown"
-    return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 def timed(work: Callable[[], Any]) -> tuple[float, Any]:
