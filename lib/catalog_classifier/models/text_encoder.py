@@ -94,7 +94,11 @@ def load_encoder_model(source: str) -> PreTrainedModel:
     """The transformer without its pooler where the architecture has one: the project mean-pools
     the last hidden states (as E5 is trained), and the converted e5 folder ships no pooler."""
     from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
 
+    # transformers 5 draws a "Loading weights" bar at every load: once per Python worker and
+    # batch of embeddings, it says nothing to a user of a batch job.
+    transformers_logging.disable_progress_bar()
     try:
         return AutoModel.from_pretrained(source, add_pooling_layer=False)
     except TypeError:  # an architecture without the option
