@@ -40,6 +40,7 @@ ModelName = Literal["tfidf", "text", "image", "use", "fusion"]
 FusionMethod = Literal["auto", "vote", "stacking", "loglinear"]
 ModelMode = Literal["auto", "frozen", "finetune"]
 HeadSolver = Literal["lbfgs", "adamw"]
+CpuRuntime = Literal["auto", "torch", "onnxruntime"]
 DELTA_ENGINES: tuple[str, ...] = typing.get_args(DeltaEngine)
 MODEL_NAMES: tuple[str, ...] = typing.get_args(ModelName)
 FUSION_METHODS: tuple[str, ...] = typing.get_args(FusionMethod)
@@ -272,6 +273,11 @@ class ImageModelConfig:
     # training, evaluation and scoring alike; twice the backbone's time per image. Same folds
     # as above: Lite0 +0.005..+0.014, Lite1 -0.008..-0.016, Lite0+1+2 -0.003..+0.006: off.
     flip_average: StrictBool = False
+    # Where a frozen backbone's features are computed on a CPU (the embedding cache, augmented
+    # copies, evaluation, scoring): onnxruntime (about 4x torch on EfficientNet-Lite, features
+    # equal to 1e-5: models/onnx_backbone.py), torch, or auto (ONNX Runtime when installed).
+    # Fine-tuning, Grad-CAM and GPUs always use torch.
+    cpu_runtime: CpuRuntime = "auto"
 
     @model_validator(mode="after")
     def _lbfgs_head_is_linear(self) -> ImageModelConfig:

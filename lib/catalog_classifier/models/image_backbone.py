@@ -23,7 +23,7 @@ import io
 import itertools
 import logging
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -224,7 +224,7 @@ class _LiteFeatures(BackboneFeatures):
         return self.feature_map(x).mean(dim=(2, 3))
 
 
-class _CombinedFeatures(BackboneFeatures):
+class CombinedFeatures(BackboneFeatures):
     """Several backbones' pooled features side by side, from one input at the largest
     member's size (resized, antialiased, for the smaller members)."""
 
@@ -234,7 +234,7 @@ class _CombinedFeatures(BackboneFeatures):
         self.spec, self.feature_dim = spec, spec.feature_dim
         self.target = int(spec.target_layer.split(".")[1])
 
-    def _sized(self, x: torch.Tensor, member: BackboneFeatures) -> torch.Tensor:
+    def sized(self, x: torch.Tensor, member: BackboneFeatures) -> torch.Tensor:
         size = member.spec.input_size
         if tuple(x.shape[2:]) == (size, size):
             return x
@@ -246,11 +246,11 @@ class _CombinedFeatures(BackboneFeatures):
         """The Grad-CAM member's last convolutional activations."""
         # ModuleList types its items as plain Modules; __init__ takes only BackboneFeatures
         member = cast(BackboneFeatures, self.members[self.target])
-        return member.feature_map(self._sized(x, member))
+        return member.feature_map(self.sized(x, member))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat(
-            [m(self._sized(x, cast(BackboneFeatures, m))) for m in self.members], dim=1
+            [m(self.sized(x, cast(BackboneFeatures, m))) for m in self.members], dim=1
         )
 
 
@@ -291,7 +291,7 @@ def load_backbone(
         if weights_path:
             raise ValueError(f"image backbone {name!r}: weights_path is for a single backbone")
         parts = [load_backbone(m, channels_last=channels_last)[0] for m in members]
-        return _CombinedFeatures(parts, spec).eval(), spec
+        return CombinedFeatures(parts, spec).eval(), spec
     state = _read_state_dict(weights_file(name, weights_path))
     if name.startswith("efficientnet_lite"):
         from efficientnet_lite_pytorch import EfficientNet
@@ -385,7 +385,7 @@ def train_transform(spec: BackboneSpec, strength: float = 1.0) -> Any:
 
 
 def extract_features(
-    backbone: torch.nn.Module,
+    backbone: torch.nn.Module | Callable[[torch.Tensor], torch.Tensor],
     spec: BackboneSpec,
     images: Iterable[bytes],
     batch_size: int = 32,
@@ -401,11 +401,15 @@ def extract_features(
 
     An image that fails to decode gets a row of NaN; its index is appended to ``failures`` when
     a list is given, and the count is logged. ``images`` may be a generator: it is read one
-    batch at a time. The backbone must already be on ``device``; its training mode is restored.
+    batch at a time. The backbone must already be on ``device``; a module's training mode is
+    restored. ``backbone`` may also be any function of a batch, such as a backbone in ONNX Runtime
+    (``models.onnx_backbone``).
     """
     transform = eval_transform(spec)
-    was_training = backbone.training
-    backbone.eval()
+    module = backbone if isinstance(backbone, torch.nn.Module) else None
+    was_training = module is not None and module.training
+    if module is not None:
+        module.eval()
     blocks: list[np.ndarray] = []
     failed: list[int] = []
     iterator = iter(images)
@@ -430,7 +434,8 @@ def extract_features(
             blocks.append(out)
             offset += len(batch)
     finally:
-        backbone.train(was_training)
+        if module is not None:
+            module.train(was_training)
     if failed:
         log.warning("%d of %d images could not be decoded: NaN features", len(failed), offset)
     if failures is not None:

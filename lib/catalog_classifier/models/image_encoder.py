@@ -31,6 +31,7 @@ import torch
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
+from catalog_classifier.config import CpuRuntime
 from catalog_classifier.logs import worker_logger
 from catalog_classifier.models.text_encoder import to_blob
 
@@ -43,6 +44,19 @@ def get_backbone(name: str, weights_path: str | None, device: str = "cpu") -> tu
 
     backbone, spec = load_backbone(name, weights_path)
     return backbone.eval().to(device), spec
+
+
+@functools.cache
+def get_features(
+    name: str, weights_path: str | None, device: str = "cpu", runtime: CpuRuntime = "auto"
+) -> tuple[Any, Any]:
+    """The process's frozen feature extractor for inference and the backbone's spec: the
+    backbone of :func:`get_backbone`, or on a CPU its ONNX Runtime counterpart
+    (``models.onnx_backbone``; ``runtime``: ``train.image.cpu_runtime``)."""
+    from catalog_classifier.models.onnx_backbone import cpu_features
+
+    backbone, spec = get_backbone(name, weights_path, device)
+    return cpu_features(backbone, runtime, device), spec
 
 
 def backbone_id(name: str, weights_path: str | None, flip_average: bool = False) -> str:
@@ -82,11 +96,12 @@ def embed_images(
     batch_size: int,
     device: str,
     flip_average: bool = False,
+    runtime: CpuRuntime = "auto",
 ) -> np.ndarray:
     """Pooled features (eval transform) of image files; a row of NaN for one that fails."""
     from catalog_classifier.models.image_backbone import extract_features
 
-    backbone, spec = get_backbone(name, weights_path, device)
+    backbone, spec = get_features(name, weights_path, device, runtime)
     return extract_features(
         backbone, spec, contents, batch_size=batch_size, device=device, flip_average=flip_average
     )
@@ -101,6 +116,7 @@ def image_embeddings(
     batch_size: int,
     computed_at: datetime,
     torch_threads: int = 1,
+    runtime: CpuRuntime = "auto",
 ) -> DataFrame:
     """(imageid, productid, sha256, content) -> rows of ``silver.image_embeddings``, on the
     executors; each Python worker loads the backbone once. Images that fail to decode are left
@@ -120,6 +136,7 @@ def image_embeddings(
                 batch_size,
                 device,
                 flip_average,
+                runtime,
             )
             ok = ~np.isnan(vectors).any(axis=1)
             if (~ok).any():
@@ -282,7 +299,9 @@ class ImagePredictor:
     come back with a false mask (the caller fuses those listings without an image).
     """
 
-    def __init__(self, folder: Path | str, device: str = "cpu") -> None:
+    def __init__(
+        self, folder: Path | str, device: str = "cpu", runtime: CpuRuntime = "auto"
+    ) -> None:
         from safetensors.torch import load_file
 
         from catalog_classifier.models.heads import load_head
@@ -303,7 +322,9 @@ class ImagePredictor:
                     f"image model {folder}: trained on backbone {info['backbone_id']}, "
                     f"found {found}"
                 )
-            self.backbone, self.spec = get_backbone(info["backbone"], info["weights_path"], device)
+            self.backbone, self.spec = get_features(
+                info["backbone"], info["weights_path"], device, runtime
+            )
         self.head = load_head(folder).to(device)
         self.device = device
 

@@ -26,7 +26,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from safetensors.torch import load_file, save_file
 
-from catalog_classifier.config import Config
+from catalog_classifier.config import Config, CpuRuntime
 from catalog_classifier.models import image_encoder as image_model
 from catalog_classifier.models.datasets import class_weights
 from catalog_classifier.models.embedding_heads import (
@@ -87,7 +87,15 @@ def ensure_image_embeddings(
     def embed(todo: DataFrame, computed_at: datetime) -> DataFrame:
         todo = todo.repartition(2 * spark.sparkContext.defaultParallelism)
         return image_model.image_embeddings(
-            todo, bid, backbone, weights_path, flip, cfg.embed_batch_size, computed_at, threads
+            todo,
+            bid,
+            backbone,
+            weights_path,
+            flip,
+            cfg.embed_batch_size,
+            computed_at,
+            threads,
+            cfg.cpu_runtime,
         )
 
     ensure_embeddings(
@@ -257,15 +265,21 @@ class FittedImage(FittedMember):
 
     def batch_predictor(self, config: Config, torch_threads: int) -> BatchPredictor:
         return ImageBatchPredictor(
-            str(self.folder), config.scoring.image_batch_size, torch_threads
+            str(self.folder),
+            config.scoring.image_batch_size,
+            torch_threads,
+            config.train.image.cpu_runtime,
         )
 
 
 class ImageBatchPredictor(BatchPredictor):
     """Listings whose image is usable (``content`` not null) and decodes are available."""
 
-    def __init__(self, folder: str, batch_size: int, torch_threads: int) -> None:
+    def __init__(
+        self, folder: str, batch_size: int, torch_threads: int, runtime: CpuRuntime = "auto"
+    ) -> None:
         self.folder, self.batch_size, self.torch_threads = folder, batch_size, torch_threads
+        self.runtime = runtime
 
     def predict(self, batch: pd.DataFrame, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
         n = len(batch)
@@ -273,7 +287,7 @@ class ImageBatchPredictor(BatchPredictor):
         usable = batch["content"].notna().to_numpy()
         if usable.any():
             contents = [bytes(c) for c in batch["content"][usable]]
-            predictor = _predictor(self.folder, self.torch_threads)
+            predictor = _predictor(self.folder, self.torch_threads, self.runtime)
             image_probs, ok = predictor.predict(contents, self.batch_size)
             matrix[usable], decoded[usable] = image_probs, ok
             if (~ok).any():
@@ -286,12 +300,14 @@ class ImageBatchPredictor(BatchPredictor):
 
 
 @functools.cache
-def _predictor(folder: str, torch_threads: int) -> image_model.ImagePredictor:
+def _predictor(
+    folder: str, torch_threads: int, runtime: CpuRuntime = "auto"
+) -> image_model.ImagePredictor:
     """Once per Python worker (the weights load on first use)."""
     if torch_threads:
         torch.set_num_threads(torch_threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    return image_model.ImagePredictor(folder, device)
+    return image_model.ImagePredictor(folder, device, runtime)
 
 
 def finetune_image(
@@ -381,7 +397,9 @@ def augmented_embeddings(
     )
     data = train_rows.select("imageid", "content", "label").join(copies_frame, "label")
     device = resolve_device(config.train.device)
-    backbone, _ = image_model.get_backbone(cfg.backbone, cfg.weights_path, device.type)
+    backbone, _ = image_model.get_features(
+        cfg.backbone, cfg.weights_path, device.type, cfg.cpu_runtime
+    )
     decode = image_model.DecodeAugment(cfg.backbone, cfg.weights_path, train=True)
     out_vectors, out_labels, out_ids = [], [], []
     started = time.monotonic()
