@@ -70,7 +70,7 @@ from catalog_classifier.stages.features import (  # noqa: E402
 from catalog_classifier.storage.lakehouse import Lakehouse  # noqa: E402
 from catalog_classifier.storage.spark import build_spark  # noqa: E402
 from catalog_classifier.storage.tables import BRONZE_IMAGES, BRONZE_LISTINGS  # noqa: E402
-from record import commit, load_average  # noqa: E402  (this folder: sys.path[0])
+from record import load_average, write_results  # noqa: E402  (this folder: sys.path[0])
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 RESULTS = REPO / "benchmarks" / "results" / "features.json"
@@ -369,18 +369,9 @@ def main() -> int:
         for key, target in TARGETS.items()
     }
     if args.results:
-        record = {
-            **figures,
-            "commit": commit(),
-            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-            "targets": TARGETS,
-            "spark_rounds": spark,
-            "one_process_rounds": plain,
-        }
-        path = Path(args.results)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        write_results(
+            args.results, figures, TARGETS, spark_rounds=spark, one_process_rounds=plain
+        )
     print(
         f"text:   Spark {text_spark:,} listings/s, one process {text_single:,}/s "
         f"(limit on {cores} cores {text_single * cores:,.0f}/s), efficiency "

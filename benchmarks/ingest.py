@@ -33,7 +33,6 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +50,7 @@ from catalog_classifier.sample.generator import generate_sample  # noqa: E402
 from catalog_classifier.stages.ingest import IngestSummary, run_ingest  # noqa: E402
 from catalog_classifier.storage.lakehouse import Lakehouse  # noqa: E402
 from catalog_classifier.storage.spark import build_spark  # noqa: E402
-from record import commit, load_average  # noqa: E402  (this folder: sys.path[0])
+from record import load_average, write_results  # noqa: E402  (this folder: sys.path[0])
 
 RESULTS = REPO / "benchmarks" / "results" / "ingest.json"
 TARGETS = {
@@ -295,18 +294,9 @@ def main() -> int:
     figures["load_average_end"] = load_average()
     figures["targets_met"] = {key: figures[key] >= target for key, target in TARGETS.items()}
     if args.results:
-        record = {
-            **figures,
-            "commit": commit(),
-            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-            "targets": TARGETS,
-            "spark_rounds": spark,
-            "one_process_rounds": plain,
-        }
-        path = Path(args.results)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        write_results(
+            args.results, figures, TARGETS, spark_rounds=spark, one_process_rounds=plain
+        )
     for key, what in (
         ("listings", "listings"),
         ("images_folder", "images from a folder"),

@@ -19,7 +19,9 @@ Builds a lakehouse from a generated sample (ingest, features), trains small mode
     of a busy machine wait on each other: a two-thread process is no limit); each member's
     share of that process's time is printed;
   - with --images, times the naive way on a subset: models reloaded for every batch.
-The figures come last, as one JSON line. ``--work DIR`` keeps the lakehouse; ``--reuse`` then
+The figures come last, as one JSON line, and go to ``benchmarks/results/score.json``
+(``score-images.json`` with --images) with the commit and the load average. ``--work DIR``
+keeps the lakehouse; ``--reuse`` then
 scores it again without rebuilding (e.g. to compare ``--set`` overrides on the same data).
 ``--train-listings M`` trains on the first M generated listings, then ingests and features all
 ``--listings`` (the models of a small catalog scoring a large one; training on a million
@@ -61,6 +63,11 @@ from catalog_classifier.stages.train import run_train  # noqa: E402
 from catalog_classifier.storage.lakehouse import Lakehouse  # noqa: E402
 from catalog_classifier.storage.registry import Registry  # noqa: E402
 from catalog_classifier.storage.spark import build_spark  # noqa: E402
+from record import write_results  # noqa: E402  (this folder: sys.path[0])
+
+RESULTS = REPO / "benchmarks" / "results"
+# Issue 15: fused scoring with the default members on 2 CPU cores, end to end.
+IMAGE_TARGETS = {"spark_listings_per_s": 100.0}
 
 SMALL = [
     "train.tfidf.max_iter=30",
@@ -182,6 +189,7 @@ def plain_python(
         if reload_each:
             text_model.get_encoder.cache_clear()
             image_model.get_backbone.cache_clear()
+            image_model.get_features.cache_clear()
             text_member._predictor.cache_clear()
             image_member._predictor.cache_clear()
             scoring._fusion_model.cache_clear()
@@ -208,6 +216,12 @@ def main() -> int:
     )
     parser.add_argument("--memory", action="store_true", help="peak resident memory, per role")
     parser.add_argument("--set", action="append", default=[], help="config override KEY=VALUE")
+    parser.add_argument(
+        "--results",
+        default=None,
+        help="JSON file for the figures (default: benchmarks/results/score-images.json with "
+        "--images, score.json without; '' for none)",
+    )
     args = parser.parse_args()
     setup_logging("WARNING")
     work = Path(args.work or tempfile.mkdtemp(prefix="bench-score-"))
@@ -331,6 +345,13 @@ def main() -> int:
                 "image_cpu_runtime": config.train.image.cpu_runtime,
             }
         )
+    targets = IMAGE_TARGETS if args.images else {}
+    figures["targets_met"] = {key: figures[key] >= target for key, target in targets.items()}
+    results = args.results
+    if results is None:
+        results = str(RESULTS / ("score-images.json" if args.images else "score.json"))
+    if results:
+        write_results(results, figures, targets)
     print(json.dumps(figures))
     spark.stop()
     return 0
