@@ -263,19 +263,27 @@ def reinit_top_layers(encoder: torch.nn.Module, layers: int, seed: int) -> int:
     if layers <= 0:
         return 0
     stack = getattr(getattr(encoder, "encoder", None), "layer", None)
-    init = getattr(encoder, "_init_weights", None)
-    if not isinstance(stack, torch.nn.ModuleList) or init is None:
+    if not isinstance(stack, torch.nn.ModuleList):
         raise ValueError(
             f"cannot re-initialise layers of {type(encoder).__name__}: no encoder.layer stack"
         )
+    # BERT's initialiser, done here: transformers' own _init_weights skips the weights it has
+    # loaded (they are marked initialised).
+    std = float(getattr(getattr(encoder, "config", None), "initializer_range", 0.02))
     layers = min(layers, len(stack))
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
         for layer in stack[len(stack) - layers :]:
-            layer.apply(init)
-    finally:
-        torch.random.set_rng_state(generator_state)
+            for module in layer.modules():
+                if isinstance(module, torch.nn.Linear):
+                    module.weight.copy_(
+                        torch.randn(module.weight.shape, generator=generator) * std
+                    )
+                    if module.bias is not None:
+                        module.bias.zero_()
+                elif isinstance(module, torch.nn.LayerNorm):
+                    module.weight.fill_(1.0)
+                    module.bias.zero_()
     return layers
 
 
