@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from markupsafe import Markup
 from pyspark.sql import functions as F
 from sklearn.metrics import confusion_matrix
@@ -290,6 +291,8 @@ def run_cross_validation(
     of training them again (without, every fold trains and its checkpoint is rewritten).
     """
     started = time.monotonic()
+    if config.train.torch_threads:  # as training does: the driver fits the folds
+        torch.set_num_threads(config.train.torch_threads)
     k = folds or config.splits.cv_folds
     splits_config = dataclasses.replace(config.splits, cv_folds=k)
     config = dataclasses.replace(config, splits=splits_config)
