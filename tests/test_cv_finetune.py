@@ -194,6 +194,14 @@ def test_the_text_member_fine_tunes_each_fold_and_resumes(
     assert caplog.text.count("finished before, loaded from") == FOLDS
     assert _scores(second) == _scores(first)
 
+    # Training the folds again from scratch gives the same probabilities: a fold retrained
+    # after a kill is the fold an uninterrupted run would have made.
+    retrained = run_cross_validation(
+        sample_lakehouse, config, FOLDS, str(tmp_path / "again"), ["text"], resume=False
+    )
+    assert _scores(retrained) == _scores(first)
+    assert _fold_files(tmp_path / "again", "text") == saved
+
     # The frozen mode is another key: its folds train (a head on embeddings), in their folder.
     frozen_text = dataclasses.replace(text, mode="frozen")
     frozen = dataclasses.replace(
