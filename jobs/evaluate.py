@@ -1,7 +1,7 @@
 """Evaluate the registered models on a split, or by K-fold cross-validation.
 
 ./spark-submit.sh evaluate [--split test] [--out report/evaluation]
-./spark-submit.sh evaluate --cv 5 [--models tfidf,text,image]
+./spark-submit.sh evaluate --cv 5 [--models tfidf,text,image] [--no-resume]
 """
 
 from __future__ import annotations
@@ -20,6 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default=None, help="comma-separated (default: all)")
     parser.add_argument("--out", default="report/evaluation", help="folder of the HTML page")
     parser.add_argument("--summary-json", default=None, help="also write the summary as JSON here")
+    parser.add_argument(
+        "--no-resume",
+        dest="resume",
+        action="store_false",
+        help="--cv: train every fold again, ignoring the folds <out>/checkpoints holds",
+    )
     args = parser.parse_args(argv)
     if args.cv is not None and args.cv < 2:
         parser.error("--cv needs at least 2 folds")
@@ -27,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     try:
         if args.cv:
-            summary = run_cross_validation(job.lakehouse, job.config, args.cv, args.out, models)
+            summary = run_cross_validation(
+                job.lakehouse, job.config, args.cv, args.out, models, args.resume
+            )
         else:
             summary = run_evaluate(job.lakehouse, job.config, args.split, args.out, models)
     except Exception as exc:  # noqa: BLE001 - one line for the user, the trace at DEBUG

@@ -11,7 +11,8 @@ Points: ``before_commit:<layer.table>`` (rows staged, nothing committed; every e
 ``during_commit:<layer.table>`` (delta-rs has taken a batch of rows and is writing data files;
 no log entry yet), ``ingest:after_images_batch``, ``ingest:before_flags``,
 ``features:before_duplicate_groups``, ``score:after_chunk`` (a chunk's predictions
-committed, the next chunk not scored yet).
+committed, the next chunk not scored yet), ``cv:after_fold`` (a cross-validation fold's
+checkpoint written and its score logged, the next fold not started).
 """
 
 from __future__ import annotations

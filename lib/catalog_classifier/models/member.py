@@ -23,6 +23,7 @@ name none of them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -140,6 +141,23 @@ class Member(ABC):
     ) -> tuple[list[int], list[int], np.ndarray]:
         """Train on ``training`` (split train/valid) and return the productids, labels and class
         probabilities of ``test``."""
+
+    @classmethod
+    def fold_settings(cls, config: Config) -> dict[str, Any]:
+        """Every setting a fold's result depends on besides its rows (JSON-able): part of the
+        key under which ``evaluate --cv`` keeps a finished fold. The default is on the safe
+        side: the whole training section but the list of models and how the work runs
+        (threads, Petastorm's reader), the member sections, the label map. A member narrows
+        it (and adds, e.g., its encoder's weights id)."""
+        train = dataclasses.asdict(config.train)
+        # How the work runs, not what it computes.
+        for name in ("models", "reader_pool", "reader_workers", "petastorm_cache", "torch_threads"):
+            train.pop(name, None)
+        return {
+            "train": train,
+            "members": config.members,
+            "label_codes": list(config.label_codes),
+        }
 
     @classmethod
     @abstractmethod

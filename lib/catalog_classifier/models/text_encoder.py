@@ -21,6 +21,7 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -257,6 +258,147 @@ class TextClassifier(torch.nn.Module):
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         pooled = torch.nn.functional.normalize(mean_pool(hidden, attention_mask), dim=-1)
         return self.head(pooled)
+
+
+def reinit_top_layers(encoder: torch.nn.Module, layers: int, seed: int) -> int:
+    """Re-initialise the top ``layers`` transformer layers of ``encoder`` with its own
+    initialiser (the few-sample fine-tuning recipe: the top layers are the most specific to the
+    pre-training task); returns how many were. Seeded, so a fold re-run gets the same weights."""
+    if layers <= 0:
+        return 0
+    stack = getattr(getattr(encoder, "encoder", None), "layer", None)
+    if not isinstance(stack, torch.nn.ModuleList):
+        raise ValueError(
+            f"cannot re-initialise layers of {type(encoder).__name__}: no encoder.layer stack"
+        )
+    # BERT's initialiser, done here: transformers' own _init_weights skips the weights it has
+    # loaded (they are marked initialised).
+    std = float(getattr(getattr(encoder, "config", None), "initializer_range", 0.02))
+    layers = min(layers, len(stack))
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for layer in stack[len(stack) - layers :]:
+            for module in layer.modules():
+                if isinstance(module, torch.nn.Linear):
+                    module.weight.copy_(
+                        torch.randn(module.weight.shape, generator=generator) * std
+                    )
+                    if module.bias is not None:
+                        module.bias.zero_()
+                elif isinstance(module, torch.nn.LayerNorm):
+                    module.weight.fill_(1.0)
+                    module.bias.zero_()
+    return layers
+
+
+def finetune_classifier(
+    source: str, head: ClassifierHead, config: TextModelConfig, seed: int
+) -> TextClassifier:
+    """The encoder of ``source`` + ``head``, ready to fine-tune with ``config``'s settings:
+    ``finetune_reinit_layers`` top layers re-initialised, the word embeddings frozen with
+    ``finetune_freeze_word_embeddings`` (the optimiser then skips them: on e5-small 96M of the
+    118M parameters, and their AdamW state)."""
+    encoder = load_encoder_model(source)
+    reinit = reinit_top_layers(encoder, config.finetune_reinit_layers, seed)
+    if config.finetune_freeze_word_embeddings:
+        embeddings = encoder.get_input_embeddings()
+        assert isinstance(embeddings, torch.nn.Module)
+        embeddings.requires_grad_(False)
+    model = TextClassifier(encoder, head)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    log.info(
+        "text fine-tuning: %d of %d parameters trainable, %d top layer(s) re-initialised",
+        trainable,
+        total,
+        reinit,
+    )
+    return model
+
+
+def tokenize_unpadded(
+    source: str, texts: Sequence[str], max_length: int, prefix: str
+) -> list[np.ndarray]:
+    """Each text's token ids (with its special tokens, truncated to ``max_length``), unpadded:
+    :class:`LengthBuckets` pads each batch only to its own longest row."""
+    tokenizer = _tokenizer(source)
+    encoded = tokenizer(
+        [prefix + (t or "") for t in texts], max_length=max_length, truncation=True
+    )
+    return [np.asarray(ids, dtype=np.int64) for ids in encoded["input_ids"]]
+
+
+class LengthBuckets:
+    """In-memory epochs of tokenised texts with dynamic padding: an
+    :data:`~catalog_classifier.models.loop.EpochSource`.
+
+    Shuffled, each epoch cuts the rows into windows of ``window_batches`` batches, sorts each
+    window by length and shuffles the batches, so a batch holds rows of about the same length
+    and is padded only to its longest (texts truncated at 128 tokens are mostly far shorter).
+    Batches are padded to a multiple of 8 tokens (no further than the longest row). Without
+    shuffling, every row once sorted by length; ``order`` is then the rows' order in the
+    batches. Batches: input_ids, attention_mask, label and ``index`` (the row numbers)."""
+
+    def __init__(
+        self,
+        ids: Sequence[np.ndarray],
+        labels: Sequence[int],
+        batch_size: int,
+        pad_id: int,
+        shuffle: bool,
+        seed: int = 0,
+        window_batches: int = 16,
+    ) -> None:
+        if len(ids) != len(labels):
+            raise ValueError(f"{len(ids)} tokenised rows but {len(labels)} labels")
+        self.ids, self.labels = list(ids), torch.as_tensor(np.asarray(labels, dtype=np.int64))
+        self.lengths = np.asarray([len(t) for t in self.ids], dtype=np.int64)
+        self.batch_size, self.pad_id = batch_size, pad_id
+        self.shuffle, self.seed, self.window = shuffle, seed, window_batches * batch_size
+        self.rows = len(self.ids)
+        self.order = np.argsort(self.lengths, kind="stable")
+
+    def batches_of(self, epoch: int) -> list[np.ndarray]:
+        """The row numbers of each batch of ``epoch``, in the order they are served."""
+        if not self.shuffle:
+            order = self.order
+            return [order[i : i + self.batch_size] for i in range(0, self.rows, self.batch_size)]
+        rng = np.random.default_rng([self.seed, epoch])
+        order = rng.permutation(self.rows)
+        batches = []
+        for start in range(0, self.rows, self.window):
+            window = order[start : start + self.window]
+            window = window[np.argsort(self.lengths[window], kind="stable")]
+            size = self.batch_size
+            batches += [window[i : i + size] for i in range(0, len(window), size)]
+        return [batches[i] for i in rng.permutation(len(batches))]
+
+    def batch(self, rows: np.ndarray) -> dict[str, torch.Tensor]:
+        # Widths rounded up to a multiple of 8: a few distinct shapes, so the CPU kernels made
+        # for a shape (oneDNN's, at its first use) serve many batches.
+        longest = int(self.lengths[rows].max())
+        width = min(-(-longest // 8) * 8, max(longest, int(self.lengths.max())))
+        input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            n = int(self.lengths[row])
+            input_ids[i, :n] = torch.from_numpy(self.ids[row])
+            mask[i, :n] = 1
+        index = torch.from_numpy(np.asarray(rows, dtype=np.int64))
+        return {
+            "input_ids": input_ids,
+            "attention_mask": mask,
+            "label": self.labels[index],
+            "index": index,
+        }
+
+    def __call__(self, epoch: int) -> AbstractContextManager[Iterator[dict[str, torch.Tensor]]]:
+        return nullcontext(self.batch(rows) for rows in self.batches_of(epoch))
+
+
+def pad_token_id(source: str) -> int:
+    tokenizer = _tokenizer(source)
+    return int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
 
 
 @dataclass

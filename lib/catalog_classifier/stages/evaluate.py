@@ -23,11 +23,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from markupsafe import Markup
 from pyspark.sql import functions as F
 from sklearn.metrics import confusion_matrix
 
 from catalog_classifier.config import Config, FusionConfig
+from catalog_classifier.crashpoints import crash_point
 from catalog_classifier.features.splits import run_splits
 from catalog_classifier.models import fusion
 from catalog_classifier.models.members import FUSION, get_member, member_names, modalities
@@ -49,6 +51,13 @@ from catalog_classifier.reports.evaluation import (
     plot_confusion,
     plot_reliability,
     write_page,
+)
+from catalog_classifier.stages.fold_checkpoints import (
+    CHECKPOINT_DIR,
+    FoldCheckpoints,
+    fingerprint_columns,
+    fold_key,
+    rows_fingerprint,
 )
 from catalog_classifier.stages.train import input_tables, member_predictions
 from catalog_classifier.storage.lakehouse import Lakehouse
@@ -269,14 +278,21 @@ def run_cross_validation(
     folds: int | None = None,
     out_dir: str = "report/evaluation",
     models: Sequence[str] | None = None,
+    resume: bool = True,
 ) -> EvaluateSummary:
     """K-fold stratified cross-validation of each model; mean and spread of each metric.
 
     Each fold's model trains on the other folds (early stopping on the rows of those folds
     whose hash split is ``valid``) and predicts the held-out fold. Text and image embeddings are
     computed once and reused across folds; the heads train in memory with the same loop.
+
+    Each finished fold is saved under ``<out_dir>/checkpoints`` (:mod:`.fold_checkpoints`);
+    with ``resume`` a re-run with the same rows and settings loads the finished folds instead
+    of training them again (without, every fold trains and its checkpoint is rewritten).
     """
     started = time.monotonic()
+    if config.train.torch_threads:  # as training does: the driver fits the folds
+        torch.set_num_threads(config.train.torch_threads)
     k = folds or config.splits.cv_folds
     splits_config = dataclasses.replace(config.splits, cv_folds=k)
     config = dataclasses.replace(config, splits=splits_config)
@@ -298,6 +314,9 @@ def run_cross_validation(
         member = get_member(model)
         rows = member.labelled_rows(lakehouse, config).cache()
         versions = lakehouse.versions(input_tables(model))
+        assignment = rows.select(*fingerprint_columns(rows.columns)).toPandas()
+        key = fold_key(model, k, rows_fingerprint(assignment), member.fold_settings(config))
+        checkpoints = FoldCheckpoints(out / CHECKPOINT_DIR, model, key)
         all_ids: list[int] = []
         all_labels: list[int] = []
         all_folds: list[int] = []
@@ -311,8 +330,27 @@ def run_cross_validation(
                 "split", F.when(F.col("split") == "valid", "valid").otherwise("train")
             )
             test = rows.filter(held_out)
-            with job_step(lakehouse.spark, f"cv {model} fold {fold + 1}/{k}"):
-                ids, labels, probs = member.fit_fold(lakehouse, config, training, test)
+            in_fold = assignment[assignment["fold"] == fold]
+            saved = (
+                checkpoints.load(
+                    fold, in_fold["productid"].tolist(), in_fold["label"].tolist(), len(codes)
+                )
+                if resume
+                else None
+            )
+            if saved is not None:
+                ids, labels, probs = saved.productids, saved.labels, saved.probabilities
+                log.info(
+                    "cv %s fold %d/%d: finished before, loaded from %s (not trained again)",
+                    model,
+                    fold + 1,
+                    k,
+                    checkpoints.path(fold),
+                )
+            else:
+                with job_step(lakehouse.spark, f"cv {model} fold {fold + 1}/{k}"):
+                    ids, labels, probs = member.fit_fold(lakehouse, config, training, test)
+                checkpoints.save(fold, ids, labels, probs)
             score = classification_metrics(labels, probs.argmax(1).tolist())["weighted_f1"]
             fold_scores.append(score)
             all_ids += ids
@@ -328,6 +366,7 @@ def run_cross_validation(
                 len(labels),
                 time.monotonic() - fold_started,
             )
+            crash_point("cv:after_fold")
         rows.unpersist()
         out_of_fold[model] = (
             np.asarray(all_ids, np.int64),

@@ -15,6 +15,7 @@ from contextlib import nullcontext
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,7 +37,14 @@ from catalog_classifier.models.embedding_heads import (
     worker_threads,
 )
 from catalog_classifier.models.heads import ClassifierHead, load_head, save_head
-from catalog_classifier.models.loop import EpochSource, FitResult, fit, resolve_device
+from catalog_classifier.models.loop import (
+    EpochSource,
+    FitResult,
+    cpu_has_bf16,
+    fit,
+    predict_logits,
+    resolve_device,
+)
 from catalog_classifier.models.member import (
     BatchPredictor,
     FittedMember,
@@ -193,6 +201,13 @@ class TextMember(Member):
     def fit_fold(
         cls, lakehouse: Lakehouse, config: Config, training: DataFrame, test: DataFrame
     ) -> tuple[list[int], list[int], np.ndarray]:
+        cfg = config.train.text
+        if resolve_mode(cfg.mode, resolve_device(config.train.device)) == "finetune":
+            if cfg.title_embedding:
+                raise ValueError(
+                    "train.text.title_embedding is for frozen embeddings (mode: frozen)"
+                )
+            return finetune_fold(lakehouse, config, training, test)
         _, encoder_id = ensure_text_embeddings(lakehouse, config, training.unionByName(test))
         columns = ["productid", "label"]
         title = config.train.text.title_embedding
@@ -212,8 +227,111 @@ class TextMember(Member):
         return fold_with_head(config, config.train.text, "cv-text", train, valid, held_out)
 
     @classmethod
+    def fold_settings(cls, config: Config) -> dict[str, Any]:
+        """The text settings, the resolved mode and device, and the encoder's weights id."""
+        cfg = config.train.text
+        device = resolve_device(config.train.device)
+        source = text_model.resolve_encoder_source(cfg)
+        return {
+            "text": asdict(cfg),
+            "mode": resolve_mode(cfg.mode, device),
+            "device": device.type,
+            "encoder_id": text_model.encoder_fingerprint(source),
+            "seed": config.train.seed,
+            "label_codes": list(config.label_codes),
+        }
+
+    @classmethod
     def load(cls, folder: Path) -> FittedText:
         return FittedText(folder, read_meta(folder))
+
+
+def finetune_fold(
+    lakehouse: Lakehouse, config: Config, training: DataFrame, test: DataFrame
+) -> tuple[list[int], list[int], np.ndarray]:
+    """A cross-validation fold fine-tuned: the head first fit on the frozen embeddings of the
+    fold's train rows, then encoder + head end to end on those rows (in memory, dynamic
+    padding), early stopping on the training folds' valid rows, and the held-out fold
+    predicted by the best epoch's weights."""
+    cfg = config.train.text
+    seed = config.train.seed
+    device = resolve_device(config.train.device)
+    source, encoder_id = ensure_text_embeddings(lakehouse, config, training.unionByName(test))
+    columns = ["productid", "label"]
+    train_rows = training.filter(F.col("split") == "train")
+    valid_rows = training.filter(F.col("split") == "valid")
+    # The starting head sees the train rows only: the valid rows are kept for early stopping.
+    probe_train = text_embedding_frame(lakehouse, encoder_id, train_rows.select(*columns))
+    probe_valid = text_embedding_frame(lakehouse, encoder_id, valid_rows.select(*columns))
+    train_labels = probe_train["label"].astype(int).tolist()
+    head, _ = train_head_on_embeddings(
+        "cv-text-probe",
+        probe_train[["embedding", "label"]],
+        probe_valid,
+        len(probe_train["embedding"].iloc[0]) if len(probe_train) else DEFAULT_DIM,
+        len(config.label_codes),
+        cfg,
+        seed,
+        device,
+        train_labels,
+    )
+    frames = {
+        name: rows.select("productid", "text", "label").toPandas().sort_values("productid")
+        for name, rows in (("train", train_rows), ("valid", valid_rows), ("test", test))
+    }
+    pad = text_model.pad_token_id(source)
+
+    def buckets(frame: pd.DataFrame, shuffle: bool) -> text_model.LengthBuckets:
+        tokens = text_model.tokenize_unpadded(
+            source, frame["text"].fillna("").tolist(), cfg.max_length, cfg.prefix
+        )
+        labels = frame["label"].astype(int).tolist()
+        return text_model.LengthBuckets(tokens, labels, cfg.finetune_batch_size, pad, shuffle, seed)
+
+    train_epochs = buckets(frames["train"], True)
+    model = text_model.finetune_classifier(source, head, cfg, seed)
+    bf16 = cfg.finetune_cpu_bf16 and cpu_has_bf16()
+    result = fit(
+        model,
+        train_epochs,
+        buckets(frames["valid"], False),
+        _token_inputs,
+        train_rows=train_epochs.rows,
+        batch_size=cfg.finetune_batch_size,
+        epochs=cfg.finetune_epochs,
+        patience=cfg.finetune_patience,
+        learning_rate=cfg.finetune_learning_rate,
+        weight_decay=cfg.weight_decay,
+        class_weights=class_weights(train_labels, len(config.label_codes)),
+        device=device,
+        seed=seed,
+        name="cv-text-finetune",
+        cpu_bf16=bf16,
+    )
+    log.info(
+        "cv text fine-tuning: best epoch %d of %d (valid weighted F1 %.4f), %.0f s",
+        result.best_epoch,
+        len(result.history),
+        result.best_weighted_f1,
+        result.seconds,
+    )
+    held_out = buckets(frames["test"], False)
+    with held_out(0) as batches:
+        logits, _ = predict_logits(model, batches, _token_inputs, device, bf16)
+    probs = np.zeros((held_out.rows, len(config.label_codes)))
+    probs[held_out.order] = torch.softmax(logits, dim=1).double().numpy()
+    test_frame = frames["test"]
+    return (
+        test_frame["productid"].astype(int).tolist(),
+        test_frame["label"].astype(int).tolist(),
+        probs,
+    )
+
+
+def _token_inputs(batch: dict[str, Any]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}, batch[
+        "label"
+    ]
 
 
 def fold_with_head(
@@ -321,7 +439,7 @@ def finetune_text(
     Petastorm with tokenisation in the TransformSpec."""
     cfg = config.train.text
     tokenize = text_model.Tokenize(source, cfg.max_length, cfg.prefix)
-    model = text_model.TextClassifier(text_model.load_encoder_model(source), head)
+    model = text_model.finetune_classifier(source, head, cfg, config.train.seed)
     cache = petastorm_cache(lakehouse, config)
     pool, workers = config.train.reader_pool, config.train.reader_workers
     select = rows.select("text", "label")
@@ -337,7 +455,7 @@ def finetune_text(
 
         def epoch_of(feed: PetastormFeed, shuffle: bool) -> EpochSource:
             return lambda e: feed.epoch(
-                cfg.batch_size,
+                cfg.finetune_batch_size,
                 shuffle=shuffle,
                 seed=config.train.seed + e,
                 transform=tokenize,
@@ -354,15 +472,16 @@ def finetune_text(
                 b["label"],
             ),
             train_rows=train_feed.rows,
-            batch_size=cfg.batch_size,
+            batch_size=cfg.finetune_batch_size,
             epochs=cfg.finetune_epochs,
-            patience=cfg.patience,
+            patience=cfg.finetune_patience,
             learning_rate=cfg.finetune_learning_rate,
             weight_decay=cfg.weight_decay,
             class_weights=class_weights(train_labels, len(config.label_codes)),
             device=device,
             seed=config.train.seed,
             name="text-finetune",
+            cpu_bf16=cfg.finetune_cpu_bf16 and cpu_has_bf16(),
         )
     return model.cpu().eval(), result
 
