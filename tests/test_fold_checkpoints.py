@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tests.conftest import REPO
 
 from catalog_classifier.stages.fold_checkpoints import (
     FoldCheckpoints,
@@ -134,3 +135,25 @@ def test_the_rows_fingerprint_follows_the_fold_assignment_not_the_row_order() ->
     ):
         assert rows_fingerprint(rows.assign(**{column: values})) != digest, column
     assert rows_fingerprint(rows.iloc[:3]) != digest
+
+
+def test_a_members_fold_key_ignores_other_members_settings():
+    """Fine-tuning the text member (or running the image backbones in another runtime) keeps
+    the other members' finished folds; the member's own settings still change its key."""
+    from catalog_classifier.config import load_config
+    from catalog_classifier.models.members import get_member
+
+    conf = REPO / "conf" / "local.yaml"
+    base = load_config(conf)
+    other = load_config(
+        conf,
+        ["train.text.mode=finetune", "train.image.cpu_runtime=torch", "train.fusion.method=vote"],
+    )
+    for name in ("tfidf", "image", "use"):
+        member = get_member(name)
+        assert member.fold_settings(other) == member.fold_settings(base), name
+    tfidf = get_member("tfidf")
+    changed = load_config(conf, ["train.tfidf.max_iter=7"])
+    assert tfidf.fold_settings(changed) != tfidf.fold_settings(base)
+    use = get_member("use")
+    assert use.fold_settings(load_config(conf, ["members.use.l2=0.3"])) != use.fold_settings(base)

@@ -37,7 +37,7 @@ import pandas as pd
 from pyspark import SparkContext
 from pyspark.sql import DataFrame
 
-from catalog_classifier.config import Config
+from catalog_classifier.config import MODEL_NAMES, Config
 from catalog_classifier.models.datasets import (
     IMAGE_INPUT_TABLES,
     TEXT_INPUT_TABLES,
@@ -146,16 +146,23 @@ class Member(ABC):
     def fold_settings(cls, config: Config) -> dict[str, Any]:
         """Every setting a fold's result depends on besides its rows (JSON-able): part of the
         key under which ``evaluate --cv`` keeps a finished fold. The default is on the safe
-        side: the whole training section but the list of models and how the work runs
-        (threads, Petastorm's reader), the member sections, the label map. A member narrows
-        it (and adds, e.g., its encoder's weights id)."""
+        side: the whole training section but the list of models, how the work runs (threads,
+        Petastorm's reader) and the other models' sections, this member's own section of
+        ``members``, the label map. A member narrows it (and adds, e.g., its encoder's weights
+        id). Other members' settings are left out so that, e.g., fine-tuning the text member
+        does not retrain every other member's folds."""
         train = dataclasses.asdict(config.train)
         # How the work runs, not what it computes.
         for name in ("models", "reader_pool", "reader_workers", "petastorm_cache", "torch_threads"):
             train.pop(name, None)
+        for name in MODEL_NAMES:  # the other models' sections (fusion: never a fold's input)
+            if name != cls.name:
+                train.pop(name, None)
+        if "image" in train:  # where the backbones run on a CPU: features equal to 1e-5
+            train["image"].pop("cpu_runtime", None)
         return {
             "train": train,
-            "members": config.members,
+            "members": config.members.get(cls.name, {}),
             "label_codes": list(config.label_codes),
         }
 
