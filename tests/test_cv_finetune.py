@@ -138,9 +138,11 @@ def test_an_interrupted_cv_resumes_from_its_finished_folds(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("cv counted fold 2: ignoring checkpoint" in w for w in warnings)
 
-    # Another setting of the member: another key, every fold trained again.
+    # Another setting the member's folds depend on (the seed): another key, every fold trained
+    # again. (Another member's section is not part of its key: test_fold_checkpoints.)
     counted.trained = 0
-    changed = dataclasses.replace(small_config, members={"length": {"smoothing": 0.5}})
+    reseeded = dataclasses.replace(small_config.train, seed=small_config.train.seed + 1)
+    changed = dataclasses.replace(small_config, train=reseeded)
     run_cross_validation(sample_lakehouse, changed, FOLDS, str(out), ["counted"])
     assert counted.trained == FOLDS
     assert len(list((out / CHECKPOINT_DIR).glob("counted-*"))) == 2
