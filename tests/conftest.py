@@ -151,19 +151,12 @@ def small_config(config: Config, e5_encoder: Path) -> Config:
 def trained(spark, small_config: Config, small_sample, tmp_path_factory):
     """The generated sample ingested, featured and trained (every model and the fusion,
     registered): shared by the training, evaluation and scoring tests."""
-    from catalog_classifier.stages.features import run_features
-    from catalog_classifier.stages.ingest import run_ingest
+    from tests.helpers import featured_lakehouse
+
     from catalog_classifier.stages.train import run_train
 
-    lakehouse = Lakehouse(spark, str(tmp_path_factory.mktemp("train") / "lakehouse"), "delta-rs")
-    run_ingest(
-        spark,
-        lakehouse,
-        small_config,
-        [str(small_sample.listings_csv)],
-        [str(small_sample.labels_csv)],
-        [str(small_sample.images_zip)],
+    lakehouse = featured_lakehouse(
+        spark, small_config, small_sample, tmp_path_factory.mktemp("train")
     )
-    run_features(lakehouse, small_config)
     summary = run_train(lakehouse, small_config)
     return lakehouse, summary

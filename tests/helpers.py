@@ -95,3 +95,22 @@ def rows_of(lakehouse: Lakehouse, spec: TableSpec, rows: list[dict[str, Any]]) -
     now = datetime.now(UTC)
     values = [tuple(row.get(c.name, _filler(c.type, now)) for c in spec.columns) for row in rows]
     lakehouse.append(spec, lakehouse.spark.createDataFrame(values, spec.spark_schema()))
+
+
+def featured_lakehouse(spark: Any, config: Any, sample: Any, root: Path) -> Lakehouse:
+    """A generated sample ingested (listings, labels, image zip) and featured, on delta-rs,
+    in a lakehouse under ``root``."""
+    from catalog_classifier.stages.features import run_features
+    from catalog_classifier.stages.ingest import run_ingest
+
+    lakehouse = Lakehouse(spark, str(root / "lakehouse"), "delta-rs")
+    run_ingest(
+        spark,
+        lakehouse,
+        config,
+        [str(sample.listings_csv)],
+        [str(sample.labels_csv)],
+        [str(sample.images_zip)],
+    )
+    run_features(lakehouse, config)
+    return lakehouse

@@ -14,6 +14,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 import torch
+from tests.helpers import featured_lakehouse
 from tests.length_member import LengthMember
 
 from catalog_classifier.config import Config
@@ -22,9 +23,7 @@ from catalog_classifier.models import text_encoder as text_model
 from catalog_classifier.models.heads import ClassifierHead
 from catalog_classifier.models.loop import fit
 from catalog_classifier.stages.evaluate import run_cross_validation
-from catalog_classifier.stages.features import run_features
 from catalog_classifier.stages.fold_checkpoints import CHECKPOINT_DIR
-from catalog_classifier.stages.ingest import run_ingest
 from catalog_classifier.storage.lakehouse import Lakehouse
 
 FOLDS = 3
@@ -55,17 +54,7 @@ def counted():
 
 @pytest.fixture(scope="module")
 def sample_lakehouse(spark, small_config: Config, small_sample, tmp_path_factory) -> Lakehouse:
-    lakehouse = Lakehouse(spark, str(tmp_path_factory.mktemp("cv") / "lakehouse"), "delta-rs")
-    run_ingest(
-        spark,
-        lakehouse,
-        small_config,
-        [str(small_sample.listings_csv)],
-        [str(small_sample.labels_csv)],
-        [str(small_sample.images_zip)],
-    )
-    run_features(lakehouse, small_config)
-    return lakehouse
+    return featured_lakehouse(spark, small_config, small_sample, tmp_path_factory.mktemp("cv"))
 
 
 @pytest.fixture(scope="module")

@@ -246,6 +246,25 @@ class TextMember(Member):
         return FittedText(folder, read_meta(folder))
 
 
+def finetune_settings(
+    config: Config, train_labels: Sequence[int], device: torch.device, seed: int
+) -> dict[str, Any]:
+    """The fine-tuning loop's settings (``models.loop.fit``'s keywords), the same for a
+    registered model and a cross-validation fold."""
+    cfg = config.train.text
+    return {
+        "batch_size": cfg.finetune_batch_size,
+        "epochs": cfg.finetune_epochs,
+        "patience": cfg.finetune_patience,
+        "learning_rate": cfg.finetune_learning_rate,
+        "weight_decay": cfg.weight_decay,
+        "class_weights": class_weights(train_labels, len(config.label_codes)),
+        "device": device,
+        "seed": seed,
+        "cpu_bf16": cfg.finetune_cpu_bf16 and cpu_has_bf16(),
+    }
+
+
 def finetune_fold(
     lakehouse: Lakehouse, config: Config, training: DataFrame, test: DataFrame
 ) -> tuple[list[int], list[int], np.ndarray]:
@@ -297,16 +316,8 @@ def finetune_fold(
         buckets(frames["valid"], False),
         _token_inputs,
         train_rows=train_epochs.rows,
-        batch_size=cfg.finetune_batch_size,
-        epochs=cfg.finetune_epochs,
-        patience=cfg.finetune_patience,
-        learning_rate=cfg.finetune_learning_rate,
-        weight_decay=cfg.weight_decay,
-        class_weights=class_weights(train_labels, len(config.label_codes)),
-        device=device,
-        seed=seed,
         name="cv-text-finetune",
-        cpu_bf16=bf16,
+        **finetune_settings(config, train_labels, device, seed),
     )
     log.info(
         "cv text fine-tuning: best epoch %d of %d (valid weighted F1 %.4f), %.0f s",
@@ -472,16 +483,8 @@ def finetune_text(
                 b["label"],
             ),
             train_rows=train_feed.rows,
-            batch_size=cfg.finetune_batch_size,
-            epochs=cfg.finetune_epochs,
-            patience=cfg.finetune_patience,
-            learning_rate=cfg.finetune_learning_rate,
-            weight_decay=cfg.weight_decay,
-            class_weights=class_weights(train_labels, len(config.label_codes)),
-            device=device,
-            seed=config.train.seed,
             name="text-finetune",
-            cpu_bf16=cfg.finetune_cpu_bf16 and cpu_has_bf16(),
+            **finetune_settings(config, train_labels, device, config.train.seed),
         )
     return model.cpu().eval(), result
 
