@@ -9,15 +9,13 @@ import json
 
 import pytest
 from pyspark.sql import functions as F
+from tests.helpers import featured_lakehouse
 from tests.length_member import LengthMember
 
 from catalog_classifier.models import members
 from catalog_classifier.stages.evaluate import run_cross_validation, run_evaluate
-from catalog_classifier.stages.features import run_features
-from catalog_classifier.stages.ingest import run_ingest
 from catalog_classifier.stages.score import run_score
 from catalog_classifier.stages.train import run_train
-from catalog_classifier.storage.lakehouse import Lakehouse
 from catalog_classifier.storage.registry import Registry
 from catalog_classifier.storage.tables import BRONZE_LISTINGS, GOLD_EVALUATIONS, GOLD_PREDICTIONS
 
@@ -34,16 +32,7 @@ def test_a_new_member_trains_evaluates_fuses_and_scores(
 ):
     # The one conf section.
     config = dataclasses.replace(small_config, members={"length": {"smoothing": 0.5}})
-    lakehouse = Lakehouse(spark, str(tmp_path / "lakehouse"), "delta-rs")
-    run_ingest(
-        spark,
-        lakehouse,
-        config,
-        [str(small_sample.listings_csv)],
-        [str(small_sample.labels_csv)],
-        [str(small_sample.images_zip)],
-    )
-    run_features(lakehouse, config)
+    lakehouse = featured_lakehouse(spark, config, small_sample, tmp_path)
 
     trained = run_train(lakehouse, config, ["length", "fusion"])
     assert trained.models["length"]["version"] == "1"

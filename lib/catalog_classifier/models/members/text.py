@@ -133,9 +133,7 @@ class TextMember(Member):
         cfg = config.train.text
         codes = config.label_codes
         device = resolve_device(config.train.device)
-        mode = resolve_mode(cfg.mode, device)
-        if mode == "finetune" and cfg.title_embedding:
-            raise ValueError("train.text.title_embedding is for frozen embeddings (mode: frozen)")
+        mode = text_mode(cfg, device)
         rows = rows.cache()
         source, encoder_id = ensure_text_embeddings(lakehouse, config, rows)
         train_labels = labels_of(rows.filter(F.col("split") == "train"))
@@ -202,11 +200,7 @@ class TextMember(Member):
         cls, lakehouse: Lakehouse, config: Config, training: DataFrame, test: DataFrame
     ) -> tuple[list[int], list[int], np.ndarray]:
         cfg = config.train.text
-        if resolve_mode(cfg.mode, resolve_device(config.train.device)) == "finetune":
-            if cfg.title_embedding:
-                raise ValueError(
-                    "train.text.title_embedding is for frozen embeddings (mode: frozen)"
-                )
+        if text_mode(cfg, resolve_device(config.train.device)) == "finetune":
             return finetune_fold(lakehouse, config, training, test)
         _, encoder_id = ensure_text_embeddings(lakehouse, config, training.unionByName(test))
         columns = ["productid", "label"]
@@ -244,6 +238,15 @@ class TextMember(Member):
     @classmethod
     def load(cls, folder: Path) -> FittedText:
         return FittedText(folder, read_meta(folder))
+
+
+def text_mode(cfg: TextModelConfig, device: torch.device) -> str:
+    """The text model's resolved mode (frozen or finetune) on ``device``; the title embedding
+    exists only for frozen embeddings."""
+    mode = resolve_mode(cfg.mode, device)
+    if mode == "finetune" and cfg.title_embedding:
+        raise ValueError("train.text.title_embedding is for frozen embeddings (mode: frozen)")
+    return mode
 
 
 def finetune_settings(
@@ -309,7 +312,7 @@ def finetune_fold(
 
     train_epochs = buckets(frames["train"], True)
     model = text_model.finetune_classifier(source, head, cfg, seed)
-    bf16 = cfg.finetune_cpu_bf16 and cpu_has_bf16()
+    settings = finetune_settings(config, train_labels, device, seed)
     result = fit(
         model,
         train_epochs,
@@ -317,7 +320,7 @@ def finetune_fold(
         _token_inputs,
         train_rows=train_epochs.rows,
         name="cv-text-finetune",
-        **finetune_settings(config, train_labels, device, seed),
+        **settings,
     )
     log.info(
         "cv text fine-tuning: best epoch %d of %d (valid weighted F1 %.4f), %.0f s",
@@ -328,7 +331,7 @@ def finetune_fold(
     )
     held_out = buckets(frames["test"], False)
     with held_out(0) as batches:
-        logits, _ = predict_logits(model, batches, _token_inputs, device, bf16)
+        logits, _ = predict_logits(model, batches, _token_inputs, device, settings["cpu_bf16"])
     probs = np.zeros((held_out.rows, len(config.label_codes)))
     probs[held_out.order] = torch.softmax(logits, dim=1).double().numpy()
     test_frame = frames["test"]
@@ -478,10 +481,7 @@ def finetune_text(
             model,
             epoch_of(train_feed, True),
             epoch_of(valid_feed, False),
-            lambda b: (
-                {"input_ids": b["input_ids"], "attention_mask": b["attention_mask"]},
-                b["label"],
-            ),
+            _token_inputs,
             train_rows=train_feed.rows,
             name="text-finetune",
             **finetune_settings(config, train_labels, device, config.train.seed),
