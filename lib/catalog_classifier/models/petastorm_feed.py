@@ -29,6 +29,38 @@ for _module in ("petastorm", r"petastorm\..*"):
     warnings.filterwarnings("ignore", category=FutureWarning, module=_module)
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=_module)
 
+# What petastorm logs about each feed it builds and reads, five lines a feed that say nothing a
+# user can act on (the float32 conversion is asked for; the parquet files are small because the
+# data sets are; the row groups are read from the footers, as they must be for parquet that
+# petastorm did not write): dropped at their loggers. Its other messages still show, and
+# ``PetastormFeed`` logs the rows it materialised.
+PETASTORM_NOISE = {
+    "petastorm.spark.spark_dataset_converter": (
+        "Converting floating-point columns to",
+        "Materialize dataframe to url",
+        "The median size",
+    ),
+    "petastorm.etl.dataset_metadata": (
+        "Failed loading Unischema from metadata",
+        "Recovering rowgroup information",
+    ),
+}
+
+
+class _DropMessages(logging.Filter):
+    """Drops a logger's records whose message (before formatting) starts with a prefix."""
+
+    def __init__(self, prefixes: Sequence[str]) -> None:
+        super().__init__()
+        self.prefixes = tuple(prefixes)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefixes)
+
+
+for _logger_name, _prefixes in PETASTORM_NOISE.items():
+    logging.getLogger(_logger_name).addFilter(_DropMessages(_prefixes))
+
 
 class RowCountError(RuntimeError):
     """An epoch read a different number of rows than the data set holds."""
