@@ -145,7 +145,7 @@ def test_a_training_step_lowers_the_loss_of_the_fine_tuned_text_model(e5_encoder
         loss = torch.nn.functional.cross_entropy(model(**tokens), labels)
         loss.backward()
         optimizer.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     assert losses[-1] < losses[0]
 
 
