@@ -65,7 +65,8 @@ def test_the_int8_graph_is_made_once_and_reused(e5_encoder, int8_encoder, tmp_pa
 
     folder = Path(int8_encoder.session._model_path).parent  # the module's export folder
     files = sorted(p.name for p in folder.iterdir())
-    assert len(files) == 1 and files[0].endswith(".int8.onnx")  # no partial file left
+    # the graph and its lock, no partial file left
+    assert len(files) == 2 and files[0].endswith(".int8.onnx") and files[1].endswith(".lock")
     monkeypatch.setattr(onnx_text, "_export_float", lambda *a: pytest.fail("exported again"))
     source = str(e5_encoder)
     again = Int8TextEncoder(

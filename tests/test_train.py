@@ -166,7 +166,13 @@ def test_the_lbfgs_head_is_the_logistic_regression_scikit_learn_fits():
     # Same objective: mean loss + l2/2 ||W||^2 == (C sum loss + 1/2 ||W||^2) / (C n).
     reference = LogisticRegression(C=1 / (l2 * len(y)), tol=1e-10, max_iter=1000).fit(x, y)
     assert ours == pytest.approx(reference.predict_proba(x), abs=2e-3)
-    assert result.best_epoch == 1 and np.isfinite(result.train_loss)
+    assert result.best_epoch == 1
+    # the fitted model's penalised loss, not the starting one (log 3 from zero weights)
+    fitted = torch.nn.functional.cross_entropy(
+        torch.log(torch.from_numpy(ours)), torch.from_numpy(y)
+    ).item() + 0.5 * l2 * float((head.net[-1].weight ** 2).sum())
+    assert result.train_loss == pytest.approx(fitted, rel=1e-3)
+    assert result.train_loss < np.log(3) - 0.5
 
 
 def test_an_lbfgs_head_must_be_linear():

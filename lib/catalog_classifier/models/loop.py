@@ -336,16 +336,23 @@ def fit_logistic(
     )
     evaluations = 0
 
+    def penalised_loss() -> torch.Tensor:
+        losses = torch.nn.functional.cross_entropy(x @ coef.T + bias, y, reduction="none")
+        return (losses * row_weight).sum() + 0.5 * l2 * (coef * coef).sum()
+
     def objective() -> torch.Tensor:
         nonlocal evaluations
         evaluations += 1
         optimizer.zero_grad()
-        losses = torch.nn.functional.cross_entropy(x @ coef.T + bias, y, reduction="none")
-        loss = (losses * row_weight).sum() + 0.5 * l2 * (coef * coef).sum()
+        loss = penalised_loss()
         loss.backward()
         return loss
 
-    loss = float(optimizer.step(objective).detach())
+    optimizer.step(objective)
+    # step() returns the loss at the start (log 27 = 3.2958 from zero weights): the fitted
+    # model's loss is evaluated once more.
+    with torch.no_grad():
+        loss = float(penalised_loss())
     with torch.no_grad():
         linear.weight.copy_(coef.detach().to(linear.weight.dtype))
         linear.bias.copy_(bias.detach().to(linear.bias.dtype))
