@@ -21,6 +21,7 @@ LAYER: dict[str, float] = {
     "config": 0,
     "logs": 0,
     "crashpoints": 0,  # the fault suite's kill hook, called from storage and the stages
+    "pictures": 0,  # drawn product pictures: the sample's photos, the int8 calibration set
     "storage": 1,
     "features": 2,
     "ingest": 2.5,  # uses features.imaging (safe image decoding)

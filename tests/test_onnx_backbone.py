@@ -105,3 +105,69 @@ def test_an_export_that_differs_from_torch_is_not_used(combined, exports, monkey
     assert "computing them in torch" in caplog.text
     with pytest.raises(RuntimeError, match="differ from torch's"):
         ob.cpu_features(backbone, "onnxruntime", "cpu", folder=exports)
+
+
+@pytest.fixture(scope="module")
+def lite0() -> tuple[torch.nn.Module, ib.BackboneSpec]:
+    return ib.load_backbone("efficientnet_lite0")
+
+
+def test_int8_features_are_the_float_ones_to_within_int8_rounding(lite0, jpegs, exports):
+    backbone, spec = lite0
+    runner = ob.cpu_features(backbone, "torch", "cpu", folder=exports, quantization="int8")
+    assert isinstance(runner, ob.OnnxFeatures)  # int8 whatever cpu_runtime says
+    expected = ib.extract_features(backbone, spec, jpegs, batch_size=2)
+    got = ib.extract_features(runner, spec, jpegs, batch_size=2)
+    norms = np.linalg.norm(got, axis=1) * np.linalg.norm(expected, axis=1)
+    cosine = (got * expected).sum(1) / norms
+    # On real photos: 0.992 on average for Lite0 (models/onnx_backbone.py).
+    assert cosine.min() > 0.95 and cosine.mean() > 0.97
+    assert not np.allclose(got, expected, atol=1e-4)  # int8, not the float graph
+    # Static ranges: an image's features do not depend on its batch.
+    alone = np.concatenate([ib.extract_features(runner, spec, [j], batch_size=1) for j in jpegs])
+    np.testing.assert_array_equal(alone, got)
+    # A GPU backbone's int8 features are computed on the CPU too (the model was trained on them).
+    assert isinstance(
+        ob.cpu_features(backbone, "auto", "cuda", folder=exports, quantization="int8"),
+        ob.OnnxFeatures,
+    )
+
+
+def test_the_int8_graph_is_made_once_under_a_lock(lite0, tmp_path, monkeypatch):
+    backbone, _ = lite0
+    first = ob.quantize_leaf(backbone, tmp_path)
+    stamp = first.stat().st_mtime_ns
+    monkeypatch.setattr(ob, "_quantize_static", lambda *a: pytest.fail("quantised again"))
+    assert ob.quantize_leaf(backbone, tmp_path) == first
+    assert first.stat().st_mtime_ns == stamp
+    # the float export, the int8 graph and its lock; no partial or intermediate file left
+    names = [p.name for p in tmp_path.iterdir()]
+    assert sorted(n.rsplit(".", 1)[-1] for n in names) == ["lock", "onnx", "onnx"]
+    assert sum(n.endswith("-int8.onnx") for n in names) == 1
+
+
+def test_int8_calibration_is_fixed_and_its_check_refuses_a_broken_graph(
+    lite0, exports, monkeypatch
+):
+    from catalog_classifier.pictures import calibration_pictures
+
+    first, again = calibration_pictures(3, 64), calibration_pictures(3, 64)
+    assert [p.tobytes() for p in first] == [p.tobytes() for p in again]
+    assert len({p.tobytes() for p in first}) == 3
+    backbone, _ = lite0
+    monkeypatch.setattr(ob, "INT8_MIN_COSINE", 1.01)  # nothing passes
+    with pytest.raises(RuntimeError, match="int8 features are at cosine"):
+        ob.cpu_features(backbone, "auto", "cpu", folder=exports, quantization="int8")
+    monkeypatch.setattr(ob, "onnxruntime_available", lambda: False)
+    with pytest.raises(RuntimeError, match="quantization is int8, but onnxruntime"):
+        ob.cpu_features(backbone, "auto", "cpu", folder=exports, quantization="int8")
+
+
+def test_int8_features_have_their_own_backbone_id():
+    from catalog_classifier.models.image_encoder import backbone_id
+
+    plain = backbone_id("efficientnet_lite0", None)
+    assert backbone_id("efficientnet_lite0", None, quantization="int8") == plain + "+int8"
+    assert backbone_id("efficientnet_lite0", None, True, "int8") == plain + "+flip+int8"
+    with pytest.raises(ValueError, match="none or int8"):
+        backbone_id("efficientnet_lite0", None, quantization="fp16")

@@ -33,7 +33,9 @@ class FakeEncoder:
 def title_model(tmp_path, monkeypatch):
     monkeypatch.setattr(text_encoder, "get_encoder", lambda *a, **k: FakeEncoder())
     monkeypatch.setattr(text_encoder, "encoder_fingerprint", lambda source: "fake@1")
-    config = TextModelConfig(encoder="fake", mode="frozen", title_embedding=True)
+    config = TextModelConfig(
+        encoder="fake", mode="frozen", title_embedding=True, quantization="none"
+    )
     text_encoder.save_encoder_reference(tmp_path, "fake", "fake@1", config)
     (tmp_path / "model.json").write_text(json.dumps({"mode": "frozen"}), encoding="utf-8")
     head = ClassifierHead(2 * DIM, CLASSES, 0, 0.0)

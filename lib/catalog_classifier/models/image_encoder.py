@@ -48,20 +48,30 @@ def get_backbone(name: str, weights_path: str | None, device: str = "cpu") -> tu
 
 @functools.cache
 def get_features(
-    name: str, weights_path: str | None, device: str = "cpu", runtime: CpuRuntime = "auto"
+    name: str,
+    weights_path: str | None,
+    device: str = "cpu",
+    runtime: CpuRuntime = "auto",
+    quantization: str = "none",
 ) -> tuple[Any, Any]:
     """The process's frozen feature extractor for inference and the backbone's spec: the
-    backbone of :func:`get_backbone`, or on a CPU its ONNX Runtime counterpart
-    (``models.onnx_backbone``; ``runtime``: ``train.image.cpu_runtime``)."""
+    backbone of :func:`get_backbone`, or on a CPU its ONNX Runtime counterpart, or with
+    ``quantization`` int8 its int8 counterpart on any device (``models.onnx_backbone``;
+    ``runtime``: ``train.image.cpu_runtime``)."""
     from catalog_classifier.models.onnx_backbone import cpu_features
 
     backbone, spec = get_backbone(name, weights_path, device)
-    return cpu_features(backbone, runtime, device), spec
+    return cpu_features(backbone, runtime, device, quantization=quantization), spec
 
 
-def backbone_id(name: str, weights_path: str | None, flip_average: bool = False) -> str:
-    """Backbone name, a fingerprint of its weights file, and ``+flip`` for features averaged
-    with the mirror image's: cached features are tied to all three."""
+def backbone_id(
+    name: str, weights_path: str | None, flip_average: bool = False, quantization: str = "none"
+) -> str:
+    """Backbone name, a fingerprint of its weights file, ``+flip`` for features averaged
+    with the mirror image's and ``+int8`` for the int8 backbones': cached features are tied to
+    all four."""
+    if quantization not in ("none", "int8"):
+        raise ValueError(f"image backbone quantization {quantization!r}: none or int8")
     from catalog_classifier.models.image_backbone import backbone_members, weights_file
 
     members = backbone_members(name)
@@ -73,7 +83,11 @@ def backbone_id(name: str, weights_path: str | None, flip_average: bool = False)
         digest.update(str(path.stat().st_size).encode())
         with path.open("rb") as handle:
             digest.update(handle.read(1 << 20))
-    return f"{name}@{digest.hexdigest()[:12]}" + ("+flip" if flip_average else "")
+    return (
+        f"{name}@{digest.hexdigest()[:12]}"
+        + ("+flip" if flip_average else "")
+        + ("+int8" if quantization == "int8" else "")
+    )
 
 
 EMBEDDING_ROW_SCHEMA = T.StructType(
@@ -97,11 +111,12 @@ def embed_images(
     device: str,
     flip_average: bool = False,
     runtime: CpuRuntime = "auto",
+    quantization: str = "none",
 ) -> np.ndarray:
     """Pooled features (eval transform) of image files; a row of NaN for one that fails."""
     from catalog_classifier.models.image_backbone import extract_features
 
-    backbone, spec = get_features(name, weights_path, device, runtime)
+    backbone, spec = get_features(name, weights_path, device, runtime, quantization)
     return extract_features(
         backbone, spec, contents, batch_size=batch_size, device=device, flip_average=flip_average
     )
@@ -117,6 +132,7 @@ def image_embeddings(
     computed_at: datetime,
     torch_threads: int = 1,
     runtime: CpuRuntime = "auto",
+    quantization: str = "none",
 ) -> DataFrame:
     """(imageid, productid, sha256, content) -> rows of ``silver.image_embeddings``, on the
     executors; each Python worker loads the backbone once. Images that fail to decode are left
@@ -137,6 +153,7 @@ def image_embeddings(
                 device,
                 flip_average,
                 runtime,
+                quantization,
             )
             ok = ~np.isnan(vectors).any(axis=1)
             if (~ok).any():
@@ -214,7 +231,12 @@ def copies_per_class(counts: dict[int, int], base: int, minority_extra: int) -> 
 
 
 def save_backbone_reference(
-    folder: Path, name: str, weights_path: str | None, bid: str, flip_average: bool = False
+    folder: Path,
+    name: str,
+    weights_path: str | None,
+    bid: str,
+    flip_average: bool = False,
+    quantization: str = "none",
 ) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     info = {
@@ -222,6 +244,7 @@ def save_backbone_reference(
         "weights_path": weights_path,
         "backbone_id": bid,
         "flip_average": flip_average,
+        "quantization": quantization,
     }
     (folder / "backbone.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
 
@@ -311,19 +334,22 @@ class ImagePredictor:
         meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
         info = json.loads((folder / "backbone.json").read_text(encoding="utf-8"))
         self.flip_average = bool(info.get("flip_average", False))  # older models: none
+        quantization = info.get("quantization", "none")  # older models: float32
         if meta["mode"] == "finetune":
             backbone, spec = load_backbone(info["backbone"], info["weights_path"])
             backbone.load_state_dict(load_file(folder / "backbone.safetensors"))
             self.backbone, self.spec = backbone.eval().to(device), spec
         else:
-            found = backbone_id(info["backbone"], info["weights_path"], self.flip_average)
+            found = backbone_id(
+                info["backbone"], info["weights_path"], self.flip_average, quantization
+            )
             if found != info["backbone_id"]:
                 raise ValueError(
                     f"image model {folder}: trained on backbone {info['backbone_id']}, "
                     f"found {found}"
                 )
             self.backbone, self.spec = get_features(
-                info["backbone"], info["weights_path"], device, runtime
+                info["backbone"], info["weights_path"], device, runtime, quantization
             )
         self.head = load_head(folder).to(device)
         self.device = device

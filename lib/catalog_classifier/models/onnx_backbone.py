@@ -12,12 +12,24 @@ temporary directory (each executor exports its own), and checked against torch o
 before it is used: a backbone whose export does not reproduce torch's features stays on torch,
 with a warning. A combined backbone (``a+b+...``) runs its members' sessions and resizes its input
 for each in torch, as the module does. Training and Grad-CAM need gradients and stay in torch; so
-does any backbone on a GPU.
+does any float32 backbone on a GPU.
+
+``train.image.quantization: int8`` quantises each exported leaf statically (QDQ, int8 weights per
+output channel, uint8 activations with ranges calibrated once): on one thread, 64 real photos,
+Lite0 73 -> 198 images/s, Lite1 49 -> 123, Lite2 39 -> 93 (2.4-2.7x ONNX Runtime float32),
+features at cosine 0.992-0.996 of float32's on real photos (mean; 0.95-0.98 at worst). The
+calibration set is 64 drawn product pictures (``pictures.calibration_pictures``, fixed seed),
+so the int8 graph is a function of the weights alone, like the float one, and its features can
+be cached under one id (``<backbone id>+int8``); calibrated on them, the features on real
+photos are as close to float32's as when calibrated on 64 real photos. Static ranges make
+an image's features independent of its batch. The int8 features differ from float32's: a model
+trained on them is scored with them, on the CPU whatever the device.
 """
 
 from __future__ import annotations
 
 import copy
+import fcntl
 import functools
 import hashlib
 import logging
@@ -31,7 +43,13 @@ import numpy as np
 import torch
 
 from catalog_classifier.config import CpuRuntime
-from catalog_classifier.models.image_backbone import BackboneFeatures, CombinedFeatures
+from catalog_classifier.models.image_backbone import (
+    BackboneFeatures,
+    BackboneSpec,
+    CombinedFeatures,
+    decode_image,
+    eval_transform,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +57,11 @@ OPSET = 17
 # Largest absolute difference from torch's features accepted at the export check (features are
 # averages of ReLU6 activations, 0-6; float32 reorderings give about 1e-5).
 TOLERANCE = 1e-3
+INT8 = "int8"
+CALIBRATION_PICTURES = 64
+# The int8 check: the features of the calibration pictures at this mean cosine of torch's at
+# least (0.99-0.996 measured; a broken graph gives far less).
+INT8_MIN_COSINE = 0.97
 
 
 @functools.cache
@@ -116,6 +139,82 @@ def export_leaf(module: BackboneFeatures, folder: Path | None = None) -> Path:
     return path
 
 
+def calibration_pixels(spec: BackboneSpec, count: int = CALIBRATION_PICTURES) -> np.ndarray:
+    """The calibration pictures as the backbone receives them: JPEG (quality 90, as product
+    photos are stored), decoded at the input size and normalised by the eval transform."""
+    from catalog_classifier.pictures import calibration_pictures, jpeg
+
+    transform = eval_transform(spec)
+    pictures = calibration_pictures(count, side=256)
+    return torch.stack(
+        [transform(decode_image(jpeg(p, 90), spec.input_size)) for p in pictures]
+    ).numpy()
+
+
+def quantize_leaf(module: BackboneFeatures, folder: Path | None = None) -> Path:
+    """The module's int8 ONNX file (see the module's docstring), made from its float export
+    unless a previous run did; one worker makes it under a lock while the others wait."""
+    import onnxruntime
+
+    source = export_leaf(module, folder)
+    # The quantiser's output may change with its version.
+    path = source.with_name(f"{source.stem}-ort{onnxruntime.__version__}-int8.onnx")
+    if path.exists():
+        return path
+    with path.with_suffix(".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():
+            return path
+        prepared = source.with_suffix(f".{os.getpid()}.prepared.onnx")
+        partial = source.with_suffix(f".{os.getpid()}.int8.partial")
+        try:
+            _quantize_static(source, prepared, partial, calibration_pixels(module.spec))
+            os.replace(partial, path)
+        finally:
+            prepared.unlink(missing_ok=True)
+            partial.unlink(missing_ok=True)
+    log.info("image backbone %s quantised to int8: %s", module.spec.name, path)
+    return path
+
+
+def _quantize_static(source: Path, prepared: Path, target: Path, pixels: np.ndarray) -> None:
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quant_pre_process,
+        quantize_static,
+    )
+
+    class Batches(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches = iter(
+                [{"pixels": pixels[i : i + 8]} for i in range(0, len(pixels), 8)]
+            )
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.batches, None)
+
+    # The quantiser logs advice on the root logger at every call: nothing to a user of the
+    # features.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quant_pre_process(str(source), str(prepared))  # shape inference, folded constants
+        quantize_static(
+            str(prepared),
+            str(target),
+            Batches(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+        )
+    finally:
+        root.setLevel(level)
+
+
 class _LeafSession:
     """One exported backbone in an ONNX Runtime session (threads: torch's, at creation)."""
 
@@ -144,7 +243,11 @@ class OnnxFeatures:
     """
 
     def __init__(
-        self, module: BackboneFeatures, threads: int = 0, folder: Path | None = None
+        self,
+        module: BackboneFeatures,
+        threads: int = 0,
+        folder: Path | None = None,
+        quantization: str = "none",
     ) -> None:
         self.spec = module.spec
         threads = threads or torch.get_num_threads()
@@ -153,8 +256,9 @@ class OnnxFeatures:
             leaves = list(module.members)
         else:
             self._combined, leaves = None, [module]
+        graph = quantize_leaf if quantization == INT8 else export_leaf
         self._sessions = [
-            _LeafSession(export_leaf(cast(BackboneFeatures, m), folder), threads) for m in leaves
+            _LeafSession(graph(cast(BackboneFeatures, m), folder), threads) for m in leaves
         ]
         self._leaves = [cast(BackboneFeatures, m) for m in leaves]
 
@@ -171,12 +275,42 @@ class OnnxFeatures:
             )
 
 
+def int8_features(module: BackboneFeatures, folder: Path | None = None) -> OnnxFeatures:
+    """``module``'s int8 features in ONNX Runtime, on the CPU whatever the device; checked
+    against torch's on the calibration pictures (an error, not a fallback: cached int8
+    features must come from the int8 graph)."""
+    if not onnxruntime_available():
+        raise RuntimeError(
+            "train.image.quantization is int8, but onnxruntime or onnx is not installed"
+        )
+    runner = OnnxFeatures(module, folder=folder, quantization=INT8)
+    probe = torch.from_numpy(calibration_pixels(module.spec, 8))
+    parameter = next(module.parameters())
+    with torch.inference_mode():
+        expected = module(probe.to(parameter.device)).float().cpu()
+    got = runner(probe)
+    cosine = float(torch.nn.functional.cosine_similarity(got, expected, dim=1).mean())
+    if not cosine >= INT8_MIN_COSINE:  # NaN too
+        raise RuntimeError(
+            f"image backbone {module.spec.name}: its int8 features are at cosine {cosine:.3f} "
+            f"of torch's (under {INT8_MIN_COSINE})"
+        )
+    return runner
+
+
 def cpu_features(
-    module: BackboneFeatures, runtime: CpuRuntime, device: str, folder: Path | None = None
+    module: BackboneFeatures,
+    runtime: CpuRuntime,
+    device: str,
+    folder: Path | None = None,
+    quantization: str = "none",
 ) -> Any:
-    """The callable that computes ``module``'s features on ``device``: an :class:`OnnxFeatures`
-    when :func:`uses_onnxruntime` says so and its export reproduces torch's features on a test
-    input, the module itself otherwise."""
+    """The callable that computes ``module``'s features on ``device``: with ``quantization``
+    int8, :func:`int8_features`; an :class:`OnnxFeatures` when :func:`uses_onnxruntime` says
+    so and its export reproduces torch's features on a test input, the module itself
+    otherwise."""
+    if quantization == INT8:
+        return int8_features(module, folder)
     if not uses_onnxruntime(runtime, device):
         return module
     runner = OnnxFeatures(module, folder=folder)

@@ -38,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
-from catalog_classifier.sample.images import JFIF_HEADER, draw_picture, jpeg, random_colour
+from catalog_classifier.pictures import JFIF_HEADER, draw_picture, jpeg, random_colour
 from catalog_classifier.sample.vocab import vocabulary
 
 __all__ = ["BLEMISH_KINDS", "SampleSummary", "generate_sample"]
@@ -485,7 +485,7 @@ def _count_text(counts: dict[str, int], text: _Text) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# Images (drawn by sample/images.py).
+# Images (drawn by catalog_classifier/pictures.py).
 # ---------------------------------------------------------------------------------------
 
 

@@ -72,15 +72,18 @@ def ensure_image_embeddings(
     backbone: str | None = None,
     weights_path: str | None = None,
     flip_average: bool | None = None,
+    quantization: str | None = None,
 ) -> str:
     """Embed the images (imageid, productid, sha256, content) not yet embedded by this backbone
-    with these bytes; return the backbone id. The backbone defaults to ``train.image``'s (a
-    fitted model passes its own)."""
+    with these bytes; return the backbone id. The backbone, its flip average and quantisation
+    default to ``train.image``'s (a fitted model passes its own)."""
     cfg = config.train.image
     if backbone is None:
         backbone, weights_path, flip_average = cfg.backbone, cfg.weights_path, cfg.flip_average
+        quantization = cfg.quantization
     flip = bool(flip_average)
-    bid = image_model.backbone_id(backbone, weights_path, flip)
+    quantized = quantization or "none"
+    bid = image_model.backbone_id(backbone, weights_path, flip, quantized)
     threads = worker_threads(lakehouse, config)
     spark = lakehouse.spark
 
@@ -96,6 +99,7 @@ def ensure_image_embeddings(
             computed_at,
             threads,
             cfg.cpu_runtime,
+            quantized,
         )
 
     ensure_embeddings(
@@ -177,7 +181,13 @@ class ImageMember(Member):
             )
         save_head(head, folder)
         image_model.save_backbone_reference(
-            folder, cfg.backbone, cfg.weights_path, bid, cfg.flip_average
+            folder,
+            cfg.backbone,
+            cfg.weights_path,
+            bid,
+            cfg.flip_average,
+            # A fine-tuned backbone is scored in torch, float32.
+            "none" if mode == "finetune" else cfg.quantization,
         )
         write_meta(folder, cls.name, mode, config, {"settings": asdict(cfg), "backbone_id": bid})
         rows.unpersist()
@@ -254,7 +264,13 @@ class FittedImage(FittedMember):
             frame["embedding"] = list(vectors)
             return apply_head(head, frame[~np.isnan(vectors).any(axis=1)])
         bid = ensure_image_embeddings(
-            lakehouse, config, rows, info["backbone"], info["weights_path"], flip
+            lakehouse,
+            config,
+            rows,
+            info["backbone"],
+            info["weights_path"],
+            flip,
+            info.get("quantization", "none"),  # older models: float32
         )
         if bid != info["backbone_id"]:
             raise ValueError(f"the model was trained on backbone {info['backbone_id']}, not {bid}")
@@ -398,7 +414,7 @@ def augmented_embeddings(
     data = train_rows.select("imageid", "content", "label").join(copies_frame, "label")
     device = resolve_device(config.train.device)
     backbone, _ = image_model.get_features(
-        cfg.backbone, cfg.weights_path, device.type, cfg.cpu_runtime
+        cfg.backbone, cfg.weights_path, device.type, cfg.cpu_runtime, cfg.quantization
     )
     decode = image_model.DecodeAugment(cfg.backbone, cfg.weights_path, train=True)
     out_vectors, out_labels, out_ids = [], [], []

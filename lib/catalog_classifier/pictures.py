@@ -1,6 +1,12 @@
-"""The built-in sample's pictures: per-category palettes and shape families drawn with Pillow,
-with deliberate overlap between related classes (shared families, borrowed styles), like real
+"""Product-like pictures drawn with Pillow: per-category palettes and shape families, with
+deliberate overlap between related classes (shared families, borrowed styles), like real
 product photos. A pure function of the random generators it is handed.
+
+The built-in sample's photos (``sample.generator``), and the calibration pictures of the int8
+image backbones (``models.onnx_backbone``): calibrated on 64 of these, EfficientNet-Lite's
+int8 features are as close to float32's on real photos as when calibrated on 64 real photos
+(cosine 0.993 / 0.996 for Lite0 / Lite2 against 0.992 / 0.996), closer than with noise
+(0.986 / 0.991). A low layer of its own for that reason: the models may not import the sample.
 """
 
 from __future__ import annotations
@@ -624,3 +630,11 @@ _SHAPES: dict[str, Callable[[_Draw, random.Random, int, list[RGB]], None]] = {
     "pool": _shape_pool,
     "tool": _shape_tool,
 }
+
+
+def calibration_pictures(count: int, side: int, seed: int = 0) -> list[Image.Image]:
+    """``count`` pictures of every category's style in turn, the same for the same arguments:
+    the calibration set of the int8 image backbones."""
+    rng, noise = random.Random(seed), np.random.default_rng(seed)
+    codes = sorted(_IMAGE_STYLES)
+    return [draw_picture(rng, noise, codes[i % len(codes)], side) for i in range(count)]
