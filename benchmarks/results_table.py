@@ -98,6 +98,12 @@ def _score(r: Record) -> list[str]:
         )
     if "image_cpu_runtime" in r:
         figures.append(f"image backbones in {r['image_cpu_runtime']} (train.image.cpu_runtime)")
+    quantization = r.get("quantization")
+    if quantization:
+        figures.append(
+            "quantization: "
+            + ", ".join(f"{member} {kind}" for member, kind in quantization.items())
+        )
     return figures
 
 

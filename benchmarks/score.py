@@ -343,6 +343,10 @@ def main() -> int:
                     for name, seconds in sorted(member_seconds.items())
                 },
                 "image_cpu_runtime": config.train.image.cpu_runtime,
+                "quantization": {
+                    "text": config.train.text.quantization,
+                    "image": config.train.image.quantization,
+                },
             }
         )
     targets = IMAGE_TARGETS if args.images else {}
