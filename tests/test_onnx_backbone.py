@@ -141,9 +141,9 @@ def test_the_int8_graph_is_made_once_under_a_lock(lite0, tmp_path, monkeypatch):
     monkeypatch.setattr(ob, "_quantize_static", lambda *a: pytest.fail("quantised again"))
     assert ob.quantize_leaf(backbone, tmp_path) == first
     assert first.stat().st_mtime_ns == stamp
-    # the float export, the int8 graph and its lock; no partial or intermediate file left
+    # the float export, the int8 graph and their locks; no partial or intermediate file left
     names = [p.name for p in tmp_path.iterdir()]
-    assert sorted(n.rsplit(".", 1)[-1] for n in names) == ["lock", "onnx", "onnx"]
+    assert sorted(n.rsplit(".", 1)[-1] for n in names) == ["lock", "lock", "onnx", "onnx"]
     assert sum(n.endswith("-int8.onnx") for n in names) == 1
 
 

@@ -29,12 +29,9 @@ trained on them is scored with them, on the CPU whatever the device.
 from __future__ import annotations
 
 import copy
-import fcntl
 import functools
 import hashlib
 import logging
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, cast
@@ -50,6 +47,7 @@ from catalog_classifier.models.image_backbone import (
     decode_image,
     eval_transform,
 )
+from catalog_classifier.models.onnx_files import export_folder, made_once
 
 log = logging.getLogger(__name__)
 
@@ -100,43 +98,36 @@ def weights_fingerprint(module: torch.nn.Module, input_size: int) -> str:
     return digest.hexdigest()[:24]
 
 
-def export_folder() -> Path:
-    return Path(tempfile.gettempdir()) / "catalog-classifier-onnx"
-
-
 def export_leaf(module: BackboneFeatures, folder: Path | None = None) -> Path:
-    """The module's ONNX file (batch size dynamic), exported unless a previous run did.
-
-    Written to a temporary name and renamed, so concurrent workers never read a partial file.
-    """
+    """The module's ONNX file (batch size dynamic), exported unless a previous run did (one
+    worker exports, the others wait: ``onnx_files.made_once``)."""
     size = module.spec.input_size
     folder = folder or export_folder()
-    folder.mkdir(parents=True, exist_ok=True)
     name = "".join(c if c.isalnum() or c in "-_" else "_" for c in module.spec.name)
     path = folder / f"{name}-{weights_fingerprint(module, size)}.onnx"
-    if path.exists():
-        return path
-    partial = path.with_suffix(f".{os.getpid()}.partial")
-    # The exporter traces a contiguous (NCHW) copy: channels_last is a layout choice of torch's
-    # CPU kernels that means nothing to the graph (and the module itself stays as it is).
-    plain = copy.deepcopy(module).to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
-    plain.eval()
-    with warnings.catch_warnings(), torch.no_grad():
-        # The TorchScript exporter's deprecation and tracing notes, once per backbone: they
-        # say nothing to a user of the features.
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            plain,
-            (torch.zeros(1, 3, size, size),),
-            str(partial),
-            input_names=["pixels"],
-            output_names=["features"],
-            dynamic_axes={"pixels": {0: "batch"}, "features": {0: "batch"}},
-            opset_version=OPSET,
-            dynamo=False,
-        )
-    os.replace(partial, path)
-    log.info("image backbone %s exported to ONNX: %s", module.spec.name, path)
+
+    def make(target: Path) -> None:
+        # The exporter traces a contiguous (NCHW) copy: channels_last is a layout choice of
+        # torch's CPU kernels that means nothing to the graph (the module stays as it is).
+        plain = copy.deepcopy(module).to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
+        plain.eval()
+        with warnings.catch_warnings(), torch.no_grad():
+            # The TorchScript exporter's deprecation and tracing notes, once per backbone: they
+            # say nothing to a user of the features.
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                plain,
+                (torch.zeros(1, 3, size, size),),
+                str(target),
+                input_names=["pixels"],
+                output_names=["features"],
+                dynamic_axes={"pixels": {0: "batch"}, "features": {0: "batch"}},
+                opset_version=OPSET,
+                dynamo=False,
+            )
+
+    if made_once(path, make):
+        log.info("image backbone %s exported to ONNX: %s", module.spec.name, path)
     return path
 
 
@@ -160,21 +151,16 @@ def quantize_leaf(module: BackboneFeatures, folder: Path | None = None) -> Path:
     source = export_leaf(module, folder)
     # The quantiser's output may change with its version.
     path = source.with_name(f"{source.stem}-ort{onnxruntime.__version__}-int8.onnx")
-    if path.exists():
-        return path
-    with path.with_suffix(".lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if path.exists():
-            return path
-        prepared = source.with_suffix(f".{os.getpid()}.prepared.onnx")
-        partial = source.with_suffix(f".{os.getpid()}.int8.partial")
+
+    def make(target: Path) -> None:
+        prepared = target.with_name(target.name + ".prepared.onnx")
         try:
-            _quantize_static(source, prepared, partial, calibration_pixels(module.spec))
-            os.replace(partial, path)
+            _quantize_static(source, prepared, target, calibration_pixels(module.spec))
         finally:
             prepared.unlink(missing_ok=True)
-            partial.unlink(missing_ok=True)
-    log.info("image backbone %s quantised to int8: %s", module.spec.name, path)
+
+    if made_once(path, make):
+        log.info("image backbone %s quantised to int8: %s", module.spec.name, path)
     return path
 
 

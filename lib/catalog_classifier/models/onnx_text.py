@@ -29,17 +29,16 @@ trained on them is scored with them, on any device.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
-import os
-import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from catalog_classifier.models.onnx_files import export_folder, made_once
 
 log = logging.getLogger(__name__)
 
@@ -56,32 +55,24 @@ def quantized_file(
     import onnxruntime
     import transformers
 
-    folder = folder or Path(tempfile.gettempdir()) / "catalog-classifier-onnx"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = folder or export_folder()
     key = hashlib.sha256(
         "|".join(
             [fingerprint, torch.__version__, transformers.__version__, onnxruntime.__version__]
         ).encode()
     ).hexdigest()[:24]
     path = folder / f"text-encoder-{key}.int8.onnx"
-    if path.exists():
-        return path
-    # The Python workers of one machine start together: one makes the file (about 10 s of two
-    # cores), the others wait on the lock and read it.
-    with (folder / f"{path.name}.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if path.exists():
-            return path
-        float_file = path.with_suffix(f".{os.getpid()}.float.onnx")
-        partial = path.with_suffix(f".{os.getpid()}.partial")
+
+    def make(target: Path) -> None:
+        float_file = target.with_name(target.name + ".float.onnx")
         try:
             _export_float(build, float_file)
-            _quantize(float_file, partial)
-            os.replace(partial, path)
+            _quantize(float_file, target)
         finally:
             float_file.unlink(missing_ok=True)
-            partial.unlink(missing_ok=True)
-    log.info("text encoder %s exported to ONNX with int8 weights: %s", fingerprint, path)
+
+    if made_once(path, make):
+        log.info("text encoder %s exported to ONNX with int8 weights: %s", fingerprint, path)
     return path
 
 
