@@ -107,7 +107,26 @@ def _score(r: Record) -> list[str]:
     return figures
 
 
+def _encoders(r: Record) -> list[str]:
+    text = r["text"]
+    figures = [
+        f"e5 int8 {_n(text['onnx_int8_per_s'])} texts/s against {_n(text['torch_float32_per_s'])}"
+        f"/s in torch float32 ({text['int8_speedup']}x), cosine {text['int8_cosine']['mean']} "
+        f"(worst {text['int8_cosine']['min']})"
+    ]
+    for name, image in r["image"].items():
+        figures.append(
+            f"{name.removeprefix('efficientnet_')} int8 {_n(image['onnx_int8_per_s'])} images/s "
+            f"against {_n(image['onnx_float32_per_s'])}/s in ONNX Runtime float32 "
+            f"({image['int8_speedup_over_onnx_float32']}x; torch "
+            f"{_n(image['torch_float32_per_s'])}/s), cosine {image['int8_cosine']['mean']} "
+            f"(worst {image['int8_cosine']['min']})"
+        )
+    return [f"one thread, {text['texts']} real listings, {r['photos']} real photos", *figures]
+
+
 FORMATS: dict[str, Callable[[Record], list[str]]] = {
+    "encoders": _encoders,
     "features": _features,
     "ingest": _ingest,
     "faults": _faults,

@@ -209,7 +209,7 @@ class TextModelConfig:
     prefix: str = "passage: "
     max_length: int = 128
     # The frozen embeddings (computed for training, evaluation and scoring alike): int8, the
-    # encoder in ONNX Runtime with int8 weights, on the CPU whatever the device, 2.3x torch's
+    # encoder in ONNX Runtime with int8 weights, on the CPU whatever the device, 2.7x torch's
     # speed on one core, embeddings at cosine 0.997 of float32's (models/onnx_text.py), cached
     # under their own encoder id; none, the encoder in torch, float32. 5-fold CV on the real
     # sample: the text member 0.681 against 0.690, the default fusion 0.753 against 0.754.
@@ -308,7 +308,7 @@ class ImageModelConfig:
     cpu_runtime: CpuRuntime = "auto"
     # The frozen features (training, augmented copies, evaluation, scoring): int8, each
     # backbone quantised statically in ONNX Runtime (calibrated on drawn pictures:
-    # models/onnx_backbone.py), on the CPU whatever the device, 2.4-2.7x ONNX Runtime float32 on
+    # models/onnx_backbone.py), on the CPU whatever the device, 1.9-2.4x ONNX Runtime float32 on
     # one core, features at cosine 0.99 of float32's, cached under their own backbone id; none,
     # float32 as cpu_runtime says. 5-fold CV on the real sample: the image member 0.364 against
     # 0.358; with the int8 text member, the default fusion 0.751 against 0.754 all float32.

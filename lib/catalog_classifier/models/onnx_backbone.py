@@ -15,9 +15,10 @@ for each in torch, as the module does. Training and Grad-CAM need gradients and 
 does any float32 backbone on a GPU.
 
 ``train.image.quantization: int8`` quantises each exported leaf statically (QDQ, int8 weights per
-output channel, uint8 activations with ranges calibrated once): on one thread, 64 real photos,
-Lite0 73 -> 198 images/s, Lite1 49 -> 123, Lite2 39 -> 93 (2.4-2.7x ONNX Runtime float32),
-features at cosine 0.992-0.996 of float32's on real photos (mean; 0.95-0.98 at worst). The
+output channel, uint8 activations with ranges calibrated once): ``benchmarks/encoders.py`` (96
+real photos, one thread, 2026-12-01) Lite0 101 -> 197 images/s, Lite1 66 -> 150, Lite2 44 -> 106
+(1.9-2.4x ONNX Runtime float32), features at cosine 0.990-0.994 of float32's (mean; 0.95-0.96
+at worst). The
 calibration set is 64 drawn product pictures (``pictures.calibration_pictures``, fixed seed),
 so the int8 graph is a function of the weights alone, like the float one, and its features can
 be cached under one id (``<backbone id>+int8``); calibrated on them, the features on real

@@ -1,13 +1,13 @@
 """The frozen text encoder in ONNX Runtime with int8 weights (``train.text.quantization: int8``).
 
 multilingual-e5-small on one thread of this project's 2-core machines (400 real listings, title +
-description, 128 tokens at most): torch float32 18.2 texts/s, ONNX Runtime float32 17.8/s, ONNX
-Runtime with dynamic int8 quantisation 42/s, 2.3x; embeddings at cosine 0.997 of torch's (mean;
-0.994 at worst). Weights are quantised per output channel (per tensor: cosine 0.988, no faster).
-ONNX Runtime's transformer graph optimiser fused nothing that made it faster here, so it is not
-used. Weight-only 8-bit blocks (``MatMulNBits``, blocks of 128, int8 compute) keep cosine 0.9997
-but run at 33 texts/s against 48/s for this (a quieter machine than the figures above) and need
-the ``onnx_ir`` package: not used.
+description, 128 tokens at most; ``benchmarks/encoders.py``, 2026-12-01): torch float32 19.7
+texts/s, ONNX Runtime with dynamic int8 quantisation 52.9/s, 2.7x; embeddings at cosine 0.997 of
+torch's (mean; 0.993 at worst). In first trials: ONNX Runtime in float32 alone no faster than
+torch (17.8/s against 18.2/s); weights quantised per tensor rather than per output channel,
+cosine 0.988 and no faster; ONNX Runtime's transformer graph optimiser, no faster; weight-only
+8-bit blocks (``MatMulNBits``, blocks of 128, int8 compute), cosine 0.9997 but 33 texts/s
+against 48/s for this, and the ``onnx_ir`` package needed. None of them is used.
 
 5-fold CV on the real sample (``evaluate --cv 5``, the same folds as the README's figures): the
 text member alone 0.681 +- 0.010 against 0.690 +- 0.012 in float32; the fusion of the default
@@ -24,7 +24,10 @@ into a file of the local temporary folder named by the encoder's weights and the
 shape the result; one worker makes it under a lock while the others wait, and it is written
 under a temporary name and renamed, so no worker reads a partial file. The embeddings differ
 from torch's, so they are cached under their own encoder id (``<id>+int8``) and a model
-trained on them is scored with them, on any device.
+trained on them is scored with them, on any device. Measured on AVX512-VNNI CPUs only: ONNX
+Runtime's int8 kernels for CPUs without VNNI may round differently (its documentation advises
+``reduce_range`` there), so executors of a mixed cluster could compute slightly different int8
+embeddings of the same text; ``quantization: none`` avoids the question.
 """
 
 from __future__ import annotations
