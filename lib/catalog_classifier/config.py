@@ -312,7 +312,8 @@ class ImageModelConfig:
     # models/onnx_backbone.py), on the CPU whatever the device, 1.9-2.4x ONNX Runtime float32 on
     # one core, features at cosine 0.99 of float32's, cached under their own backbone id; none,
     # float32 as cpu_runtime says. 5-fold CV on the real sample: the image member 0.364 against
-    # 0.358; with the int8 text member, the default fusion 0.751 against 0.754 all float32.
+    # 0.358; with the int8 text member, the default fusion 0.751 against 0.754 all float32, but
+    # 0.771 against 0.780 on the listings with an image (README: "int8 encoders").
     # A fitted model keeps its own; fine-tuning and Grad-CAM stay in torch.
     quantization: Quantization = "int8"
 
