@@ -47,15 +47,20 @@ from catalog_classifier.models.image_backbone import (
     decode_image,
     eval_transform,
 )
-from catalog_classifier.models.onnx_files import export_folder, made_once
+from catalog_classifier.models.onnx_files import (
+    INT8,
+    OPSET,
+    cpu_session,
+    export_folder,
+    made_once,
+    quiet_quantizer,
+)
 
 log = logging.getLogger(__name__)
 
-OPSET = 17
 # Largest absolute difference from torch's features accepted at the export check (features are
 # averages of ReLU6 activations, 0-6; float32 reorderings give about 1e-5).
 TOLERANCE = 1e-3
-INT8 = "int8"
 CALIBRATION_PICTURES = 64
 # The int8 check: the features of 8 calibration pictures at this mean cosine of torch's at
 # least. Measured: 0.967 for Lite0+1+2 (flat drawn pictures, resized from the largest input
@@ -182,12 +187,7 @@ def _quantize_static(source: Path, prepared: Path, target: Path, pixels: np.ndar
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self.batches, None)
 
-    # The quantiser logs advice on the root logger at every call: nothing to a user of the
-    # features.
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
+    with quiet_quantizer():
         quant_pre_process(str(source), str(prepared))  # shape inference, folded constants
         quantize_static(
             str(prepared),
@@ -198,23 +198,13 @@ def _quantize_static(source: Path, prepared: Path, target: Path, pixels: np.ndar
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
         )
-    finally:
-        root.setLevel(level)
 
 
 class _LeafSession:
     """One exported backbone in an ONNX Runtime session (threads: torch's, at creation)."""
 
     def __init__(self, path: Path, threads: int) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # errors only: its graph-optimiser notes are not ours
-        self.session = ort.InferenceSession(
-            str(path), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = cpu_session(path, threads)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         pixels = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)

@@ -1,4 +1,5 @@
-"""Where the ONNX graphs of the frozen encoders are kept, and how each is made once per machine.
+"""What the frozen encoders' ONNX graphs share: where they are kept, how each is made once per
+machine, the quantiser's quiet, and how a graph is run on the CPU.
 
 A graph is a pure function of the weights and the versions that export or quantise it, so it is
 made once, into the local temporary folder, and reused by every later worker and run.
@@ -7,10 +8,17 @@ made once, into the local temporary folder, and reused by every later worker and
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+# The opset every export writes; the quantisation setting's one non-float value.
+OPSET = 17
+INT8 = "int8"
 
 
 def export_folder() -> Path:
@@ -37,3 +45,27 @@ def made_once(path: Path, make: Callable[[Path], None]) -> bool:
         finally:
             partial.unlink(missing_ok=True)
     return True
+
+
+@contextmanager
+def quiet_quantizer() -> Iterator[None]:
+    """ONNX Runtime's quantiser logs advice ("consider pre-processing", ...) on the root logger
+    at every call: nothing to a user of the features. Errors still show."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+def cpu_session(path: Path, threads: int) -> Any:
+    """An ONNX Runtime session of the graph at ``path`` on the CPU, ``threads`` threads."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only: its graph-optimiser notes are not ours
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -41,12 +41,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from catalog_classifier.models.onnx_files import export_folder, made_once
+from catalog_classifier.models.onnx_files import (
+    OPSET,
+    cpu_session,
+    export_folder,
+    made_once,
+    quiet_quantizer,
+)
 
 log = logging.getLogger(__name__)
-
-OPSET = 17
-INT8 = "int8"
 
 
 def quantized_file(
@@ -106,12 +109,9 @@ def _quantize(source: Path, target: Path) -> None:
     from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # The quantiser logs a "consider pre-processing" advice on the root logger at every call;
-    # pre-processing (shape inference, graph optimisation) made no difference here.
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
+    # Its "consider pre-processing" advice: pre-processing (shape inference, graph
+    # optimisation) made no difference here.
+    with quiet_quantizer():
         quantize_dynamic(
             str(source),
             str(target),
@@ -120,8 +120,6 @@ def _quantize(source: Path, target: Path) -> None:
             # The exported graph's shape inference leaves some MatMul outputs untyped.
             extra_options={"DefaultTensorType": TensorProto.FLOAT},
         )
-    finally:
-        root.setLevel(level)
 
 
 class Int8TextEncoder:
@@ -139,18 +137,12 @@ class Int8TextEncoder:
         threads: int = 0,
         folder: Path | None = None,
     ) -> None:
-        import onnxruntime as ort
         from transformers import AutoConfig, AutoTokenizer
 
         self.max_length, self.prefix = max_length, prefix
         self.tokenizer = AutoTokenizer.from_pretrained(source)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or torch.get_num_threads()
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # errors only: its graph-optimiser notes are not ours
-        graph = quantized_file(build, fingerprint, folder)
-        self.session = ort.InferenceSession(
-            str(graph), options, providers=["CPUExecutionProvider"]
+        self.session = cpu_session(
+            quantized_file(build, fingerprint, folder), threads or torch.get_num_threads()
         )
         self.dim = int(AutoConfig.from_pretrained(source).hidden_size)
 

