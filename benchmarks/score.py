@@ -262,7 +262,7 @@ def main() -> int:
             run_features(lakehouse, config)
 
         build(trained_on)
-        # --images: the conf's members (local.yaml: TF-IDF, e5, Lite0+1+2, USE and the fusion)
+        # --images: the conf's members (local.yaml: TF-IDF, e5, Lite0, USE and the fusion)
         models = list(config.train.models) if args.images else ["tfidf", "fusion"]
         started = time.monotonic()
         run_train(lakehouse, config, models)

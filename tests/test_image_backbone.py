@@ -261,7 +261,7 @@ def test_torchvision_backbone_needs_a_local_weights_file(tmp_path):
 
 
 def test_combined_backbone_is_its_members_side_by_side(lite0, jpegs):
-    """The default image backbone: Lite0+1+2's features concatenated, one input made at the
+    """A combined backbone: Lite0+1+2's features concatenated, one input made at the
     largest member's size (Lite2, 260 px) and resized for the others; Grad-CAM on Lite2."""
     from catalog_classifier.models.image_encoder import backbone_id
 

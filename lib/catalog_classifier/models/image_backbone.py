@@ -10,9 +10,10 @@ Pillow (torchvision's decoders do not load beside the CPU torch, STACK.md).
 A backbone returned by :func:`load_backbone` maps a normalised batch (N, 3, H, W) to pooled
 features (N, D); its :class:`BackboneSpec` says which input size and normalisation it expects and
 which of its sub-modules Grad-CAM hooks. Backbones named ``a+b+...`` are their members' features
-side by side (e.g. ``efficientnet_lite0+efficientnet_lite1+efficientnet_lite2``, the default:
-5-fold CV on the real sample's 600 images, logistic regression on frozen features: Lite0
-0.351-0.357, Lite1 0.375-0.380, Lite2 0.339-0.361, the three together 0.386-0.390 weighted F1).
+side by side (e.g. ``efficientnet_lite0+efficientnet_lite1+efficientnet_lite2``: 5-fold CV on the
+real sample's 600 images, logistic regression on frozen float32 features: Lite0 0.351-0.357, Lite1
+0.375-0.380, Lite2 0.339-0.361, the three together 0.386-0.390 weighted F1; the default is Lite0
+alone, as the three add nothing to the fusion beyond the noise: config.ImageModelConfig).
 """
 
 from __future__ import annotations
