@@ -132,17 +132,18 @@ def run_text_features(
         if full or not lakehouse.exists(SILVER_TEXT_FEATURES)
         else lakehouse.read(SILVER_TEXT_FEATURES)
     )
-    todo = _spread_over_cores(listings_to_compute(listings, existing), lakehouse)
+    pending = listings_to_compute(listings, existing)
+    # A join, cheap; without it the merge would stage its (no) rows: a run with nothing to
+    # compute writes nothing at all, and so passes on a read-only lakehouse.
+    if pending.isEmpty():
+        log.info("text features: no new or changed listing")
+        return StepSummary(seconds=time.monotonic() - started)
+    todo = _spread_over_cores(pending, lakehouse)
     log.info("text features: computing %s listings", "all" if existing is None else "new/changed")
-    # No emptiness check first (it cost a join): the merge stages the rows and commits nothing
-    # when there are none.
     result = lakehouse.merge(
         SILVER_TEXT_FEATURES, text_features(todo, computed_at, config.features.languages)
     )
     step = StepSummary(result.rows, result.inserted, result.updated, time.monotonic() - started)
-    if not result.rows:
-        log.info("text features: no new or changed listing")
-        return step
     log.info(
         "text features: %d listings in %.1f s (%.0f listings/s)",
         step.computed,
@@ -162,16 +163,17 @@ def run_image_features(
         if full or not lakehouse.exists(SILVER_IMAGE_FEATURES)
         else lakehouse.read(SILVER_IMAGE_FEATURES)
     )
-    todo = _spread_over_cores(images_to_compute(images, existing), lakehouse)
+    pending = images_to_compute(images, existing)
+    if pending.isEmpty():  # as for the text: nothing to compute writes nothing
+        log.info("image features: no new or changed image")
+        return StepSummary(seconds=time.monotonic() - started)
+    todo = _spread_over_cores(pending, lakehouse)
     log.info("image features: computing %s images", "all" if existing is None else "new/changed")
     features = image_features(
         todo, computed_at, config.ingest.max_image_pixels, config.features.blank_max_spread
     )
     result = lakehouse.merge(SILVER_IMAGE_FEATURES, features)
     step = StepSummary(result.rows, result.inserted, result.updated, time.monotonic() - started)
-    if not result.rows:
-        log.info("image features: no new or changed image")
-        return step
     log.info(
         "image features: %d images in %.1f s (%.0f images/s)",
         step.computed,
