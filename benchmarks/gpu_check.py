@@ -232,7 +232,7 @@ def fine_tune(
     }
 
     folder = work / "members" / "text"
-    encoder_id = text_model.encoder_id(source, cfg.quantization)
+    encoder_id = text_model.encoder_id(source, cfg.quantization, cfg.max_length, cfg.prefix)
     save_head(model.head, folder)
     text_model.save_encoder_reference(folder, source, encoder_id, cfg)
     _save_finetuned_encoder(model.encoder, folder)

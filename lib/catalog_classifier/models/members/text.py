@@ -87,7 +87,7 @@ def ensure_text_embeddings(
     prefix = prefix if prefix is not None else cfg.prefix
     title = cfg.title_embedding if title is None else title
     quantization = quantization or cfg.quantization
-    encoder_id = text_model.encoder_id(source, quantization)
+    encoder_id = text_model.encoder_id(source, quantization, max_length, prefix)
     threads = worker_threads(lakehouse, config)
     inputs = [(encoder_id, rows.select("productid", "content_sha256", "text"))]
     if title:
@@ -233,7 +233,9 @@ class TextMember(Member):
             "text": asdict(cfg),
             "mode": resolve_mode(cfg.mode, device),
             "device": device.type,
-            "encoder_id": text_model.encoder_id(source, cfg.quantization),
+            "encoder_id": text_model.encoder_id(
+                source, cfg.quantization, cfg.max_length, cfg.prefix
+            ),
             "seed": config.train.seed,
             "label_codes": list(config.label_codes),
         }
