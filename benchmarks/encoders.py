@@ -5,10 +5,11 @@
 
 What ``train.text.quantization`` and ``train.image.quantization`` trade: on the same inputs in one
 process on one thread (as each Spark task runs them), the default text encoder in torch float32
-and with int8 weights in ONNX Runtime (models/onnx_text.py), and each default image backbone in
-torch float32, ONNX Runtime float32 and ONNX Runtime int8 (models/onnx_backbone.py): rows/s of
-each, the speed-up against float32 measured in the same run, and the cosine of each int8 vector
-to its float32 one (mean and worst). Texts are designation + description as the text member
+and with int8 weights in ONNX Runtime (models/onnx_text.py), and each EfficientNet-Lite backbone
+(``--backbones``; the default member uses Lite0 alone) in torch float32, ONNX Runtime float32
+and ONNX Runtime int8 (models/onnx_backbone.py): rows/s of each, the speed-up against float32
+measured in the same run, and the cosine of each int8 vector to its float32 one (mean and
+worst). Texts are designation + description as the text member
 reads them; photos are decoded once, before timing (decoding is the same for every runtime).
 The int8 graphs are made before timing too (once per machine). ``benchmarks/score.py --images``
 measures what this changes end to end.
@@ -34,7 +35,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from catalog_classifier.config import ImageModelConfig, TextModelConfig  # noqa: E402
+from catalog_classifier.config import TextModelConfig  # noqa: E402
 from catalog_classifier.logs import setup_logging  # noqa: E402
 from catalog_classifier.models import image_backbone as ib  # noqa: E402
 from catalog_classifier.models import onnx_backbone as ob  # noqa: E402
@@ -74,9 +75,13 @@ def text_figures(texts: list[str]) -> dict[str, Any]:
     }
 
 
-def image_figures(photos: list[bytes], batch_size: int = 16) -> dict[str, Any]:
+# Each selectable Lite, not only the default's: what choosing another one costs.
+LITE_BACKBONES = "efficientnet_lite0+efficientnet_lite1+efficientnet_lite2"
+
+
+def image_figures(photos: list[bytes], backbones: str, batch_size: int = 16) -> dict[str, Any]:
     figures: dict[str, Any] = {}
-    for name in ib.backbone_members(ImageModelConfig().backbone):
+    for name in ib.backbone_members(backbones):
         module, spec = ib.load_backbone(name)
         transform = ib.eval_transform(spec)
         pixels = torch.stack([transform(ib.decode_image(p, spec.input_size)) for p in photos])
@@ -119,6 +124,11 @@ def main() -> int:
     parser.add_argument("--photos", default=str(SAMPLE / "images"))
     parser.add_argument("--texts", type=int, default=400, help="listings to embed")
     parser.add_argument("--images", type=int, default=96, help="photos to embed")
+    parser.add_argument(
+        "--backbones",
+        default=LITE_BACKBONES,
+        help="image backbones to measure, '+'-joined (default: the three selectable Lites)",
+    )
     parser.add_argument("--results", default=str(REPO / "benchmarks/results/encoders.json"))
     args = parser.parse_args()
     setup_logging("WARNING")
@@ -135,7 +145,7 @@ def main() -> int:
         "benchmark": "encoders",
         "threads": 1,
         "text": text_figures(texts),
-        "image": image_figures(photos),
+        "image": image_figures(photos, args.backbones),
         "photos": len(photos),
         "load_average_start": started,
         "load_average_end": load_average(),

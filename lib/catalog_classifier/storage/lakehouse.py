@@ -369,8 +369,8 @@ class DeltaSparkEngine(DeltaEngine):
 
             def commit() -> Any:
                 if insert and self._is_empty(path):
-                    # An insert-only MERGE needs no join with the target: a first run's write
-                    # costs a quarter less (benchmarks/features.py). Should another writer have
+                    # An insert-only MERGE needs no join with the target, the cheaper commit for
+                    # a first run (figures: README, Two Delta engines). Should another writer have
                     # filled the table since the check, its rows are left as they are and the
                     # full MERGE below updates them with this run's, as it would have anyway.
                     merger = self._table(path).alias("t").merge(staged.alias("s"), condition)
