@@ -358,7 +358,7 @@ class DeltaSparkEngine(DeltaEngine):
             condition = " AND ".join(f"t.{key} = s.{key}" for key in spec.keys)
             columns = update_columns or [c for c in spec.column_names if c not in spec.keys]
 
-            def merge_all() -> Any:
+            def commit() -> Any:
                 merger = self._table(path).alias("t").merge(staged.alias("s"), condition)
                 merger = merger.whenMatchedUpdate(set={c: F.col(f"s.{c}") for c in columns})
                 if insert:
@@ -367,28 +367,8 @@ class DeltaSparkEngine(DeltaEngine):
                     # The metrics of this MERGE itself (history(1) could be another writer's).
                     return merger.execute().first()
 
-            def commit() -> Any:
-                if insert and self._is_empty(path):
-                    # An insert-only MERGE needs no join with the target, the cheaper commit for
-                    # a first run (figures: README, Two Delta engines). Should another writer have
-                    # filled the table since the check, its rows are left as they are and the
-                    # full MERGE below updates them with this run's, as it would have anyway.
-                    merger = self._table(path).alias("t").merge(staged.alias("s"), condition)
-                    with _not_null_errors(spec):
-                        inserted = merger.whenNotMatchedInsertAll().execute().first()
-                    first = int(inserted["num_inserted_rows"])
-                    if first == rows:
-                        return inserted
-                    merge_all()  # updates every staged row, those just inserted included
-                    return {"num_inserted_rows": first, "num_updated_rows": rows - first}
-                return merge_all()
-
             metrics = _retry_on_conflict(spec, commit)
         return rows, int(metrics["num_inserted_rows"]), int(metrics["num_updated_rows"])
-
-    def _is_empty(self, path: str) -> bool:
-        """No data file at the current version (read from the snapshot, not from the files)."""
-        return int(self._table(path).detail().select("numFiles").first()[0]) == 0
 
     def delete(self, path: str, predicate: str) -> None:
         self._table(path).delete(predicate)
