@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -224,3 +225,25 @@ def test_the_python_tfidf_path_gives_spark_mls_features_and_probabilities(
     np.testing.assert_allclose(
         scorer.predict(texts), np.stack(by_spark["probabilities"]), atol=1e-9
     )
+
+
+def test_a_failed_run_leaves_no_model_download_behind(scored, small_config, tmp_path, monkeypatch):
+    """Each run downloads the fused model and its members into temporary folders: they go when
+    the run fails too (a nightly job failing on bad data would otherwise fill the disk)."""
+    import tempfile
+
+    import catalog_classifier.stages.score as score_stage
+
+    lakehouse, _ = scored
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(downloads))
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("a member failed on a chunk")
+
+    monkeypatch.setattr(score_stage, "score_frame", failing)
+    with pytest.raises(RuntimeError, match="a member failed"):
+        run_score(lakehouse, small_config, full=True)
+    # A download's folder is named after the registered version (catalog-classifier-text-v3-...).
+    assert not [p.name for p in downloads.iterdir() if re.search(r"-v\d+-", p.name)]

@@ -236,30 +236,32 @@ def run_evaluate(
             log.warning("evaluate: no registered %s model; skipped", model)
             continue
         registered = registry.load(model)
-        rows = member.labelled_rows(lakehouse, config).filter(F.col("split") == split)
-        versions = lakehouse.versions(input_tables(model))
-        with job_step(lakehouse.spark, f"evaluate {model} on {split}"):
-            fitted = member.load(registered.folder)
-            frame = fitted.predict_rows(lakehouse, config, rows)
-        probs = _probabilities(frame)
-        evaluation = evaluate_predictions(
-            model, split, registered.version, frame["label"].tolist(), probs, codes, names
-        )
-        evaluations.append(evaluation)
-        gold.append(evaluation_row(evaluation, run_id, versions, at))
-        figure = plot_confusion(evaluation, names, out / "figures" / f"confusion_{model}.png")
-        examples = misclassified_examples(
-            lakehouse, config, frame, probs, config.evaluation.misclassified_examples
-        )
-        gradcams = (
-            gradcam_section(lakehouse, config, registered.folder, frame, probs, out)
-            # Grad-CAM explains an image model's CNN (its folder names the backbone).
-            if member.modality == "image" and (registered.folder / "backbone.json").exists()
-            else None
-        )
-        pairs = most_confused_pairs(evaluation, config)
-        sections.append(model_section(evaluation, figure, pairs, examples, gradcams))
-        shutil.rmtree(registered.folder.parent, ignore_errors=True)
+        try:
+            rows = member.labelled_rows(lakehouse, config).filter(F.col("split") == split)
+            versions = lakehouse.versions(input_tables(model))
+            with job_step(lakehouse.spark, f"evaluate {model} on {split}"):
+                fitted = member.load(registered.folder)
+                frame = fitted.predict_rows(lakehouse, config, rows)
+            probs = _probabilities(frame)
+            evaluation = evaluate_predictions(
+                model, split, registered.version, frame["label"].tolist(), probs, codes, names
+            )
+            evaluations.append(evaluation)
+            gold.append(evaluation_row(evaluation, run_id, versions, at))
+            figure = plot_confusion(evaluation, names, out / "figures" / f"confusion_{model}.png")
+            examples = misclassified_examples(
+                lakehouse, config, frame, probs, config.evaluation.misclassified_examples
+            )
+            gradcams = (
+                gradcam_section(lakehouse, config, registered.folder, frame, probs, out)
+                # Grad-CAM explains an image model's CNN (its folder names the backbone).
+                if member.modality == "image" and (registered.folder / "backbone.json").exists()
+                else None
+            )
+            pairs = most_confused_pairs(evaluation, config)
+            sections.append(model_section(evaluation, figure, pairs, examples, gradcams))
+        finally:
+            shutil.rmtree(registered.folder.parent, ignore_errors=True)
     if FUSION in requested and registry.latest_version(FUSION) is not None:
         evaluation, section = evaluate_fusion(lakehouse, config, registry, split, out)
         evaluations.append(evaluation)
@@ -543,9 +545,7 @@ def cross_validate_fusion(
     kinds = modalities()
     # The text members' out-of-fold rows are every labelled listing (an image member's are
     # those with a usable image); with no text member, the image members' listings.
-    text_member = next(
-        (m for m in out_of_fold if kinds[m] == "text"), next(iter(out_of_fold))
-    )
+    text_member = next((m for m in out_of_fold if kinds[m] == "text"), next(iter(out_of_fold)))
     ids, labels, folds, _ = out_of_fold[text_member]
     order = np.argsort(ids)
     ids, labels, folds = ids[order], labels[order], folds[order]
@@ -599,9 +599,7 @@ def cross_validate_fusion(
         for fold in range(k):
             model, test = fit_fold(fold, fixed)
             predicted, _ = predict(model, test)
-            by_method.setdefault(method, []).append(
-                weighted_f1(labels[test], predicted.argmax(1))
-            )
+            by_method.setdefault(method, []).append(weighted_f1(labels[test], predicted.argmax(1)))
         log.info(
             "cv fusion %s: weighted F1 %.4f ± %.4f (%s)",
             method,
@@ -620,9 +618,7 @@ def cross_validate_fusion(
     members = fusion.MemberPredictions(ids, labels, probs, available)
     groups = fusion.evaluate_groups(fused, used, members, kinds)
     names, codes = config.category_names, config.label_codes
-    evaluation = evaluate_predictions(
-        FUSION, f"cv{k}", None, labels.tolist(), fused, codes, names
-    )
+    evaluation = evaluate_predictions(FUSION, f"cv{k}", None, labels.tolist(), fused, codes, names)
     evaluation.fold_scores = fold_scores
     evaluation.metrics["weighted_f1"] = float(np.mean(fold_scores))
     for name, scores in by_method.items():

@@ -106,12 +106,17 @@ def load_scoring_models(
         else:
             log.info("score: fused version %s is the %s", version, CHAMPION)
     fused = registry.load(FUSION, version)
-    model = FusionModel.load(fused.folder)
-    folders, versions = {}, {}
-    for member, member_version in model.members.items():
-        get_member(member)  # a fused model whose member is no longer registered fails here
-        loaded = registry.load(member, member_version)
-        folders[member], versions[member] = str(loaded.folder), loaded.version
+    folders: dict[str, str] = {}
+    versions: dict[str, str] = {}
+    try:
+        model = FusionModel.load(fused.folder)
+        for member, member_version in model.members.items():
+            get_member(member)  # a fused model whose member is no longer registered fails here
+            loaded = registry.load(member, member_version)
+            folders[member], versions[member] = str(loaded.folder), loaded.version
+    except BaseException:
+        _remove_downloads([str(fused.folder), *folders.values()])
+        raise
     codes = tuple(int(c) for c in fused.meta["label_codes"])
     names = {int(k): v for k, v in fused.meta["category_names"].items()}
     if list(codes) != config.label_codes:
@@ -371,91 +376,98 @@ def run_score(
     started = mark = time.monotonic()
     registry = registry or Registry(config, lakehouse.root)
     models = load_scoring_models(registry, config, model_version)
-    summary = ScoreSummary(models.version)
+    fitted: dict[str, FittedMember] = {}
+    try:
+        summary = ScoreSummary(models.version)
 
-    def step(name: str) -> None:
-        nonlocal mark
-        now = time.monotonic()
-        summary.steps[name] = round(summary.steps.get(name, 0.0) + now - mark, 2)
-        mark = now
+        def step(name: str) -> None:
+            nonlocal mark
+            now = time.monotonic()
+            summary.steps[name] = round(summary.steps.get(name, 0.0) + now - mark, 2)
+            mark = now
 
-    step("load_models")
-    fitted = models.fitted()
-    for member in fitted.values():
-        # A fixed cost (the TF-IDF member: ~1 s for its saved scorer, 8-14 s for a Spark ML
-        # pipeline): timed apart from the chunks, whose seconds then grow with the listings.
-        member.scoring_columns(config)
-    step("load_members")
-    spark = lakehouse.spark
-    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", config.scoring.arrow_batch_rows)
-    versions = lakehouse.versions(SCORING_INPUT_TABLES)
-    log.info(
-        "score: fused model version %s (members %s) on inputs %s",
-        models.version,
-        models.member_versions,
-        versions,
-    )
-    migrate_predictions(lakehouse)
-    lakehouse.ensure(GOLD_PREDICTIONS)
-    inputs = scoring_inputs(lakehouse)
-    # Only the keys are materialised (the images stay in Delta until their chunk reads them).
-    pending = (
-        pending_inputs(lakehouse, inputs, models.version, full)
-        .select("productid", "input_hash", F.xxhash64("productid").alias("chunk_key"))
-        .localCheckpoint(eager=True)
-    )
-    summary.pending = pending.count()
-    step("pending")
-    chunks = max(1, math.ceil(summary.pending / max(1, config.scoring.chunk_rows)))
-    log.info("score: %d listings to score, in %d chunk(s)", summary.pending, chunks)
-    threads = torch_threads_per_task(spark, config.scoring.torch_threads)
-    partitions = config.scoring.partitions or 2 * spark.sparkContext.defaultParallelism
-    scored_at = datetime.now(UTC).replace(microsecond=0)
-    for chunk in range(chunks if summary.pending else 0):
-        chunk_started = time.monotonic()
-        keys = pending.filter(F.pmod(F.col("chunk_key"), F.lit(chunks)) == chunk)
-        # Delta reads of a few files give a partition or two: spread the chunk over every core
-        # (the UDFs' cost is per row, the shuffle's small beside it).
-        part = inputs.join(keys.drop("chunk_key"), ["productid", "input_hash"]).repartition(
-            partitions, "productid"
+        step("load_models")
+        fitted.update(models.fitted())
+        for member in fitted.values():
+            # A fixed cost (the TF-IDF member: ~1 s for its saved scorer, 8-14 s for a Spark ML
+            # pipeline): timed apart from the chunks, whose seconds then grow with the listings.
+            member.scoring_columns(config)
+        step("load_members")
+        spark = lakehouse.spark
+        spark.conf.set(
+            "spark.sql.execution.arrow.maxRecordsPerBatch", config.scoring.arrow_batch_rows
         )
-        with job_step(spark, f"score chunk {chunk + 1}/{chunks}"):
-            predictions = score_frame(
-                part, models, fitted, config, versions, scored_at, threads
-            )
-            result = lakehouse.merge(GOLD_PREDICTIONS, predictions)
-        summary.chunks += 1
-        summary.scored += result.rows
-        summary.inserted += result.inserted
-        summary.updated += result.updated
-        summary.predictions_version = result.version
-        crash_point("score:after_chunk")
-        step("chunks")
-        elapsed = time.monotonic() - started
+        versions = lakehouse.versions(SCORING_INPUT_TABLES)
         log.info(
-            "score: chunk %d/%d: %d listings in %.1f s; %d of %d done (%.1f listings/s)",
-            chunk + 1,
-            chunks,
-            result.rows,
-            time.monotonic() - chunk_started,
-            summary.scored,
-            summary.pending,
-            summary.scored / max(elapsed, 1e-9),
+            "score: fused model version %s (members %s) on inputs %s",
+            models.version,
+            models.member_versions,
+            versions,
         )
-    pending.unpersist()
-    current = lakehouse.read(GOLD_PREDICTIONS).filter(F.col("model_version") == models.version)
-    # One job for both figures (per category, and how many need review).
-    counts = (
-        current.groupBy("category")
-        .agg(F.count(F.lit(1)).alias("count"), F.sum(F.col("needs_review").cast("long")))
-        .collect()
-    )
-    summary.per_category = {r["category"]: int(r["count"]) for r in counts}
-    total = sum(summary.per_category.values())
-    review = sum(int(r[2] or 0) for r in counts)
-    summary.needs_review_share = review / total if total else 0.0
-    step("summary")
-    _cleanup(models, fitted)
+        migrate_predictions(lakehouse)
+        lakehouse.ensure(GOLD_PREDICTIONS)
+        inputs = scoring_inputs(lakehouse)
+        # Only the keys are materialised (the images stay in Delta until their chunk reads them).
+        pending = (
+            pending_inputs(lakehouse, inputs, models.version, full)
+            .select("productid", "input_hash", F.xxhash64("productid").alias("chunk_key"))
+            .localCheckpoint(eager=True)
+        )
+        summary.pending = pending.count()
+        step("pending")
+        chunks = max(1, math.ceil(summary.pending / max(1, config.scoring.chunk_rows)))
+        log.info("score: %d listings to score, in %d chunk(s)", summary.pending, chunks)
+        threads = torch_threads_per_task(spark, config.scoring.torch_threads)
+        partitions = config.scoring.partitions or 2 * spark.sparkContext.defaultParallelism
+        scored_at = datetime.now(UTC).replace(microsecond=0)
+        for chunk in range(chunks if summary.pending else 0):
+            chunk_started = time.monotonic()
+            keys = pending.filter(F.pmod(F.col("chunk_key"), F.lit(chunks)) == chunk)
+            # Delta reads of a few files give a partition or two: spread the chunk over every core
+            # (the UDFs' cost is per row, the shuffle's small beside it).
+            part = inputs.join(keys.drop("chunk_key"), ["productid", "input_hash"]).repartition(
+                partitions, "productid"
+            )
+            with job_step(spark, f"score chunk {chunk + 1}/{chunks}"):
+                predictions = score_frame(
+                    part, models, fitted, config, versions, scored_at, threads
+                )
+                result = lakehouse.merge(GOLD_PREDICTIONS, predictions)
+            summary.chunks += 1
+            summary.scored += result.rows
+            summary.inserted += result.inserted
+            summary.updated += result.updated
+            summary.predictions_version = result.version
+            crash_point("score:after_chunk")
+            step("chunks")
+            elapsed = time.monotonic() - started
+            log.info(
+                "score: chunk %d/%d: %d listings in %.1f s; %d of %d done (%.1f listings/s)",
+                chunk + 1,
+                chunks,
+                result.rows,
+                time.monotonic() - chunk_started,
+                summary.scored,
+                summary.pending,
+                summary.scored / max(elapsed, 1e-9),
+            )
+        pending.unpersist()
+        current = lakehouse.read(GOLD_PREDICTIONS).filter(F.col("model_version") == models.version)
+        # One job for both figures (per category, and how many need review).
+        counts = (
+            current.groupBy("category")
+            .agg(F.count(F.lit(1)).alias("count"), F.sum(F.col("needs_review").cast("long")))
+            .collect()
+        )
+        summary.per_category = {r["category"]: int(r["count"]) for r in counts}
+        total = sum(summary.per_category.values())
+        review = sum(int(r[2] or 0) for r in counts)
+        summary.needs_review_share = review / total if total else 0.0
+        step("summary")
+    finally:
+        # The downloaded model folders go whatever happens: a failed run must not leave a
+        # copy of every model in the temporary folder (nightly, that fills the disk).
+        _cleanup(models, fitted)
     summary.seconds = time.monotonic() - started
     log.info("score done: %s", json.dumps(summary.as_dict()))
     return summary
@@ -464,5 +476,10 @@ def run_score(
 def _cleanup(models: ScoringModels, fitted: dict[str, FittedMember]) -> None:
     for member in fitted.values():
         member.release()
-    for folder in [models.fusion_folder, *models.member_folders.values()]:
+    _remove_downloads([models.fusion_folder, *models.member_folders.values()])
+
+
+def _remove_downloads(folders: list[str]) -> None:
+    """Remove the registry's downloads: each folder sits in a temporary folder of its own."""
+    for folder in folders:
         shutil.rmtree(Path(folder).parent, ignore_errors=True)
