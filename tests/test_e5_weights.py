@@ -47,3 +47,6 @@ def test_the_converted_folder_matches_the_engine(e5_encoder):
         ],
     )
     assert again["min_cosine"] >= MIN_COSINE
+    # Compared token by token: the engine's tokenizer, built and loaded from a folder removed
+    # since, still runs.
+    assert again["tokens_checked"] == "ids"

@@ -372,16 +372,19 @@ def _engine_tokenizer():
     compiler = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
     if not source.exists() or compiler is None:
         return None
-    build = Path(tempfile.mkdtemp(prefix="e5-tokens-"))
-    (build / "wrapper.c").write_text(_TOKEN_WRAPPER, encoding="utf-8")
-    library = build / "e5tokens.so"
-    command = [compiler, "-O1", "-shared", "-fPIC", "-I", str(source.parent)]
-    command += ["-o", str(library), str(build / "wrapper.c"), "-lm"]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        log.warning("could not build the engine's tokenizer (%s)", result.stderr[-300:])
-        return None
-    lib = ctypes.CDLL(str(library))
+    # Built in a folder removed once loaded (the loaded library stays mapped): one per
+    # verification would otherwise pile up in the temporary folder.
+    with tempfile.TemporaryDirectory(prefix="e5-tokens-") as folder:
+        build = Path(folder)
+        (build / "wrapper.c").write_text(_TOKEN_WRAPPER, encoding="utf-8")
+        library = build / "e5tokens.so"
+        command = [compiler, "-O1", "-shared", "-fPIC", "-I", str(source.parent)]
+        command += ["-o", str(library), str(build / "wrapper.c"), "-lm"]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            log.warning("could not build the engine's tokenizer (%s)", result.stderr[-300:])
+            return None
+        lib = ctypes.CDLL(str(library))
     lib.e5_load.restype = ctypes.c_void_p
     lib.e5_load.argtypes = [ctypes.c_char_p]
     lib.e5x_tokens.restype = ctypes.c_int
