@@ -73,3 +73,14 @@ def test_an_empty_jars_variable_loads_none_and_a_wrong_one_fails(monkeypatch, tm
     monkeypatch.setenv(JARS_ENV, str(tmp_path / "missing"))
     with pytest.raises(FileNotFoundError, match="no such folder"):
         project_jars()
+
+
+def test_spark_warnings_that_say_nothing_to_a_user_are_silenced(spark) -> None:
+    """The CSV header check, the local checkpoint notice and the cut plan text: errors only."""
+    from catalog_classifier.storage.spark import QUIET_LOGGERS
+
+    manager = spark.sparkContext._jvm.org.apache.logging.log4j.LogManager
+    for name in QUIET_LOGGERS:
+        assert str(manager.getLogger(name).getLevel()) == "ERROR", name
+    # Everything else keeps the session's level.
+    assert str(manager.getLogger("org.apache.spark.sql.execution.datasources").getLevel()) == "WARN"

@@ -31,6 +31,18 @@ JARS_ENV = "CATALOG_CLASSIFIER_JARS"
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 
+# Spark loggers whose warnings say nothing to a user of the jobs, set to errors only: the CSV
+# reader's header check (every listings CSV: the ingest checks the header itself and reads the
+# unnamed index column as row_index), the notice that a locally checkpointed RDD cannot be
+# recomputed (the lakehouse and the scoring checkpoint on purpose, and say so once per write)
+# and a plan's text cut short for a log line.
+QUIET_LOGGERS = (
+    "org.apache.spark.sql.catalyst.csv.CSVHeaderChecker",
+    "org.apache.spark.rdd.MapPartitionsRDD",
+    "org.apache.spark.sql.catalyst.util.SparkStringUtils",
+    "org.apache.spark.util.SparkStringUtils",
+)
+
 
 def jars_dir() -> Path | None:
     """The folder of the project's jars: ``$CATALOG_CLASSIFIER_JARS`` when set (empty: none),
@@ -77,6 +89,7 @@ def build_spark(config: Config, app_name: str) -> SparkSession:
     active = SparkSession.getActiveSession()
     if active is not None:
         _apply_runtime_conf(active, config)
+        quiet_spark_loggers(active)
         return active
     # Executors must run the same interpreter as the driver when Spark is started from Python.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -91,6 +104,7 @@ def build_spark(config: Config, app_name: str) -> SparkSession:
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    quiet_spark_loggers(spark)
     log.info(
         "Spark %s session %s on %s (parallelism %d)",
         spark.version,
@@ -99,6 +113,20 @@ def build_spark(config: Config, app_name: str) -> SparkSession:
         spark.sparkContext.defaultParallelism,
     )
     return spark
+
+
+def quiet_spark_loggers(spark: SparkSession) -> None:
+    """Errors only from :data:`QUIET_LOGGERS`, in the driver's JVM (where a local session's
+    tasks run too). A session without a JVM at hand (Spark Connect) keeps its logging."""
+    try:
+        jvm = spark.sparkContext._jvm
+        assert jvm is not None  # a started session's gateway
+        configurator = jvm.org.apache.logging.log4j.core.config.Configurator
+        error = jvm.org.apache.logging.log4j.Level.ERROR
+        for name in QUIET_LOGGERS:
+            configurator.setLevel(name, error)
+    except Exception as exc:  # noqa: BLE001 - logging levels are a comfort, never a failure
+        log.debug("Spark's loggers left as they are: %s", exc)
 
 
 def _launched_by_submit() -> bool:
