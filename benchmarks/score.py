@@ -324,6 +324,7 @@ def main() -> int:
         limit = one_thread * (os.cpu_count() or 1)
         naive_batches = [frame.iloc[i : i + 32] for i in range(0, min(len(frame), 256), 32)]
         naive = plain_python(scoring_models, config, naive_batches, reload_each=True)
+        scoring_models.remove_downloads()
         figures.update(
             {
                 "plain_python_one_thread_listings_per_s": round(one_thread, 1),

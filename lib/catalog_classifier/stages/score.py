@@ -82,6 +82,10 @@ class ScoringModels:
             if name in self.member_folders
         }
 
+    def remove_downloads(self) -> None:
+        """Remove the local copies the registry downloaded (each run makes its own)."""
+        _remove_downloads([self.fusion_folder, *self.member_folders.values()])
+
 
 def load_scoring_models(
     registry: Registry, config: Config, version: str | None = None
@@ -476,7 +480,7 @@ def run_score(
 def _cleanup(models: ScoringModels, fitted: dict[str, FittedMember]) -> None:
     for member in fitted.values():
         member.release()
-    _remove_downloads([models.fusion_folder, *models.member_folders.values()])
+    models.remove_downloads()
 
 
 def _remove_downloads(folders: list[str]) -> None:
