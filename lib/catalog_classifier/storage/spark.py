@@ -34,8 +34,8 @@ DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 # Spark loggers whose warnings say nothing to a user of the jobs, set to errors only: the CSV
 # reader's header check (every listings CSV: the ingest checks the header itself and reads the
 # unnamed index column as row_index), the notice that a locally checkpointed RDD cannot be
-# recomputed (the lakehouse and the scoring checkpoint on purpose, and say so once per write)
-# and a plan's text cut short for a log line.
+# recomputed (the connector's MERGE materialises its source so, once per write; the scoring and
+# the TF-IDF training checkpoint on purpose) and a plan's text cut short for a log line.
 QUIET_LOGGERS = (
     "org.apache.spark.sql.catalyst.csv.CSVHeaderChecker",
     "org.apache.spark.rdd.MapPartitionsRDD",
