@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
+import sqlite3
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,3 +116,21 @@ def featured_lakehouse(spark: Any, config: Any, sample: Any, root: Path) -> Lake
     )
     run_features(lakehouse, config)
     return lakehouse
+
+
+def copy_lakehouse(source: Lakehouse, target: Path) -> Lakehouse:
+    """A copy whose MLflow store points at its own artifacts (the store keeps absolute paths:
+    without this, runs logged in the copy would write into the original's folder)."""
+    shutil.copytree(source.root, target)
+    old, new = str(Path(source.root).absolute()), str(target.absolute())
+    with sqlite3.connect(target / "_mlflow" / "mlflow.db") as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            for _, column, kind, *_ in db.execute(f"PRAGMA table_info('{table}')").fetchall():
+                if kind.upper().startswith(("VARCHAR", "TEXT")):
+                    db.execute(
+                        f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) '
+                        f'WHERE "{column}" LIKE ?',
+                        (old, new, f"%{old}%"),
+                    )
+    return Lakehouse(source.spark, str(target), "delta-rs")

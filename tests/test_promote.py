@@ -9,7 +9,6 @@ import dataclasses
 import json
 import logging
 import shutil
-import sqlite3
 import tempfile
 import uuid
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 import pytest
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
-from tests.helpers import rows_of
+from tests.helpers import copy_lakehouse, rows_of
 
 from catalog_classifier.config import Config
 from catalog_classifier.models.members import FUSION, get_member, member_names
@@ -85,24 +84,6 @@ def test_the_rule_refuses_an_f1_drop_or_one_class_losing_recall_and_ignores_rare
 
 
 # ---------------------------------------------------------------------- on a trained project
-
-
-def copy_lakehouse(source: Lakehouse, target: Path) -> Lakehouse:
-    """A copy whose MLflow store points at its own artifacts (the store keeps absolute paths:
-    without this, runs logged in the copy would write into the original's folder)."""
-    shutil.copytree(source.root, target)
-    old, new = str(Path(source.root).absolute()), str(target.absolute())
-    with sqlite3.connect(target / "_mlflow" / "mlflow.db") as db:
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        for table in tables:
-            for _, column, kind, *_ in db.execute(f"PRAGMA table_info('{table}')").fetchall():
-                if kind.upper().startswith(("VARCHAR", "TEXT")):
-                    db.execute(
-                        f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) '
-                        f'WHERE "{column}" LIKE ?',
-                        (old, new, f"%{old}%"),
-                    )
-    return Lakehouse(source.spark, str(target), "delta-rs")
 
 
 def shuffled(rows: DataFrame, seed: int) -> DataFrame:

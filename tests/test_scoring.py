@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 from tests.conftest import REPO
-from tests.helpers import SMALL_TRAINING, jpeg, write_listings, write_zip
+from tests.helpers import SMALL_TRAINING, copy_lakehouse, jpeg, write_listings, write_zip
 
 from catalog_classifier.stages.features import run_features
 from catalog_classifier.stages.ingest import run_ingest
@@ -27,8 +27,11 @@ from catalog_classifier.storage.tables import BRONZE_LISTINGS, GOLD_PREDICTIONS
 
 
 @pytest.fixture(scope="module")
-def scored(trained, small_config):
-    lakehouse, _ = trained
+def scored(trained, small_config, tmp_path_factory):
+    """A copy of the trained project, scored once: these tests add listings, models and
+    predictions, which the other modules sharing ``trained`` must not see."""
+    source, _ = trained
+    lakehouse = copy_lakehouse(source, tmp_path_factory.mktemp("scoring") / "lakehouse")
     first = run_score(lakehouse, small_config)
     return lakehouse, first
 
