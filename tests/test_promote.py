@@ -152,7 +152,7 @@ def test_the_gate_over_a_project_s_life(trained, small_config, tmp_path, caplog)
         models = load_scoring_models(registry, config)
     assert models.version == first_version
     assert any("no fused version is marked champion" in r.message for r in caplog.records)
-    _release(models)
+    models.remove_downloads()
 
     # 1. The first fused model becomes champion, without a comparison.
     first = run_promote(lakehouse, config)
@@ -230,9 +230,4 @@ def test_the_gate_over_a_project_s_life(trained, small_config, tmp_path, caplog)
     assert versions == {good}
     forced = load_scoring_models(registry, config, bad)
     assert forced.version == bad
-    _release(forced)
-
-
-def _release(models) -> None:
-    for folder in [models.fusion_folder, *models.member_folders.values()]:
-        shutil.rmtree(Path(folder).parent, ignore_errors=True)
+    forced.remove_downloads()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import shutil
 import tempfile
 import time
 import uuid
@@ -261,7 +260,7 @@ def run_evaluate(
             pairs = most_confused_pairs(evaluation, config)
             sections.append(model_section(evaluation, figure, pairs, examples, gradcams))
         finally:
-            shutil.rmtree(registered.folder.parent, ignore_errors=True)
+            registered.remove_download()
     if FUSION in requested and registry.latest_version(FUSION) is not None:
         evaluation, section = evaluate_fusion(lakehouse, config, registry, split, out)
         evaluations.append(evaluation)
@@ -433,7 +432,7 @@ def fused_predictions(
     try:
         model = fusion.FusionModel.load(registered.folder)
     finally:
-        shutil.rmtree(registered.folder.parent, ignore_errors=True)
+        registered.remove_download()
     for member, member_version in model.members.items():
         key = (member, str(member_version), split)
         if key in cache:
@@ -442,7 +441,7 @@ def fused_predictions(
         try:
             cache[key] = member_predictions(lakehouse, config, {member: loaded.folder}, split)
         finally:
-            shutil.rmtree(loaded.folder.parent, ignore_errors=True)
+            loaded.remove_download()
     parts = [cache[(m, str(v), split)] for m, v in model.members.items()]
     if not parts:
         raise LookupError(f"fused version {registered.version} records no member")

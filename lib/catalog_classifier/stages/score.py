@@ -25,7 +25,6 @@ import functools
 import json
 import logging
 import math
-import shutil
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -47,7 +46,7 @@ from catalog_classifier.models.members import FUSION, get_member, member_names
 from catalog_classifier.storage.incremental import missing_rows
 from catalog_classifier.storage.lakehouse import Lakehouse
 from catalog_classifier.storage.migrations import migrate_predictions
-from catalog_classifier.storage.registry import CHAMPION, Registry
+from catalog_classifier.storage.registry import CHAMPION, Registry, remove_download
 from catalog_classifier.storage.spark import job_step, torch_threads_per_task
 from catalog_classifier.storage.tables import (
     BRONZE_IMAGES,
@@ -84,7 +83,8 @@ class ScoringModels:
 
     def remove_downloads(self) -> None:
         """Remove the local copies the registry downloaded (each run makes its own)."""
-        _remove_downloads([self.fusion_folder, *self.member_folders.values()])
+        for folder in [self.fusion_folder, *self.member_folders.values()]:
+            remove_download(folder)
 
 
 def load_scoring_models(
@@ -119,7 +119,8 @@ def load_scoring_models(
             loaded = registry.load(member, member_version)
             folders[member], versions[member] = str(loaded.folder), loaded.version
     except BaseException:
-        _remove_downloads([str(fused.folder), *folders.values()])
+        for folder in [str(fused.folder), *folders.values()]:
+            remove_download(folder)
         raise
     codes = tuple(int(c) for c in fused.meta["label_codes"])
     names = {int(k): v for k, v in fused.meta["category_names"].items()}
@@ -482,8 +483,3 @@ def _cleanup(models: ScoringModels, fitted: dict[str, FittedMember]) -> None:
         member.release()
     models.remove_downloads()
 
-
-def _remove_downloads(folders: list[str]) -> None:
-    """Remove the registry's downloads: each folder sits in a temporary folder of its own."""
-    for folder in folders:
-        shutil.rmtree(Path(folder).parent, ignore_errors=True)

@@ -152,23 +152,24 @@ def train_fusion(
     started = time.monotonic()
     registry = registry or Registry(config, lakehouse.root)
     cfg = config.train.fusion
-    loaded = {}
-    for member in member_names():
-        if registry.latest_version(member) is None:
-            log.warning("fusion: no registered %s model; fused without it", member)
-            continue
-        loaded[member] = registry.load(member)
-    if not loaded:
-        raise LookupError(
-            f"fusion: no member model is registered: train {', '.join(member_names())} first"
-        )
+    loaded: dict[str, RegisteredModel] = {}
     try:
+        for member in member_names():
+            if registry.latest_version(member) is None:
+                log.warning("fusion: no registered %s model; fused without it", member)
+                continue
+            loaded[member] = registry.load(member)
+        if not loaded:
+            raise LookupError(
+                f"fusion: no member model is registered: train {', '.join(member_names())} first"
+            )
         members = member_predictions(
             lakehouse, config, {m: r.folder for m, r in loaded.items()}, "valid"
         )
     finally:
+        # Those loaded before a failing load go too.
         for registered in loaded.values():
-            shutil.rmtree(registered.folder.parent, ignore_errors=True)
+            registered.remove_download()
     model = fusion.fit_fusion_from_config(
         members.probs,
         members.available,

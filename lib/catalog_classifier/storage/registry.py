@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,6 +58,16 @@ class RegisteredModel:
     @property
     def ref(self) -> str:
         return f"{self.name}/{self.version}"
+
+    def remove_download(self) -> None:
+        """Remove this local copy (see :func:`remove_download`)."""
+        remove_download(self.folder)
+
+
+def remove_download(folder: str | Path) -> None:
+    """Remove a model folder :meth:`Registry.load` downloaded, with the temporary folder of its
+    own it sits in. Every load makes a new copy: its caller removes it, failing or not."""
+    shutil.rmtree(Path(folder).parent, ignore_errors=True)
 
 
 class Registry:
