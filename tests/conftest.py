@@ -11,6 +11,7 @@ import pytest
 
 from catalog_classifier.config import Config, load_config
 from catalog_classifier.storage.lakehouse import Lakehouse
+from catalog_classifier.storage.registry import Registry
 from catalog_classifier.storage.tables import BRONZE_TABLES
 
 BRONZE_TABLE_SPECS = list(BRONZE_TABLES)
@@ -21,6 +22,30 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     [str(REPO / "lib"), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
 )
 REAL_DATA = Path(os.environ.get("RAKUTEN_SAMPLE_DIR", REPO.parent / "shared" / "data" / "rakuten"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_model_download_left_behind():
+    """Fail the session when a registry download outlives the run: every ``Registry.load``
+    makes a copy of the model (hundreds of MB for a fine-tuned one) that its caller, library or
+    test, must remove (``remove_download``), failing or not. Names the test that loaded it."""
+    loaded_by: dict[Path, str] = {}
+    real_load = Registry.load
+
+    def recording_load(self: Registry, model: str, version: str | None = None):
+        loaded = real_load(self, model, version)
+        loaded_by[loaded.folder.parent] = os.environ.get("PYTEST_CURRENT_TEST", "a fixture")
+        return loaded
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Registry, "load", recording_load)
+        yield
+    left = {folder: test for folder, test in loaded_by.items() if folder.exists()}
+    for folder in left:
+        shutil.rmtree(folder, ignore_errors=True)
+    assert not left, "model downloads not removed: " + "; ".join(
+        f"{folder.name} (loaded by {test})" for folder, test in left.items()
+    )
 
 
 @pytest.fixture(scope="session")

@@ -40,6 +40,7 @@ def test_a_new_member_trains_evaluates_fuses_and_scores(
     assert 0.0 <= trained.models["length"]["valid_weighted_f1"] <= 1.0
     registry = Registry(config, lakehouse.root)
     fused = registry.load("fusion")
+    fused.remove_download()  # its meta is read below
     assert fused.meta["members"] == {"length": "1"}
 
     evaluated = run_evaluate(lakehouse, config, "test", str(tmp_path / "eval"))

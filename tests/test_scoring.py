@@ -181,7 +181,7 @@ def test_the_catalog_team_queries_run(scored, small_config):
 
 
 def test_the_python_tfidf_path_gives_spark_mls_features_and_probabilities(
-    scored, small_config, spark
+    scored, small_config, spark, request
 ):
     """Scoring applies the TF-IDF member in plain Python (scoring.tfidf_engine: python); it
     must reproduce the Spark ML pipeline, Java's tokenising quirks included."""
@@ -193,6 +193,7 @@ def test_the_python_tfidf_path_gives_spark_mls_features_and_probabilities(
     lakehouse, first = scored
     registry = Registry(small_config, lakehouse.root)
     loaded = registry.load("tfidf")
+    request.addfinalizer(loaded.remove_download)
     model = load_tfidf(str(Path(loaded.folder) / "pipeline"))
     scorer = tfidf_scorer(model)
     assert scorer is not None

@@ -32,6 +32,7 @@ def test_train_registers_every_model_with_metrics_and_input_versions(trained, sm
         assert info["valid_weighted_f1"] > 0.2, (name, info)
         # The version this training registered (other tests may register later ones).
         registered = registry.load(name, info["version"])
+        registered.remove_download()  # only its run is read below
         run = registry.client.get_run(registered.run_id)
         assert run.data.tags["delta.silver.splits"] == str(lakehouse.version(SILVER_SPLITS))
         assert json.loads(run.data.tags["label_codes"]) == small_config.label_codes
@@ -63,8 +64,11 @@ def test_registry_round_trip_gives_the_same_predictions(trained, small_config, t
         model, outcome.folder, outcome.params, outcome.metrics, outcome.history, {}
     )
     loaded = registry.load(model, registered.version)
-    assert not any(p.suffix in (".pt", ".pkl", ".pickle") for p in loaded.folder.rglob("*"))
-    after = predict_probabilities(lakehouse, small_config, loaded.folder, rows)
+    try:
+        assert not any(p.suffix in (".pt", ".pkl", ".pickle") for p in loaded.folder.rglob("*"))
+        after = predict_probabilities(lakehouse, small_config, loaded.folder, rows)
+    finally:
+        loaded.remove_download()
     key = "imageid" if model == "image" else "productid"
     before, after = before.sort_values(key), after.sort_values(key)
     assert len(before) == len(after) > 0

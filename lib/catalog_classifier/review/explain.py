@@ -33,13 +33,20 @@ class Explanations:
     def _explainer(self, version: str) -> tuple[GradCamExplainer, list[int]] | None:
         registry = Registry(self.config, self.root)
         fused = registry.load(FUSION, version)
-        members = FusionModel.load(fused.folder).members
+        try:
+            members = FusionModel.load(fused.folder).members
+        finally:
+            fused.remove_download()
         if ImageMember.name not in members:
             return None
         image = registry.load(ImageMember.name, members[ImageMember.name])
-        log.info("review: Grad-CAM from image model version %s", image.version)
-        codes = [int(c) for c in fused.meta["label_codes"]]
-        return GradCamExplainer(Path(image.folder)), codes
+        try:
+            log.info("review: Grad-CAM from image model version %s", image.version)
+            # The explainer holds the whole model in memory: the download can go.
+            explainer = GradCamExplainer(Path(image.folder))
+        finally:
+            image.remove_download()
+        return explainer, [int(c) for c in fused.meta["label_codes"]]
 
     def overlay_png(self, version: str, content: bytes, prdtypecode: int) -> bytes | None:
         """The overlay of ``prdtypecode`` on the image, as PNG; None when the version has no

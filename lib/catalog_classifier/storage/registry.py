@@ -176,11 +176,17 @@ class Registry:
         if found.run_id is None:  # a version registered from a bare path, not by register()
             raise LookupError(f"{name} version {version} has no MLflow run to download from")
         target = Path(tempfile.mkdtemp(prefix=f"{name}-v{version}-"))
-        path = mlflow.artifacts.download_artifacts(
-            run_id=found.run_id, artifact_path=MODEL_ARTIFACT, dst_path=str(target)
-        )
-        folder = Path(path)
-        meta = json.loads((folder / MODEL_META).read_text(encoding="utf-8"))
+        try:
+            path = mlflow.artifacts.download_artifacts(
+                run_id=found.run_id, artifact_path=MODEL_ARTIFACT, dst_path=str(target)
+            )
+            folder = Path(path)
+            meta = json.loads((folder / MODEL_META).read_text(encoding="utf-8"))
+        except BaseException:
+            # A download that failed half-way (missing artifact, full disk) has no caller to
+            # remove it.
+            shutil.rmtree(target, ignore_errors=True)
+            raise
         return RegisteredModel(name, model, str(version), found.run_id, folder, meta)
 
     def run_metrics(self, run_id: str) -> dict[str, float]:
