@@ -12,15 +12,17 @@ ML pipeline folder: loading a model never unpickles anything.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from catalog_classifier.config import Config
 
@@ -67,7 +69,71 @@ class RegisteredModel:
 def remove_download(folder: str | Path) -> None:
     """Remove a model folder :meth:`Registry.load` downloaded, with the temporary folder of its
     own it sits in. Every load makes a new copy: its caller removes it, failing or not."""
-    shutil.rmtree(Path(folder).parent, ignore_errors=True)
+    own = Path(folder).parent
+    shutil.rmtree(own, ignore_errors=True)
+    lock = _download_locks.pop(own, None)
+    if lock is not None:
+        lock.close()
+
+
+# Downloads live in one folder under the system's temporary folder, each in a folder of its own
+# holding OWNER_LOCK, which its process keeps locked (flock) until it removes the download. A
+# process killed first (a crash point, the OOM killer, a cancelled job) cannot remove it; the
+# kernel drops the lock, so the next load anywhere on the machine finds and removes it.
+DOWNLOADS_FOLDER = "catalog-classifier-models"
+OWNER_LOCK = ".owner.lock"
+# A folder without its lock file yet is being made by another process, unless it is this old.
+_UNLOCKED_GRACE_S = 3600.0
+_download_locks: dict[Path, IO[bytes]] = {}
+
+
+def downloads_root() -> Path:
+    root = Path(tempfile.gettempdir()) / DOWNLOADS_FOLDER
+    root.mkdir(exist_ok=True)
+    return root
+
+
+def remove_orphaned_downloads(root: Path | None = None) -> list[str]:
+    """Remove the downloads whose process is gone (their owner lock is free); return their
+    names."""
+    removed = []
+    for folder in sorted((root or downloads_root()).iterdir()):
+        if folder in _download_locks or not folder.is_dir():
+            continue
+        try:
+            with open(folder / OWNER_LOCK, "rb") as lock:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # its process is alive
+        except FileNotFoundError:
+            try:
+                if time.time() - folder.stat().st_mtime < _UNLOCKED_GRACE_S:
+                    continue
+            except FileNotFoundError:
+                continue  # removed meanwhile
+        except OSError:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder.name)
+    if removed:
+        log.info("registry: removed %d model downloads of killed runs: %s", len(removed), removed)
+    return removed
+
+
+def _locked_download_folder(prefix: str) -> Path:
+    """A new download folder, locked by this process until :func:`remove_download`."""
+    root = downloads_root()
+    remove_orphaned_downloads(root)
+    own = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
+    # Locked under another name, then renamed (the lock stays on the file): a sweep never sees
+    # the owner's lock file unlocked.
+    pending = own / f"{OWNER_LOCK}.new"
+    lock = open(pending, "wb")  # noqa: SIM115 - held open as long as the download
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    pending.rename(own / OWNER_LOCK)
+    _download_locks[own] = lock
+    return own
 
 
 class Registry:
@@ -175,7 +241,7 @@ class Registry:
         found = self.client.get_model_version(name, str(version))
         if found.run_id is None:  # a version registered from a bare path, not by register()
             raise LookupError(f"{name} version {version} has no MLflow run to download from")
-        target = Path(tempfile.mkdtemp(prefix=f"{name}-v{version}-"))
+        target = _locked_download_folder(f"{name}-v{version}-")
         try:
             path = mlflow.artifacts.download_artifacts(
                 run_id=found.run_id, artifact_path=MODEL_ARTIFACT, dst_path=str(target)
@@ -185,7 +251,7 @@ class Registry:
         except BaseException:
             # A download that failed half-way (missing artifact, full disk) has no caller to
             # remove it.
-            shutil.rmtree(target, ignore_errors=True)
+            remove_download(target / MODEL_ARTIFACT)
             raise
         return RegisteredModel(name, model, str(version), found.run_id, folder, meta)
 
