@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
@@ -59,6 +60,35 @@ def test_create_append_merge_read_history(spark, lakehouse):
     ]
     operations = [h["operation"] for h in lakehouse.history(BRONZE_LABELS)]
     assert operations[0] == "MERGE" and "CREATE TABLE" in operations[-1]
+
+
+def test_the_connector_reads_a_tables_version_from_its_log(spark, tmp_path, monkeypatch):
+    """DeltaSparkEngine.version lists the log's commit files instead of running a history
+    query: the history's newest version, past a checkpoint too; with a folder of staged
+    (coordinated) commits, whose newest the log's files do not show, it asks the history."""
+    lakehouse = Lakehouse(spark, str(tmp_path / "lakehouse"), "delta-spark")
+    lakehouse.ensure(BRONZE_LABELS)
+    path = lakehouse.path(BRONZE_LABELS)
+    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ('delta.checkpointInterval' = '2')")
+    for productid in range(3):
+        lakehouse.append(BRONZE_LABELS, labels_df(spark, [(productid, 10)]))
+    newest = max(commit["version"] for commit in lakehouse.history(BRONZE_LABELS))
+    assert newest == 4  # create, the property, three appends
+    log_dir = Path(path) / "_delta_log"
+    assert any(name.endswith(".checkpoint.parquet") for name in os.listdir(log_dir))
+
+    engine = lakehouse.engine
+    history_queries = []
+    real_table = engine._table
+    monkeypatch.setattr(engine, "_table", lambda p: history_queries.append(p) or real_table(p))
+    assert lakehouse.version(BRONZE_LABELS) == newest
+    assert history_queries == []
+    # A commit staged for the catalog to ratify (the name Delta gives one).
+    staged = log_dir / "_staged_commits"
+    staged.mkdir(exist_ok=True)  # Delta 4 makes it empty on every table
+    (staged / f"{newest + 1:020d}.8a4f9b0e-0c51-4c57-9d2e-6b1f0e5d7c3a.json").write_text("{}\n")
+    assert lakehouse.version(BRONZE_LABELS) == newest
+    assert history_queries == [path]
 
 
 def test_spark_reads_an_older_version_exactly_after_a_merge(spark, lakehouse):
