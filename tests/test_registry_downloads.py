@@ -31,7 +31,7 @@ def test_a_killed_runs_download_is_removed_and_a_live_ones_kept(tmp_path: Path):
     try:
         assert holder.stdout is not None
         folder = Path(holder.stdout.readline().strip())
-        root = tmp_path / DOWNLOADS_FOLDER
+        root = tmp_path / f"{DOWNLOADS_FOLDER}-{os.getuid()}"
         assert folder.parent == root and (folder / OWNER_LOCK).exists()
         (folder / "model").mkdir()
         # Another process's folder still being made (no lock file yet): left alone too.

@@ -88,8 +88,10 @@ _download_locks: dict[Path, IO[bytes]] = {}
 
 
 def downloads_root() -> Path:
-    root = Path(tempfile.gettempdir()) / DOWNLOADS_FOLDER
-    root.mkdir(exist_ok=True)
+    """This user's downloads folder: one per user, so that several users of a machine each
+    create and sweep their own."""
+    root = Path(tempfile.gettempdir()) / f"{DOWNLOADS_FOLDER}-{os.getuid()}"
+    root.mkdir(mode=0o700, exist_ok=True)
     return root
 
 
