@@ -69,7 +69,11 @@ class RegisteredModel:
 def remove_download(folder: str | Path) -> None:
     """Remove a model folder :meth:`Registry.load` downloaded, with the temporary folder of its
     own it sits in. Every load makes a new copy: its caller removes it, failing or not."""
-    own = Path(folder).parent
+    _remove_own_folder(Path(folder).parent)
+
+
+def _remove_own_folder(own: Path) -> None:
+    """Remove a download's own folder and release its owner lock."""
     shutil.rmtree(own, ignore_errors=True)
     lock = _download_locks.pop(own, None)
     if lock is not None:
@@ -253,7 +257,7 @@ class Registry:
         except BaseException:
             # A download that failed half-way (missing artifact, full disk) has no caller to
             # remove it.
-            remove_download(target / MODEL_ARTIFACT)
+            _remove_own_folder(target)
             raise
         return RegisteredModel(name, model, str(version), found.run_id, folder, meta)
 
