@@ -232,7 +232,8 @@ def fine_tune(
     }
 
     folder = work / "members" / "text"
-    encoder_id = text_model.encoder_id(source, cfg.quantization, cfg.max_length, cfg.prefix)
+    # Fine-tuned: the last layer pooled, whatever train.text.pool_layers says.
+    encoder_id = text_model.encoder_id(source, cfg.quantization, cfg.max_length, cfg.prefix, ())
     save_head(model.head, folder)
     text_model.save_encoder_reference(folder, source, encoder_id, cfg)
     _save_finetuned_encoder(model.encoder, folder)

@@ -194,7 +194,8 @@ def test_the_text_member_fine_tunes_each_fold_and_resumes(
     assert _fold_files(tmp_path / "again", "text") == saved
 
     # The frozen mode is another key: its folds train (a head on embeddings), in their folder.
-    frozen_text = dataclasses.replace(text, mode="frozen")
+    # (the tiny encoder has 2 layers: both pooled)
+    frozen_text = dataclasses.replace(text, mode="frozen", pool_layers=(1, 2))
     frozen = dataclasses.replace(
         config, train=dataclasses.replace(config.train, text=frozen_text)
     )

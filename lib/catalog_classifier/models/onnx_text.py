@@ -124,8 +124,8 @@ def _quantize(source: Path, target: Path) -> None:
 
 class Int8TextEncoder:
     """The pooled encoder that ``build`` loads, with int8 weights in ONNX Runtime, and the
-    tokenizer of ``source``: the embeddings of the float32 encoder (mean-pooled, L2-normalised)
-    to within int8 rounding, one text a run."""
+    tokenizer of ``source``: the embeddings of the float32 encoder (mean-pooled, L2-normalised,
+    ``pooled_layers`` layers side by side) to within int8 rounding, one text a run."""
 
     def __init__(
         self,
@@ -136,6 +136,7 @@ class Int8TextEncoder:
         prefix: str,
         threads: int = 0,
         folder: Path | None = None,
+        pooled_layers: int = 1,
     ) -> None:
         from transformers import AutoConfig, AutoTokenizer
 
@@ -144,7 +145,8 @@ class Int8TextEncoder:
         self.session = cpu_session(
             quantized_file(build, fingerprint, folder), threads or torch.get_num_threads()
         )
-        self.dim = int(AutoConfig.from_pretrained(source).hidden_size)
+        # ``build``'s pooling puts this many layers' means side by side.
+        self.dim = int(AutoConfig.from_pretrained(source).hidden_size) * pooled_layers
 
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """``batch_size`` is accepted for the encoders' common signature and not used: each text

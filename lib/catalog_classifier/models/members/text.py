@@ -75,10 +75,11 @@ def ensure_text_embeddings(
     prefix: str | None = None,
     title: bool | None = None,
     quantization: str | None = None,
+    layers: tuple[int, ...] | None = None,
 ) -> tuple[str, str]:
     """Embed the rows (productid, content_sha256, text; and title with ``title``) not yet
     embedded by this encoder with this content; return (encoder source, encoder id). The
-    encoder, its max length, prefix, title setting and quantisation default to
+    encoder, its max length, prefix, title setting, quantisation and pooled layers default to
     ``train.text``'s (a fitted model passes its own). Title-only embeddings go under
     ``<encoder id>:title``."""
     cfg = config.train.text
@@ -87,7 +88,8 @@ def ensure_text_embeddings(
     prefix = prefix if prefix is not None else cfg.prefix
     title = cfg.title_embedding if title is None else title
     quantization = quantization or cfg.quantization
-    encoder_id = text_model.encoder_id(source, quantization, max_length, prefix)
+    layers = frozen_layers(config) if layers is None else layers
+    encoder_id = text_model.encoder_id(source, quantization, max_length, prefix, layers)
     threads = worker_threads(lakehouse, config)
     inputs = [(encoder_id, rows.select("productid", "content_sha256", "text"))]
     if title:
@@ -98,7 +100,7 @@ def ensure_text_embeddings(
         def embed(todo: DataFrame, computed_at: datetime, model_id: str = model_id) -> DataFrame:
             return text_model.text_embeddings(
                 todo, source, model_id, max_length, prefix, cfg.embed_batch_size, computed_at,
-                threads, quantization,
+                threads, quantization, layers,
             )
 
         ensure_embeddings(
@@ -143,7 +145,9 @@ class TextMember(Member):
         valid_frame = text_embedding_frame(
             lakehouse, encoder_id, rows.filter(F.col("split") == "valid"), cfg.title_embedding
         )
-        dim = len(valid_frame["embedding"].iloc[0]) if len(valid_frame) else DEFAULT_DIM
+        # Without valid rows to read it from: e5-small's width, per pooled layer and per text.
+        blocks = max(1, len(frozen_layers(config))) * (2 if cfg.title_embedding else 1)
+        dim = len(valid_frame["embedding"].iloc[0]) if len(valid_frame) else DEFAULT_DIM * blocks
         train_rows = rows.filter(F.col("split") == "train")
         # Two embeddings side by side are joined in memory (as cross-validation does); one
         # streams from the cache table through Petastorm.
@@ -184,7 +188,7 @@ class TextMember(Member):
             )
             head = finetuned.head
         save_head(head, folder)
-        text_model.save_encoder_reference(folder, source, encoder_id, cfg)
+        text_model.save_encoder_reference(folder, source, encoder_id, cfg, frozen_layers(config))
         if finetuned is not None:
             _save_finetuned_encoder(finetuned.encoder, folder)
         extra = {"settings": asdict(cfg), "encoder_id": encoder_id}
@@ -234,7 +238,7 @@ class TextMember(Member):
             "mode": resolve_mode(cfg.mode, device),
             "device": device.type,
             "encoder_id": text_model.encoder_id(
-                source, cfg.quantization, cfg.max_length, cfg.prefix
+                source, cfg.quantization, cfg.max_length, cfg.prefix, frozen_layers(config)
             ),
             "seed": config.train.seed,
             "label_codes": list(config.label_codes),
@@ -243,6 +247,14 @@ class TextMember(Member):
     @classmethod
     def load(cls, folder: Path) -> FittedText:
         return FittedText(folder, read_meta(folder))
+
+
+def frozen_layers(config: Config) -> tuple[int, ...]:
+    """The hidden states the frozen embeddings pool (``train.text.pool_layers``); fine-tuning
+    pools the last layer, and its starting head is fit on that layer's embeddings."""
+    cfg = config.train.text
+    finetune = text_mode(cfg, resolve_device(config.train.device)) == "finetune"
+    return () if finetune else tuple(cfg.pool_layers)
 
 
 def text_mode(cfg: TextModelConfig, device: torch.device) -> str:
@@ -413,6 +425,8 @@ class FittedText(FittedMember):
             title,
             # Models saved before quantisation existed were trained on float32 embeddings.
             info.get("quantization", "none"),
+            # ... and those before pooled layers on the last layer's.
+            tuple(info.get("pool_layers", ())),
         )
         if encoder_id != info["encoder_id"]:
             raise ValueError(
