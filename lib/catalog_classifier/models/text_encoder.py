@@ -165,47 +165,41 @@ def check_layers(layers: Sequence[int], depth: int, source: str) -> None:
         )
 
 
-def pool(
-    model: torch.nn.Module,
-    input_ids: torch.Tensor,
-    attention_mask: torch.Tensor,
-    layers: Sequence[int],
-) -> torch.Tensor:
-    """The embedding: the L2-normalised mean of the last hidden states or, with ``layers``, the
-    L2-normalised means of those hidden states side by side (``len(layers)`` times the width).
-    With e5-small's layers 3, 6, 9 and 12 a linear head separates the catalog's categories
-    better than on the last layer alone (config.py, ``pool_layers``)."""
-    if not layers:
-        hidden = model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return torch.nn.functional.normalize(mean_pool(hidden, attention_mask), dim=-1)
-    states = model(
-        input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True
-    ).hidden_states
-    return torch.cat(
-        [
-            torch.nn.functional.normalize(mean_pool(states[layer], attention_mask), dim=-1)
-            for layer in layers
-        ],
-        dim=-1,
-    )
-
-
 class PooledEncoder(torch.nn.Module):
-    """Token ids -> the embedding of :func:`pool`, as one module (what the ONNX export
-    traces)."""
+    """Token ids -> the embedding, as one module (what the ONNX export traces and the torch
+    encoder runs): the L2-normalised mean of the last hidden states or, with ``layers``, the
+    L2-normalised means of those hidden states side by side (``width``: ``len(layers)`` times
+    the encoder's). With e5-small's layers 3, 6, 9 and 12 a linear head separates the catalog's
+    categories better than on the last layer alone (config.py, ``pool_layers``)."""
 
     def __init__(self, model: PreTrainedModel, layers: Sequence[int] = ()) -> None:
         super().__init__()
         self.model, self.layers = model, tuple(layers)
         spec = model.config
         check_layers(self.layers, int(spec.num_hidden_layers), str(spec.name_or_path))
+        self.width = int(spec.hidden_size) * max(1, len(self.layers))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return pool(self.model, input_ids, attention_mask, self.layers)
+        if not self.layers:
+            hidden = self.model(
+                input_ids=input_ids, attention_mask=attention_mask
+            ).last_hidden_state
+            return torch.nn.functional.normalize(mean_pool(hidden, attention_mask), dim=-1)
+        states = self.model(
+            input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True
+        ).hidden_states
+        return torch.cat(
+            [
+                torch.nn.functional.normalize(mean_pool(states[layer], attention_mask), dim=-1)
+                for layer in self.layers
+            ],
+            dim=-1,
+        )
 
 
 class TextEncoder:
-    """A transformers encoder and its tokenizer, giving the embeddings of :func:`pool`."""
+    """A transformers encoder and its tokenizer, giving the embeddings of
+    :class:`PooledEncoder`."""
 
     def __init__(
         self,
@@ -220,10 +214,8 @@ class TextEncoder:
         self.source, self.max_length, self.prefix = source, max_length, prefix
         self.device = torch.device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(source)
-        self.model = load_encoder_model(source).eval().to(self.device)
-        self.layers = tuple(layers)
-        check_layers(self.layers, int(self.model.config.num_hidden_layers), source)
-        self.dim = int(self.model.config.hidden_size) * max(1, len(self.layers))
+        self.pooled = PooledEncoder(load_encoder_model(source), layers).eval().to(self.device)
+        self.dim = self.pooled.width
 
     def tokenize(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
         return self.tokenizer(
@@ -243,9 +235,7 @@ class TextEncoder:
                 index = order[start : start + batch_size]
                 tokens = self.tokenize([texts[i] for i in index])
                 tokens = {k: v.to(self.device) for k, v in tokens.items()}
-                pooled = pool(
-                    self.model, tokens["input_ids"], tokens["attention_mask"], self.layers
-                )
+                pooled = self.pooled(tokens["input_ids"], tokens["attention_mask"])
                 out[index] = pooled.float().cpu().numpy()
         return out
 

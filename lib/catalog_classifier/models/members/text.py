@@ -140,13 +140,14 @@ class TextMember(Member):
         device = resolve_device(config.train.device)
         mode = text_mode(cfg, device)
         rows = rows.cache()
-        source, encoder_id = ensure_text_embeddings(lakehouse, config, rows)
+        layers = frozen_layers(config)
+        source, encoder_id = ensure_text_embeddings(lakehouse, config, rows, layers=layers)
         train_labels = labels_of(rows.filter(F.col("split") == "train"))
         valid_frame = text_embedding_frame(
             lakehouse, encoder_id, rows.filter(F.col("split") == "valid"), cfg.title_embedding
         )
         # Without valid rows to read it from: e5-small's width, per pooled layer and per text.
-        blocks = max(1, len(frozen_layers(config))) * (2 if cfg.title_embedding else 1)
+        blocks = max(1, len(layers)) * (2 if cfg.title_embedding else 1)
         dim = len(valid_frame["embedding"].iloc[0]) if len(valid_frame) else DEFAULT_DIM * blocks
         train_rows = rows.filter(F.col("split") == "train")
         # Two embeddings side by side are joined in memory (as cross-validation does); one
@@ -188,7 +189,7 @@ class TextMember(Member):
             )
             head = finetuned.head
         save_head(head, folder)
-        text_model.save_encoder_reference(folder, source, encoder_id, cfg, frozen_layers(config))
+        text_model.save_encoder_reference(folder, source, encoder_id, cfg, layers)
         if finetuned is not None:
             _save_finetuned_encoder(finetuned.encoder, folder)
         extra = {"settings": asdict(cfg), "encoder_id": encoder_id}
