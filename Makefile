@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 JARS       := $(VENV)/jars
 JARS_STAMP := $(JARS)/.fetched
 
-.PHONY: install browser demo review notebooks test lint docs bench clean
+.PHONY: install browser demo review notebooks test test-fast lint docs bench clean
 
 install: $(STAMP) $(JARS_STAMP)
 
@@ -39,9 +39,10 @@ demo: install
 review: install
 	$(BIN)/python jobs/review.py --conf conf/demo.yaml
 
-# The notebooks, in order, as plain Python on the built-in sample (conf/demo.yaml).
+# The notebooks, in order, as plain Python on the built-in sample (conf/demo.yaml), in one
+# interpreter sharing one Spark session (each also runs alone: python notebooks/01_....py).
 notebooks: install
-	for notebook in notebooks/0*.py; do $(BIN)/python $$notebook || exit 1; done
+	$(BIN)/python -m catalog_classifier.notebook notebooks/0*.py
 
 # Debian's Chromium, for the review app's browser test (tests/test_review.py), installed once
 # (as root, or through sudo). Without apt-get the test skips, except under CI=true where it fails.
@@ -53,8 +54,16 @@ browser:
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
 # The static checks run first: seconds, and a lint or type error fails CI before the suite.
+# Two pytest-xdist workers (a Spark session each); tests sharing a costly fixture share a worker
+# (--dist loadgroup, groups set in tests/conftest.py).
+TEST_WORKERS ?= 2
 test: lint browser
-	VENV=$(VENV) $(BIN)/python -m pytest
+	VENV=$(VENV) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+
+# The inner loop: the tests that train nothing, convert no encoder, read no real data and start
+# no job process (those are marked slow), in a few minutes. `make test` stays the whole suite.
+test-fast: install
+	VENV=$(VENV) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not slow"
 
 # ruff, then mypy on lib/ ([tool.mypy] in pyproject.toml); mypy's cache lives in the venv, so
 # CI's venv, reused for the same pins, keeps it warm.

