@@ -59,6 +59,15 @@ _UTF8_SEQUENCE = re.compile(
 
 _CHUNK = 1 << 20
 
+# Byte order marks of the UTF-16 and UTF-32 text Excel and Windows tools write ("Unicode text"):
+# the mark names the codec. UTF-32 LE's begins with UTF-16 LE's, so it is looked for first.
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
 
 def _local_file(path: str) -> bool:
     """Whether the driver can open ``path`` itself (a URI such as s3a://... it cannot)."""
@@ -88,6 +97,9 @@ def scan_text(path: str, fallback: str) -> TextScan:
     """
     if not _local_file(path):
         return TextScan("utf-8")
+    marked = _marked_encoding(path)
+    if marked:
+        return _scan_marked_text(path, marked)
     decoder: codecs.IncrementalDecoder = codecs.getincrementaldecoder("utf-8")("strict")
     offset, bad = 0, None
     longest, record, quotes, returns = 0, 0, 0, False
@@ -146,6 +158,42 @@ def scan_text(path: str, fallback: str) -> TextScan:
             "undecodable_text",
         )
     return TextScan(codecs.lookup(fallback).name)
+
+
+def _marked_encoding(path: str) -> str | None:
+    """The UTF-16 or UTF-32 codec the file's byte order mark names, or None."""
+    with open(path, "rb") as handle:
+        start = handle.read(4)
+    return next((codec for mark, codec in _BYTE_ORDER_MARKS if start.startswith(mark)), None)
+
+
+def _scan_marked_text(path: str, encoding: str) -> TextScan:
+    """Check that a file with a UTF-16/32 byte order mark decodes strictly with that codec and
+    holds no NUL character (binary data behind a stray mark); one streamed pass. The mark
+    decodes to U+FEFF, which the header reader drops like UTF-8's."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    offset = 0
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(_CHUNK)
+            try:
+                # The empty read at the end flushes the decoder: a code unit cut by the end fails.
+                text = decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                raise IngestInputError(
+                    f"{path}: starts with a {encoding} byte order mark but is not {encoding} "
+                    f"(near byte {offset + exc.start:,})",
+                    "undecodable_text",
+                ) from None
+            if "\x00" in text:
+                raise IngestInputError(
+                    f"{path}: NUL character in {encoding} text: binary, not CSV text",
+                    "undecodable_text",
+                )
+            if not chunk:
+                break
+            offset += len(chunk)
+    return TextScan(encoding)
 
 
 def read_csv_header(spark: SparkSession, path: str, encoding: str = "utf-8") -> list[str]:
