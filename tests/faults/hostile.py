@@ -33,12 +33,13 @@ ARABIC_123 = "\u0661\u0662\u0663"  # "123" in Arabic-Indic digits: str.isdigit()
 LONG_NAME = "image_" + "0" * 225 + "7005_product_705.jpg"  # 255 bytes: imageid 7005
 
 
-def listings_csv(rows: list[list[object]], encoding: str = "utf-8") -> bytes:
+def listings_csv(rows: list[list[object]], encoding: str = "utf-8", bom: bool = False) -> bytes:
+    """A listings CSV in ``encoding``; ``bom``: led by the byte order mark (U+FEFF encoded)."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(LISTINGS_HEADER)
     writer.writerows(rows)
-    return buffer.getvalue().encode(encoding)
+    return (("\ufeff" if bom else "") + buffer.getvalue()).encode(encoding)
 
 
 def bomb_jpeg() -> bytes:
@@ -69,6 +70,11 @@ def sixteen_bit_png() -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.full((20, 30), 128 * 257, dtype=np.uint16)).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def motion_photo() -> bytes:
+    """A complete JPEG followed by 1 MiB, as phones append a motion photo's video."""
+    return jpeg((32, 24), (40, 90, 140)) + bytes(range(256)) * 4096
 
 
 def exif_rotated_jpeg() -> bytes:
@@ -189,6 +195,17 @@ def write_hostile_inputs(root: Path) -> HostileInputs:
         + b"3,Last,crlf,603,6003\r\n"
     )
 
+    # "Unicode text" as Excel and Windows tools save it: UTF-16 or UTF-32 behind a byte order
+    # mark, every ASCII character with NUL bytes beside it.
+    utf16 = root / "listings_utf16le.csv"
+    teapot = ("Théière « fonte » – 30 €", 'deux\nlignes, "citées"')
+    utf16.write_bytes(
+        listings_csv([[0, *teapot, 900, 9000], [1, "Bol", "", 901, 9001]], "utf-16-le", bom=True)
+    )
+    utf32 = root / "listings_utf32be.csv"
+    bowl = ("Bol 日本 – bleu", None)
+    utf32.write_bytes(listings_csv([[0, bowl[0], "", 910, 9100]], "utf-32-be", bom=True))
+
     # Two columns with one name: not the listings layout, refused whole.
     duplicate_columns = root / "listings_duplicate_columns.csv"
     duplicate_columns.write_bytes(b",designation,designation,productid,imageid\n0,a,b,700,7000\n")
@@ -212,7 +229,15 @@ def write_hostile_inputs(root: Path) -> HostileInputs:
     (folder / image_name(7004, 704)).write_bytes(sixteen_bit_png())  # stored as not_jpeg
     # A name near the file system's 255-byte limit, its imageid padded with zeros: valid.
     (folder / LONG_NAME).write_bytes(jpeg(color=(9, 9, 9)))
+    (folder / image_name(7006, 706)).write_bytes(motion_photo())  # whole, 1 MiB after it
+    cut = jpeg((64, 64), (120, 60, 30))
+    (folder / image_name(7007, 707)).write_bytes(cut[:-2])  # its end marker cut off
     os.mkfifo(folder / image_name(2001, 201))  # read()ing it would block the run for ever
+    # A link to a folder of images: not followed, and said so.
+    elsewhere = root / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / image_name(7008, 708)).write_bytes(jpeg(color=(11, 11, 11)))
+    (folder / "linked").symlink_to(elsewhere, target_is_directory=True)
     (folder / image_name(2002, 202)).mkdir()  # a folder named like an image: walked, empty
 
     archive = root / "images.zip"
@@ -249,21 +274,23 @@ def write_hostile_inputs(root: Path) -> HostileInputs:
             "unsupported_compression": 1,
             "unrecognized_file_name": 1,
             "unexpected_header": 1,
+            "symlink": 1,
         },
-        listings={100, MAX_LONG, 200, 201, 300, 302, 600, 601, 602, 603},
+        listings={100, MAX_LONG, 200, 201, 300, 302, 600, 601, 602, 603, 900, 901, 910},
         labels={100: 2060, 200: 1920, 302: 2583, MAX_LONG: 10},
-        images={1000, 2000, 3000, 3003, 7000, 7001, 7002, 7003, 7004, 7005},
+        images={1000, 2000, 3000, 3003, 7000, 7001, 7002, 7003, 7004, 7005, 7006, 7007},
         image_problems={
             **{7000: "decompression_bomb", 7001: None, 7002: None},
-            **{7003: "corrupt", 7004: "not_jpeg", 7005: None},
+            **{7003: "corrupt", 7004: "not_jpeg", 7005: None, 7006: None, 7007: "truncated"},
         },
         has_image={
             **{100: True, MAX_LONG: False, 200: True, 201: False, 300: True, 302: False},
             **{600: False, 601: False, 602: False, 603: False},
+            **{900: False, 901: False, 910: False},
         },
-        read={"listings": 5 + 2 + 3 + 4, "labels": 5, "images": 13 + 6},
-        quarantined={"listings": 4, "labels": 1, "images": 9},
-        decoded={str(cp1252): "cp1252"},
+        read={"listings": 5 + 2 + 3 + 4 + 3, "labels": 5, "images": 16 + 6},
+        quarantined={"listings": 4, "labels": 1, "images": 10},
+        decoded={str(cp1252): "cp1252", str(utf16): "utf-16-le", str(utf32): "utf-32-be"},
         texts={
             200: chair,
             302: after,
@@ -272,11 +299,18 @@ def write_hostile_inputs(root: Path) -> HostileInputs:
             601: ("Plain", "lf"),
             602: ("Old Mac", "cr"),
             603: ("Last", "crlf"),
+            900: teapot,
+            901: ("Bol", None),
+            910: bowl,
         },
     )
     return HostileInputs(
         listings=[
-            str(p) for p in (ok, cp1252, big, mixed, gzipped, zipped, mixed_ends, duplicate_columns)
+            str(p)
+            for p in (
+                *(ok, cp1252, big, mixed, gzipped, zipped, mixed_ends),
+                *(utf16, utf32, duplicate_columns),
+            )
         ],
         labels=[str(labels)],
         images=[str(folder), str(archive), str(empty_archive)],
@@ -379,6 +413,14 @@ def hostile_cases(expected: Expected) -> list[Case]:
         ),
         Case("cp1252 CSV decoded as cp1252", lambda g: g.listings[200][:2] == texts[200]),
         Case(
+            "UTF-16 LE CSV with its byte order mark: read as written",
+            lambda g: all(g.listings.get(p, ())[:2] == texts[p] for p in (900, 901)),
+        ),
+        Case(
+            "UTF-32 BE CSV with its byte order mark: read as written",
+            lambda g: g.listings.get(910, ())[:2] == texts[910],
+        ),
+        Case(
             "field over csv_max_chars_per_column: field_too_large, the rest lands",
             lambda g: (
                 g.reasons_of("listings_big.csv") == ["field_too_large"]
@@ -447,6 +489,18 @@ def hostile_cases(expected: Expected) -> list[Case]:
             ),
         ),
         Case("file name of 251 bytes in a folder lands", lambda g: _image(g, 7005, None, True)),
+        Case(
+            "JPEG followed by 1 MiB (a motion photo): a sound image",
+            lambda g: _image(g, 7006, None, True),
+        ),
+        Case(
+            "JPEG cut before its end marker: truncated",
+            lambda g: _image(g, 7007, "truncated", False, "truncated"),
+        ),
+        Case(
+            "link to a folder in an image folder: symlink, not followed",
+            lambda g: g.reasons_of("images", "linked") == ["symlink"] and 7008 not in g.images,
+        ),
         Case(
             "FIFO named like an image: not_a_regular_file, never opened",
             lambda g: g.reasons_of("images", image_name(2001, 201)) == ["not_a_regular_file"],

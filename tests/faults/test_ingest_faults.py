@@ -8,6 +8,7 @@ both Delta engines, checks the tables, the summary and the exit code.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import json
 import re
@@ -101,6 +102,33 @@ def test_encoding_is_utf8_or_the_declared_fallback_or_quarantined(tmp_path):
     assert detect("café".encode()[:-1], "cp1252") == "cp1252"
 
 
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_utf16_and_utf32_csvs_with_their_byte_order_mark_are_read(tmp_path, config, codec):
+    """ "Unicode text" as Excel saves it: the mark names the codec; the rows read as written,
+    not refused as binary for their NUL bytes."""
+    rows = [
+        [0, "Chaise « chêne » – 20 €", 'deux\nlignes, "citées"', 800, 8000],
+        [1, "日本", "", 801, 8001],
+    ]
+    path = tmp_path / "listings.csv"
+    path.write_bytes(listings_csv(rows, codec, bom=True))
+    assert detect_text_encoding(str(path), "cp1252") == codec
+    parsed, rejected = parse_csv_in_python(
+        str(path), codec, RAW_LISTINGS_SCHEMA, config.ingest, "listing"
+    )
+    assert rejected == []
+    assert parsed[["designation", "description", "productid"]].values.tolist() == [
+        [r[1], r[2] or None, str(r[3])] for r in rows
+    ]
+    # A mark in front of bytes that are not that codec, or of binary data: refused by name.
+    path.write_bytes(codecs.BOM_UTF16_LE + b"a\x00\x00\xd8,\x00")  # a lone surrogate
+    with pytest.raises(IngestInputError, match="utf-16-le byte order mark but is not utf-16-le"):
+        detect_text_encoding(str(path), "cp1252")
+    path.write_bytes(codecs.BOM_UTF16_LE + "a,b\n".encode("utf-16-le") + b"\x00\x00")
+    with pytest.raises(IngestInputError, match="NUL character in utf-16-le text"):
+        detect_text_encoding(str(path), "cp1252")
+
+
 def test_python_reader_sets_oversized_records_apart_and_reads_the_rest_as_spark(tmp_path):
     path = tmp_path / "big.csv"
     huge = 'x"y,\n' * MAX_CHARS
@@ -138,6 +166,7 @@ def test_image_names_folders_and_archives_that_cannot_be_read_are_quarantined(co
             ("encrypted_archive_entry", image_name(3004, 304)),
             ("unsupported_compression", image_name(3005, 305)),
             ("unrecognized_file_name", "very_long_" + "n" * 1000 + ".jpg"),
+            ("symlink", "linked"),
         ]
     )
     assert "FIFO" in next(r.detail for r in rejected if r.reason == "not_a_regular_file")
@@ -146,7 +175,7 @@ def test_image_names_folders_and_archives_that_cannot_be_read_are_quarantined(co
     assert twice == [(image_name(3002, 302), 1), (image_name(3002, 302) + "#2", 2)]
     assert {e.imageid for e in entries} == {
         *(1000, 2000, 3000, 3002, 3003),
-        *(7000, 7001, 7002, 7003, 7004, 7005),
+        *(7000, 7001, 7002, 7003, 7004, 7005, 7006, 7007),
     }
 
 
@@ -221,6 +250,7 @@ def test_the_ingest_job_quarantines_every_hostile_input_and_lands_the_rest(
         assert summary[table]["read"] == expected.read[table], table
         assert summary[table]["quarantined"] == expected.quarantined[table], table
     assert summary["decoded_files"] == expected.decoded
+    assert summary["sound_images_by_note"] == {"trailing_data": 1}  # the motion photo
 
     listings = {r.productid: r for r in lakehouse.read(BRONZE_LISTINGS).collect()}
     assert set(listings) == expected.listings

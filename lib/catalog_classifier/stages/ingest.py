@@ -76,6 +76,8 @@ class IngestSummary:
     quarantine_reasons: Counter[str] = field(default_factory=Counter)
     quarantine_new: int = 0
     image_problems: Counter[str] = field(default_factory=Counter)
+    # Sound images stored with a note (trailing_data: bytes after the JPEG's end marker).
+    image_notes: Counter[str] = field(default_factory=Counter)
     # CSVs that were not UTF-8 and were decoded with ingest.fallback_encoding: path -> codec.
     decoded_files: dict[str, str] = field(default_factory=dict)
     flags_updated: dict[str, int] = field(default_factory=dict)
@@ -92,6 +94,7 @@ class IngestSummary:
             "quarantined_by_reason": dict(self.quarantine_reasons),
             "quarantine_rows_new": self.quarantine_new,
             "images_by_problem": dict(self.image_problems),
+            "sound_images_by_note": dict(self.image_notes),
             "decoded_files": self.decoded_files,
             "flags_updated": self.flags_updated,
             "listings_without_image": self.listings_without_image,
@@ -121,6 +124,10 @@ class IngestSummary:
             lines.append("  images stored with a problem flag:")
             for problem, count in self.image_problems.most_common():
                 lines.append(f"    {problem:34} {count:>9,}")
+        if self.image_notes:
+            lines.append("  sound images stored with a note:")
+            for note, count in self.image_notes.most_common():
+                lines.append(f"    {note:34} {count:>9,}")
         lines.append(
             f"  listings without an image: {self.listings_without_image:,}; "
             f"images without a listing: {self.images_without_listing:,}"
@@ -300,6 +307,8 @@ def _ingest_images(run: _Run, images: Sequence[str], listing_keys: DataFrame) ->
         # Corrected below by what the merge wrote.
         summary.images.unchanged += len(kept)
         summary.image_problems.update(kept["problem"].dropna())
+        noted = kept.loc[kept["problem"].isna(), "detail"].dropna()
+        summary.image_notes.update(noted.str.split(":").str[0])
         to_write = images_to_write(verdicts, stored, listed)
         image_rows, image_quarantine = split_image_rows(read, to_write, verdicts, run.now)
         run.quarantine_parts.append(image_quarantine)
