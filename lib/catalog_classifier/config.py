@@ -518,6 +518,29 @@ class MonitoringConfig:
 
 
 @dataclass(frozen=True, config=_SECTION)
+class ReviewConfig:
+    """The review app (``jobs/review.py``). It has no login of its own: beyond this machine it
+    must sit behind a proxy that authenticates the analysts and names them in a header."""
+
+    # Where it listens (--host and REVIEW_HOST win). Anything but a loopback address needs
+    # trusted_identity_header, else the app refuses to start.
+    host: str = "127.0.0.1"
+    # The request header the authenticating proxy in front sets to the signed-in user
+    # (Databricks Apps: X-Forwarded-Email). Empty: no header is trusted, since any client can
+    # send one; the analyst is `analyst`, else the name typed in the form (the OS user at first).
+    trusted_identity_header: str = ""
+    # The one analyst of this app when no header is trusted ("": typed in the form).
+    analyst: str = ""
+
+    @field_validator("trusted_identity_header")
+    @classmethod
+    def _header_name(cls, header: str) -> str:
+        if header and not re.fullmatch(r"[A-Za-z0-9-]+", header):
+            raise ValueError(f"{header!r} is not an HTTP header name (letters, digits, -)")
+        return header
+
+
+@dataclass(frozen=True, config=_SECTION)
 class Config:
     lakehouse: str = "./lakehouse"
     # auto: the Delta Lake connector for Spark where its classes are on the classpath,
@@ -535,6 +558,7 @@ class Config:
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     promotion: PromotionConfig = field(default_factory=PromotionConfig)
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
     categories: tuple[Category, ...] = ()
     # Settings of model members added beside the built-in ones (models/members), one section
     # each, read and checked by the member itself: members: {length: {smoothing: 0.5}}.
