@@ -118,6 +118,12 @@ class IngestConfig:
     quarantine_raw_chars: CountOrZero = 4000
     # Spark's CSV parser refuses longer fields; real descriptions stay far below this.
     csv_max_chars_per_column: Count = 1_000_000
+    # A quoted field still open after this many lines is taken for a stray quote: its record is
+    # quarantined (unclosed_quote) and reading resumes on the next line, instead of the rest of
+    # the file becoming one record. The real sample's longest field spans 1 line (X_train.csv:
+    # its descriptions use <br>); generated and hand-made CSVs a few; each stray quote costs
+    # reading up to this many lines twice.
+    csv_max_field_lines: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
     # A CSV that is not valid UTF-8 is decoded with this codec (strictly; a Python codec name
     # Java knows too: cp1252, latin-1, iso-8859-15) and the run says so; "" quarantines it.
     fallback_encoding: str = "cp1252"

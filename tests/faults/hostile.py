@@ -206,6 +206,29 @@ def write_hostile_inputs(root: Path) -> HostileInputs:
     bowl = ("Bol 日本 – bleu", None)
     utf32.write_bytes(listings_csv([[0, bowl[0], "", 910, 9100]], "utf-32-be", bom=True))
 
+    # A stray quote opening a title: without a bound the rest of the file would be one record.
+    stray = root / "listings_stray_quote.csv"
+    stray_rows = ("0,Avant,,1100,11000\n", '1,"Guillemet perdu,,1101,11001\n')
+    stray_after = ("Après", "deux\nlignes")
+    stray.write_bytes(
+        (
+            ",designation,description,productid,imageid\n"
+            + "".join(stray_rows)
+            + '2,{},"{}",1102,11002\n3,Fin,,1103,11003\n'.format(*stray_after)
+        ).encode()
+    )
+    # One NUL byte in one title of an otherwise sound text file: that record alone is set apart.
+    nul = root / "listings_nul.csv"
+    nul.write_bytes(
+        listings_csv(
+            [
+                [0, "Tasse\x00 à café", "porcelaine blanche, anse large", 1200, 12000],
+                [1, "Soucoupe", "porcelaine blanche, assortie à la tasse", 1201, 12001],
+                [2, "Théière", "porcelaine blanche, un litre", 1202, 12002],
+            ]
+        )
+    )
+
     # Two columns with one name: not the listings layout, refused whole.
     duplicate_columns = root / "listings_duplicate_columns.csv"
     duplicate_columns.write_bytes(b",designation,designation,productid,imageid\n0,a,b,700,7000\n")
@@ -264,6 +287,8 @@ def write_hostile_inputs(root: Path) -> HostileInputs:
             "non_numeric_productid": 1,
             "id_out_of_range_imageid": 1,
             "field_too_large": 1,
+            "unclosed_quote": 1,
+            "nul_byte": 1,
             "undecodable_text": 3,
             "label_without_listing": 1,
             "invalid_id": 2,
@@ -276,7 +301,8 @@ def write_hostile_inputs(root: Path) -> HostileInputs:
             "unexpected_header": 1,
             "symlink": 1,
         },
-        listings={100, MAX_LONG, 200, 201, 300, 302, 600, 601, 602, 603, 900, 901, 910},
+        listings={100, MAX_LONG, 200, 201, 300, 302, 600, 601, 602, 603, 900, 901, 910}
+        | {1100, 1102, 1103, 1201, 1202},
         labels={100: 2060, 200: 1920, 302: 2583, MAX_LONG: 10},
         images={1000, 2000, 3000, 3003, 7000, 7001, 7002, 7003, 7004, 7005, 7006, 7007},
         image_problems={
@@ -287,9 +313,10 @@ def write_hostile_inputs(root: Path) -> HostileInputs:
             **{100: True, MAX_LONG: False, 200: True, 201: False, 300: True, 302: False},
             **{600: False, 601: False, 602: False, 603: False},
             **{900: False, 901: False, 910: False},
+            **{1100: False, 1102: False, 1103: False, 1201: False, 1202: False},
         },
-        read={"listings": 5 + 2 + 3 + 4 + 3, "labels": 5, "images": 16 + 6},
-        quarantined={"listings": 4, "labels": 1, "images": 10},
+        read={"listings": 5 + 2 + 3 + 4 + 3 + 4 + 3, "labels": 5, "images": 16 + 6},
+        quarantined={"listings": 6, "labels": 1, "images": 10},
         decoded={str(cp1252): "cp1252", str(utf16): "utf-16-le", str(utf32): "utf-32-be"},
         texts={
             200: chair,
@@ -302,6 +329,7 @@ def write_hostile_inputs(root: Path) -> HostileInputs:
             900: teapot,
             901: ("Bol", None),
             910: bowl,
+            1102: stray_after,
         },
     )
     return HostileInputs(
@@ -309,7 +337,7 @@ def write_hostile_inputs(root: Path) -> HostileInputs:
             str(p)
             for p in (
                 *(ok, cp1252, big, mixed, gzipped, zipped, mixed_ends),
-                *(utf16, utf32, duplicate_columns),
+                *(utf16, utf32, stray, nul, duplicate_columns),
             )
         ],
         labels=[str(labels)],
@@ -426,6 +454,23 @@ def hostile_cases(expected: Expected) -> list[Case]:
                 g.reasons_of("listings_big.csv") == ["field_too_large"]
                 and g.listings.get(302, ())[:2] == texts[302]
                 and 300 in g.listings
+            ),
+        ),
+        Case(
+            "stray quote opening a title: unclosed_quote on its line, every later record lands",
+            lambda g: (
+                g.reasons_of("listings_stray_quote.csv") == ["unclosed_quote"]
+                and g.reasons_of("listings_stray_quote.csv", "line 3") == ["unclosed_quote"]
+                and {1100, 1102, 1103} <= set(g.listings)
+                and g.listings[1102][:2] == texts[1102]
+            ),
+        ),
+        Case(
+            "one NUL byte in one title: nul_byte on its line, the file's other rows land",
+            lambda g: (
+                g.reasons_of("listings_nul.csv") == ["nul_byte"]
+                and g.reasons_of("listings_nul.csv", "line 2") == ["nul_byte"]
+                and {1201, 1202} <= set(g.listings)
             ),
         ),
         Case(
