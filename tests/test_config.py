@@ -115,6 +115,48 @@ def test_a_bad_value_is_one_line_naming_the_dotted_key_and_the_reason(override, 
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("ingest.max_image_pixels=-5", "config.ingest.max_image_pixels: input should be greater "),
+        ("ingest.image_batch_files=0", "config.ingest.image_batch_files: input should be greater"),
+        (
+            "ingest.image_name_pattern='image_(?P<imageid>[0-9+'",
+            "config.ingest.image_name_pattern: invalid regular expression",
+        ),
+        (
+            "ingest.image_name_pattern='(?P<imageid>[0-9]+)'",
+            "config.ingest.image_name_pattern: '(?P<imageid>[0-9]+)' lacks the named group(s) "
+            "['productid']",
+        ),
+        ("ingest.max_compression_ratio=0.5", "config.ingest.max_compression_ratio: input should"),
+        (
+            "train.tfidf.min_doc_freq=100000",
+            "config.train.tfidf.min_doc_freq: input should be less than or equal to 1000",
+        ),
+        ("train.tfidf.min_doc_freq=0", "config.train.tfidf.min_doc_freq: input should be greater"),
+        ("train.tfidf.char_ngrams=[3, 0]", "config.train.tfidf.char_ngrams[1]: input should be"),
+        ("train.text.dropout=1", "config.train.text.dropout: input should be less than 1"),
+        ("train.image.learning_rate=0", "config.train.image.learning_rate: input should be gr"),
+        ("train.fusion.cv_folds=1", "config.train.fusion.cv_folds: input should be greater"),
+        ("splits.cv_folds=1", "config.splits.cv_folds: input should be greater than or equal"),
+        ("scoring.chunk_rows=0", "config.scoring.chunk_rows: input should be greater than or e"),
+        ("scoring.torch_threads=-1", "config.scoring.torch_threads: input should be greater"),
+        ("features.image_batch_rows=0", "config.features.image_batch_rows: input should be gr"),
+    ],
+)
+def test_a_setting_out_of_its_bounds_is_refused_at_load_naming_the_key_and_the_bound(
+    override, message
+):
+    """Values no run can use (a negative pixel limit, batches of no file, a pattern that does not
+    compile) are refused by load_config, before Spark starts, not deep in a job."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(REPO / "conf" / "local.yaml", [override])
+    text = str(caught.value)
+    assert text.startswith(message), text
+    assert "\n" not in text
+
+
 def test_unknown_keys_are_rejected_with_the_keys_their_section_knows(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load_config(

@@ -3,6 +3,9 @@ next training, and an analyst's session in a real browser (headless Chromium, Pl
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
 import os
 import shutil
 import socket
@@ -11,12 +14,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 from tests.helpers import rows_of
 
+from catalog_classifier.config import load_config
 from catalog_classifier.features.splits import run_splits
 from catalog_classifier.review.store import (
     DecisionError,
@@ -37,6 +42,7 @@ from catalog_classifier.storage.tables import (
     SILVER_SPLITS,
 )
 
+REPO = Path(__file__).resolve().parents[1]
 CODES = [10, 40, 50, 60]
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
@@ -305,3 +311,343 @@ def test_an_analyst_corrects_one_listing_and_accepts_another_in_a_browser(
         .collect()
     }
     assert labels == {first: other, second: second_code}
+
+
+# ------------------------------------------------------------------------------------------
+# Forged decisions, identity headers, photos and keys: an app over a store held in memory (no
+# Spark, no trained model); its decisions go to bronze.review_decisions through delta-rs.
+
+QUEUE = [  # productid, imageid (None: no image), its photo is sound, category, confidence
+    (101, 9101, True, 10, 0.10),
+    (201, 9201, True, 40, 0.20),
+    (202, 9202, False, 40, 0.30),  # an image the ingest flagged: no photo to show
+    (203, None, False, 40, 0.40),
+]
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+class MemoryReviewStore(ReviewStore):
+    """:class:`ReviewStore` with its flagged predictions, texts and photos in memory."""
+
+    def __init__(self, root: str, config) -> None:
+        super().__init__(root, config, "1")
+        from tests.helpers import jpeg
+
+        self.frame = pd.DataFrame(
+            {
+                "productid": [q[0] for q in QUEUE],
+                "imageid": [q[1] for q in QUEUE],
+                "model_version": "1",
+                "prdtypecode": [q[3] for q in QUEUE],
+                "category": [config.category_names[q[3]] for q in QUEUE],
+                "confidence": [q[4] for q in QUEUE],
+                "top3": [f'[{{"prdtypecode": {q[3]}, "probability": {q[4]}}}]' for q in QUEUE],
+                "members": [
+                    f'{{"tfidf": {{"prdtypecode": {q[3]}, "probability": 0.5}}}}' for q in QUEUE
+                ],
+                "needs_review": True,
+            }
+        )
+        self.photos = {q[1]: jpeg((80, 60)) for q in QUEUE if q[2]}
+
+    def predictions(self) -> pd.DataFrame:
+        return self.frame
+
+    def titles(self, productids: list[int]) -> dict[int, str]:
+        return {p: f"Listing {p}" for p in productids}
+
+    def listing(self, productid: int):
+        from catalog_classifier.review.store import Listing
+
+        row = self.prediction(productid)
+        if row is None:
+            return None
+        imageid = None if pd.isna(row["imageid"]) else int(row["imageid"])
+        return Listing(
+            productid=productid,
+            imageid=imageid,
+            model_version="1",
+            prdtypecode=int(row["prdtypecode"]),
+            category=str(row["category"]),
+            confidence=float(row["confidence"]),
+            top3=json.loads(row["top3"]),
+            members=json.loads(row["members"]),
+            designation=f"Listing {productid}",
+            description=None,
+            has_image=imageid in self.photos,
+        )
+
+    def usable_images(self, imageids: list[int]) -> set[int]:
+        return {i for i in imageids if i in self.photos}
+
+    def image(self, imageid: int) -> bytes | None:
+        return self.photos.get(imageid)
+
+
+@contextlib.contextmanager
+def _serving(app, port: int | None = None) -> Iterator[str]:
+    """``app`` (ASGI) on 127.0.0.1 and a free port, for the block's length: its base URL."""
+    import uvicorn
+
+    port = port or _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _memory_app(tmp_path, config, **review):
+    from catalog_classifier.review.app import create_app
+
+    if review:
+        config = dataclasses.replace(config, review=dataclasses.replace(config.review, **review))
+    store = MemoryReviewStore(str(tmp_path / "lakehouse"), config)
+    return create_app(store), store
+
+
+def _decisions(store: ReviewStore) -> list[tuple[int, str, int | None, str]]:
+    rows = store.decisions().sort_values("decided_at").to_dict("records")
+    return [
+        (
+            int(r["productid"]),
+            r["decision"],
+            None if pd.isna(r["prdtypecode"]) else int(r["prdtypecode"]),
+            r["decided_by"],
+        )
+        for r in rows
+    ]
+
+
+def _post(url: str, fields: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
+    """POST a form outside any browser (headers as a script could forge them)."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    request = urllib.request.Request(
+        url, urllib.parse.urlencode(fields).encode(), headers=headers, method="POST"
+    )
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    try:
+        with urllib.request.build_opener(NoRedirect).open(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_a_page_of_another_origin_cannot_post_a_decision(chromium, config, tmp_path):
+    """An analyst's browser, with the app open, visits a page served from another origin
+    (another port) that submits a decision form to the app on load: refused (403) by the
+    Origin check and the missing token, and nothing is written. Each check alone refuses too,
+    and the analyst's own decision through the page still goes through."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from playwright.sync_api import sync_playwright
+
+    app, store = _memory_app(tmp_path, config)
+    with _serving(app) as url, sync_playwright() as playwright:
+        forged = f"""<!DOCTYPE html><html><body>
+<form id="f" method="post" action="{url}/decide">
+<input name="decision_id" value="{uuid.uuid4()}"><input name="productid" value="101">
+<input name="decision" value="corrected"><input name="corrected_code" value="40">
+<input name="analyst" value="mallory"><input name="csrf_token" value="guessed">
+</form><script>document.getElementById("f").submit();</script></body></html>"""
+
+        class Evil(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = forged.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        evil = ThreadingHTTPServer(("127.0.0.1", 0), Evil)
+        threading.Thread(target=evil.serve_forever, daemon=True).start()
+        browser = playwright.chromium.launch(executable_path=chromium, args=BROWSER_ARGS)
+        page = browser.new_page()
+        page.goto(f"{url}/listing/101")  # the analyst's session with the app
+        with page.expect_response(lambda r: r.url == f"{url}/decide") as posted:
+            page.goto(f"http://127.0.0.1:{evil.server_address[1]}/")
+        assert posted.value.status == 403
+        assert "another origin" in page.inner_text("body")
+        assert store.decisions().empty
+
+        # The app's own origin without the page's token (a script on the page could not read
+        # it from another origin either): refused.
+        page.goto(f"{url}/listing/101")
+        status = page.evaluate(
+            """async () => (await fetch("/decide", {method: "POST", body: new URLSearchParams(
+                {decision_id: crypto.randomUUID(), productid: "101", decision: "accepted",
+                 analyst: "mallory"})})).status"""
+        )
+        assert status == 403
+        # The right token and cookie, but posted from elsewhere: refused.
+        token = page.input_value("input[name=csrf_token]")
+        session = next(c["value"] for c in page.context.cookies() if "session" in c["name"])
+        fields = {
+            "decision_id": str(uuid.uuid4()),
+            "productid": "101",
+            "decision": "accepted",
+            "analyst": "mallory",
+            "csrf_token": token,
+        }
+        cookie = {"Cookie": f"catalog_review_session={session}"}
+        for where in ({"Origin": "http://127.0.0.1:1"}, {"Referer": "http://evil.test/x"}, {}):
+            assert _post(f"{url}/decide", fields, {**cookie, **where})[0] == 403, where
+        assert store.decisions().empty
+        # From the app's own page, the analyst's decision lands.
+        page.fill("#analyst", "Ana Lyst")
+        page.click("#accept")
+        page.wait_for_url(f"{url}/listing/201?done=101")
+        browser.close()
+        evil.shutdown()
+    assert _decisions(store) == [(101, REVIEW_ACCEPTED, 10, "Ana Lyst")]
+
+
+def test_identity_headers_are_believed_only_from_the_configured_proxy(chromium, config, tmp_path):
+    """With no trusted header configured, X-Forwarded-Email is anyone's to send: ignored (the
+    decision is the form's analyst's). With review.trusted_identity_header set, that header is
+    the analyst, and a decision without it is refused."""
+    from playwright.sync_api import sync_playwright
+
+    app, store = _memory_app(tmp_path / "open", config)
+    with _serving(app) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=BROWSER_ARGS)
+        page = browser.new_page()
+        page.set_extra_http_headers({"X-Forwarded-Email": "boss@example.com"})
+        page.goto(f"{url}/listing/101")
+        assert page.get_attribute("#analyst", "readonly") is None
+        assert page.input_value("#analyst") != "boss@example.com"
+        page.fill("#analyst", "Ana Lyst")
+        page.click("#accept")
+        page.wait_for_url(f"{url}/listing/201?done=101")
+        assert "boss@example.com" not in page.inner_text("body")
+        browser.close()
+    assert _decisions(store) == [(101, REVIEW_ACCEPTED, 10, "Ana Lyst")]
+
+    app, store = _memory_app(
+        tmp_path / "proxied", config, trusted_identity_header="X-Forwarded-Email"
+    )
+    with _serving(app) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=BROWSER_ARGS)
+        page = browser.new_page()
+        page.set_extra_http_headers({"X-Forwarded-Email": "ana@example.com"})
+        page.goto(f"{url}/listing/101")
+        assert page.get_attribute("#analyst", "readonly") is not None
+        token = page.input_value("input[name=csrf_token]")
+        session = next(c["value"] for c in page.context.cookies() if "session" in c["name"])
+        page.click("#accept")
+        page.wait_for_url(f"{url}/listing/201?done=101")
+        browser.close()
+        fields = {
+            "decision_id": str(uuid.uuid4()),
+            "productid": "201",
+            "decision": "accepted",
+            "analyst": "mallory",  # a name in the form is not read behind the proxy
+            "csrf_token": token,
+        }
+        same_origin = {"Origin": url, "Cookie": f"catalog_review_session={session}"}
+        status, body = _post(f"{url}/decide", fields, same_origin)
+        assert status == 403 and "no X-Forwarded-Email header" in body
+        proxied = {**same_origin, "X-Forwarded-Email": "bob@example.com"}
+        assert _post(f"{url}/decide", fields, proxied)[0] == 303
+    assert _decisions(store) == [
+        (101, REVIEW_ACCEPTED, 10, "ana@example.com"),
+        (201, REVIEW_ACCEPTED, 40, "bob@example.com"),
+    ]
+
+
+def test_an_analyst_goes_through_the_queue_with_the_keyboard(chromium, config, tmp_path):
+    """a accepts, s skips, c focuses the category list (Enter corrects), u marks
+    unclassifiable; each decision moves on to the next listing. A listing without a sound
+    photo shows a "no photo" placeholder, never an <img> of a missing image."""
+    import getpass
+
+    from playwright.sync_api import sync_playwright
+
+    app, store = _memory_app(tmp_path, config)
+    with _serving(app) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=BROWSER_ARGS)
+        page = browser.new_page()
+        broken: list[str] = []
+        page.on("response", lambda r: broken.append(r.url) if r.status == 404 else None)
+
+        page.goto(f"{url}/category/40")
+        assert page.locator("#listings .no-photo").count() == 2
+        assert page.locator("#listings img").count() == 1
+
+        page.goto(f"{url}/listing/101")
+        page.keyboard.press("a")
+        page.wait_for_url(f"{url}/listing/201?done=101")
+        page.keyboard.press("s")
+        page.wait_for_url(f"{url}/listing/202")
+        assert page.inner_text("#no-photo") == "no photo"
+        assert page.locator(".images img").count() == 0
+        page.keyboard.press("c")
+        assert page.evaluate("document.activeElement.id") == "corrected_code"
+        page.select_option("#corrected_code", "10")
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"{url}/listing/201?done=202")
+        page.keyboard.press("u")
+        page.wait_for_url(f"{url}/listing/203?done=201")
+        assert page.inner_text("#no-photo") == "no photo"
+        page.keyboard.press("a")
+        page.wait_for_url(f"{url}/?done=203")
+        assert page.inner_text("#summary").startswith("0 listings to review; 4 decisions")
+        browser.close()
+    assert broken == []
+    me = getpass.getuser()
+    assert _decisions(store) == [
+        (101, REVIEW_ACCEPTED, 10, me),
+        (202, REVIEW_CORRECTED, 10, me),
+        (201, REVIEW_UNCLASSIFIABLE, None, me),
+        (203, REVIEW_ACCEPTED, 40, me),
+    ]
+
+
+@pytest.mark.parametrize(
+    "args, environ",
+    [
+        (["--host", "0.0.0.0"], {}),
+        ([], {"REVIEW_HOST": "0.0.0.0"}),
+        (["--set", "review.host=192.168.1.20"], {}),
+    ],
+)
+def test_the_app_refuses_to_listen_beyond_this_machine_without_authentication(
+    tmp_path, monkeypatch, capsys, args, environ
+):
+    import jobs.review
+
+    from catalog_classifier.review.bind import unauthenticated_bind
+
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert jobs.review.main(["--lakehouse", str(tmp_path), *args]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "review.trusted_identity_header" in error, error
+    proxied = load_config(REPO / "conf" / "databricks.yaml").review
+    assert proxied.host == "0.0.0.0" and unauthenticated_bind(proxied.host, proxied) is None

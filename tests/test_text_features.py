@@ -60,6 +60,48 @@ def test_tags_are_removed_and_block_tags_keep_words_apart(listings):
     assert clean_text("taille 3 < 5 et 7 > 6") == "taille 3 < 5 et 7 > 6"
 
 
+def _tags_a_browser_sees(text: str) -> list[str]:
+    """The start and end tags an HTML parser finds in ``text``."""
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    class Tags(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: Any) -> None:
+            found.append(tag)
+
+        def handle_endtag(self, tag: str) -> None:
+            found.append("/" + tag)
+
+    parser = Tags()
+    parser.feed(text)
+    parser.close()
+    return found
+
+
+@pytest.mark.parametrize(
+    "raw, cleaned",
+    [
+        ("<<script>script>alert(3)<</script>/script>", "alert(3)"),
+        ("<sc<script>ript>alert(1)</sc</script>ript>", "alert(1)"),
+        ("<scr<b></b>ipt>alert(2)</scr<i></i>ipt>", "alert(2)"),
+        ("<<<script>script>script>alert(4)", "alert(4)"),
+        ("&<b></b>lt;script&<b></b>gt;alert(5)", "alert(5)"),  # entities split by tags
+        ("&amp;lt;img src=x onerror=alert(6)&amp;gt;", None),  # escaped twice
+        ("\uff1cscript\uff1ealert(7)", "alert(7)"),  # full-width signs ftfy makes ASCII
+        ("<!<!-- x -->--><b>gras</b>", "<! -->gras"),
+        # Deeper than the rounds: the tag openers left are dropped, the rest stays text.
+        ("<" * 60 + "i>" * 60 + "deep", "i>" * 40 + "deep"),
+    ],
+)
+def test_nested_tags_never_leave_a_live_tag(raw, cleaned):
+    """Removing one tag must not assemble another: stripping runs to a fixed point."""
+    result = clean_text(raw)
+    assert _tags_a_browser_sees(result or "") == []
+    assert result == cleaned or cleaned is None
+    assert _tags_a_browser_sees(strip_tags(raw)) == []
+
+
 def test_mojibake_is_repaired(listings):
     raw = listings.loc[4108914287, "description"]
     assert "<br />Â· Accueil" in raw

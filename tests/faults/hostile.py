@@ -33,12 +33,13 @@ ARABIC_123 = "\u0661\u0662\u0663"  # "123" in Arabic-Indic digits: str.isdigit()
 LONG_NAME = "image_" + "0" * 225 + "7005_product_705.jpg"  # 255 bytes: imageid 7005
 
 
-def listings_csv(rows: list[list[object]], encoding: str = "utf-8") -> bytes:
+def listings_csv(rows: list[list[object]], encoding: str = "utf-8", bom: bool = False) -> bytes:
+    """A listings CSV in ``encoding``; ``bom``: led by the byte order mark (U+FEFF encoded)."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(LISTINGS_HEADER)
     writer.writerows(rows)
-    return buffer.getvalue().encode(encoding)
+    return (("\ufeff" if bom else "") + buffer.getvalue()).encode(encoding)
 
 
 def bomb_jpeg() -> bytes:
@@ -69,6 +70,11 @@ def sixteen_bit_png() -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.full((20, 30), 128 * 257, dtype=np.uint16)).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def motion_photo() -> bytes:
+    """A complete JPEG followed by 1 MiB, as phones append a motion photo's video."""
+    return jpeg((32, 24), (40, 90, 140)) + bytes(range(256)) * 4096
 
 
 def exif_rotated_jpeg() -> bytes:
@@ -189,6 +195,40 @@ def write_hostile_inputs(root: Path) -> HostileInputs:
         + b"3,Last,crlf,603,6003\r\n"
     )
 
+    # "Unicode text" as Excel and Windows tools save it: UTF-16 or UTF-32 behind a byte order
+    # mark, every ASCII character with NUL bytes beside it.
+    utf16 = root / "listings_utf16le.csv"
+    teapot = ("Théière « fonte » – 30 €", 'deux\nlignes, "citées"')
+    utf16.write_bytes(
+        listings_csv([[0, *teapot, 900, 9000], [1, "Bol", "", 901, 9001]], "utf-16-le", bom=True)
+    )
+    utf32 = root / "listings_utf32be.csv"
+    bowl = ("Bol 日本 – bleu", None)
+    utf32.write_bytes(listings_csv([[0, bowl[0], "", 910, 9100]], "utf-32-be", bom=True))
+
+    # A stray quote opening a title: without a bound the rest of the file would be one record.
+    stray = root / "listings_stray_quote.csv"
+    stray_rows = ("0,Avant,,1100,11000\n", '1,"Guillemet perdu,,1101,11001\n')
+    stray_after = ("Après", "deux\nlignes")
+    stray.write_bytes(
+        (
+            ",designation,description,productid,imageid\n"
+            + "".join(stray_rows)
+            + '2,{},"{}",1102,11002\n3,Fin,,1103,11003\n'.format(*stray_after)
+        ).encode()
+    )
+    # One NUL byte in one title of an otherwise sound text file: that record alone is set apart.
+    nul = root / "listings_nul.csv"
+    nul.write_bytes(
+        listings_csv(
+            [
+                [0, "Tasse\x00 à café", "porcelaine blanche, anse large", 1200, 12000],
+                [1, "Soucoupe", "porcelaine blanche, assortie à la tasse", 1201, 12001],
+                [2, "Théière", "porcelaine blanche, un litre", 1202, 12002],
+            ]
+        )
+    )
+
     # Two columns with one name: not the listings layout, refused whole.
     duplicate_columns = root / "listings_duplicate_columns.csv"
     duplicate_columns.write_bytes(b",designation,designation,productid,imageid\n0,a,b,700,7000\n")
@@ -212,7 +252,15 @@ def write_hostile_inputs(root: Path) -> HostileInputs:
     (folder / image_name(7004, 704)).write_bytes(sixteen_bit_png())  # stored as not_jpeg
     # A name near the file system's 255-byte limit, its imageid padded with zeros: valid.
     (folder / LONG_NAME).write_bytes(jpeg(color=(9, 9, 9)))
+    (folder / image_name(7006, 706)).write_bytes(motion_photo())  # whole, 1 MiB after it
+    cut = jpeg((64, 64), (120, 60, 30))
+    (folder / image_name(7007, 707)).write_bytes(cut[:-2])  # its end marker cut off
     os.mkfifo(folder / image_name(2001, 201))  # read()ing it would block the run for ever
+    # A link to a folder of images: not followed, and said so.
+    elsewhere = root / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / image_name(7008, 708)).write_bytes(jpeg(color=(11, 11, 11)))
+    (folder / "linked").symlink_to(elsewhere, target_is_directory=True)
     (folder / image_name(2002, 202)).mkdir()  # a folder named like an image: walked, empty
 
     archive = root / "images.zip"
@@ -239,6 +287,8 @@ def write_hostile_inputs(root: Path) -> HostileInputs:
             "non_numeric_productid": 1,
             "id_out_of_range_imageid": 1,
             "field_too_large": 1,
+            "unclosed_quote": 1,
+            "nul_byte": 1,
             "undecodable_text": 3,
             "label_without_listing": 1,
             "invalid_id": 2,
@@ -249,21 +299,25 @@ def write_hostile_inputs(root: Path) -> HostileInputs:
             "unsupported_compression": 1,
             "unrecognized_file_name": 1,
             "unexpected_header": 1,
+            "symlink": 1,
         },
-        listings={100, MAX_LONG, 200, 201, 300, 302, 600, 601, 602, 603},
+        listings={100, MAX_LONG, 200, 201, 300, 302, 600, 601, 602, 603, 900, 901, 910}
+        | {1100, 1102, 1103, 1201, 1202},
         labels={100: 2060, 200: 1920, 302: 2583, MAX_LONG: 10},
-        images={1000, 2000, 3000, 3003, 7000, 7001, 7002, 7003, 7004, 7005},
+        images={1000, 2000, 3000, 3003, 7000, 7001, 7002, 7003, 7004, 7005, 7006, 7007},
         image_problems={
             **{7000: "decompression_bomb", 7001: None, 7002: None},
-            **{7003: "corrupt", 7004: "not_jpeg", 7005: None},
+            **{7003: "corrupt", 7004: "not_jpeg", 7005: None, 7006: None, 7007: "truncated"},
         },
         has_image={
             **{100: True, MAX_LONG: False, 200: True, 201: False, 300: True, 302: False},
             **{600: False, 601: False, 602: False, 603: False},
+            **{900: False, 901: False, 910: False},
+            **{1100: False, 1102: False, 1103: False, 1201: False, 1202: False},
         },
-        read={"listings": 5 + 2 + 3 + 4, "labels": 5, "images": 13 + 6},
-        quarantined={"listings": 4, "labels": 1, "images": 9},
-        decoded={str(cp1252): "cp1252"},
+        read={"listings": 5 + 2 + 3 + 4 + 3 + 4 + 3, "labels": 5, "images": 16 + 6},
+        quarantined={"listings": 6, "labels": 1, "images": 10},
+        decoded={str(cp1252): "cp1252", str(utf16): "utf-16-le", str(utf32): "utf-32-be"},
         texts={
             200: chair,
             302: after,
@@ -272,11 +326,19 @@ def write_hostile_inputs(root: Path) -> HostileInputs:
             601: ("Plain", "lf"),
             602: ("Old Mac", "cr"),
             603: ("Last", "crlf"),
+            900: teapot,
+            901: ("Bol", None),
+            910: bowl,
+            1102: stray_after,
         },
     )
     return HostileInputs(
         listings=[
-            str(p) for p in (ok, cp1252, big, mixed, gzipped, zipped, mixed_ends, duplicate_columns)
+            str(p)
+            for p in (
+                *(ok, cp1252, big, mixed, gzipped, zipped, mixed_ends),
+                *(utf16, utf32, stray, nul, duplicate_columns),
+            )
         ],
         labels=[str(labels)],
         images=[str(folder), str(archive), str(empty_archive)],
@@ -379,11 +441,36 @@ def hostile_cases(expected: Expected) -> list[Case]:
         ),
         Case("cp1252 CSV decoded as cp1252", lambda g: g.listings[200][:2] == texts[200]),
         Case(
+            "UTF-16 LE CSV with its byte order mark: read as written",
+            lambda g: all(g.listings.get(p, ())[:2] == texts[p] for p in (900, 901)),
+        ),
+        Case(
+            "UTF-32 BE CSV with its byte order mark: read as written",
+            lambda g: g.listings.get(910, ())[:2] == texts[910],
+        ),
+        Case(
             "field over csv_max_chars_per_column: field_too_large, the rest lands",
             lambda g: (
                 g.reasons_of("listings_big.csv") == ["field_too_large"]
                 and g.listings.get(302, ())[:2] == texts[302]
                 and 300 in g.listings
+            ),
+        ),
+        Case(
+            "stray quote opening a title: unclosed_quote on its line, every later record lands",
+            lambda g: (
+                g.reasons_of("listings_stray_quote.csv") == ["unclosed_quote"]
+                and g.reasons_of("listings_stray_quote.csv", "line 3") == ["unclosed_quote"]
+                and {1100, 1102, 1103} <= set(g.listings)
+                and g.listings[1102][:2] == texts[1102]
+            ),
+        ),
+        Case(
+            "one NUL byte in one title: nul_byte on its line, the file's other rows land",
+            lambda g: (
+                g.reasons_of("listings_nul.csv") == ["nul_byte"]
+                and g.reasons_of("listings_nul.csv", "line 2") == ["nul_byte"]
+                and {1201, 1202} <= set(g.listings)
             ),
         ),
         Case(
@@ -447,6 +534,18 @@ def hostile_cases(expected: Expected) -> list[Case]:
             ),
         ),
         Case("file name of 251 bytes in a folder lands", lambda g: _image(g, 7005, None, True)),
+        Case(
+            "JPEG followed by 1 MiB (a motion photo): a sound image",
+            lambda g: _image(g, 7006, None, True),
+        ),
+        Case(
+            "JPEG cut before its end marker: truncated",
+            lambda g: _image(g, 7007, "truncated", False, "truncated"),
+        ),
+        Case(
+            "link to a folder in an image folder: symlink, not followed",
+            lambda g: g.reasons_of("images", "linked") == ["symlink"] and 7008 not in g.images,
+        ),
         Case(
             "FIFO named like an image: not_a_regular_file, never opened",
             lambda g: g.reasons_of("images", image_name(2001, 201)) == ["not_a_regular_file"],

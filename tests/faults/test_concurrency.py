@@ -11,6 +11,7 @@ with the same two runs made one after the other.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from tests.helpers import image_name, jpeg, write_labels, write_listings
 
 from catalog_classifier.stages.ingest import IngestSummary, run_ingest
 from catalog_classifier.storage.lakehouse import Lakehouse
-from catalog_classifier.storage.tables import BRONZE_LISTINGS, BRONZE_TABLES
+from catalog_classifier.storage.tables import BRONZE_LISTINGS, BRONZE_QUARANTINE, BRONZE_TABLES
 
 
 def write_run_inputs(root: Path, run: int, other: int) -> dict[str, list[str]]:
@@ -84,3 +85,30 @@ def test_two_ingests_at_once_lose_duplicate_and_misflag_nothing(spark, config, l
         assert (summary.images.read, summary.images.inserted) == (12, 12), run
         assert (summary.labels.inserted, summary.quarantine_new) == (12, 1), run
         assert dict(summary.quarantine_reasons) == {"missing_designation": 1}, run
+
+
+def test_a_table_another_run_is_creating_is_waited_for_not_failed(spark, lakehouse):
+    """Issue 32's race, made deterministic: one run has made a table's folder and its
+    ``_delta_log`` but not yet its first commit when the other run looks (two ingests started
+    at once on an empty lakehouse; one failed with DELTA_TABLE_NOT_FOUND on bronze.quarantine).
+    The other run waits for that commit instead of failing."""
+    path = lakehouse.path(BRONZE_QUARANTINE)
+    Path(path, "_delta_log").mkdir(parents=True)
+    # The creator's first commit, written aside and moved in 2 s later (a commit lands as one
+    # file: what a creator in that window does next).
+    aside = Path(lakehouse.root).parent / "aside"
+    creator = Lakehouse(spark, lakehouse.root, lakehouse.engine.name)
+    creator.engine.create(str(aside), BRONZE_QUARANTINE)
+
+    def commit_lands() -> None:
+        for commit in sorted((aside / "_delta_log").glob("*.json")):
+            os.replace(commit, Path(path, "_delta_log", commit.name))
+
+    finishing = threading.Timer(2.0, commit_lands)
+    finishing.start()
+    try:
+        assert lakehouse.read(BRONZE_QUARANTINE).count() == 0
+    finally:
+        finishing.join()
+    creator.ensure(BRONZE_QUARANTINE)  # the creator's own first use: one table, either way
+    assert lakehouse.version(BRONZE_QUARANTINE) == 0

@@ -8,6 +8,7 @@ both Delta engines, checks the tables, the summary and the exit code.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import json
 import re
@@ -35,8 +36,10 @@ from tests.helpers import image_name, jpeg
 
 from catalog_classifier.ingest.csv_files import (
     RAW_LISTINGS_SCHEMA,
+    _read_csv,
     detect_text_encoding,
     parse_csv_in_python,
+    scan_text,
 )
 from catalog_classifier.ingest.images import _read_one_image, enumerate_images
 from catalog_classifier.ingest.records import QUARANTINE_REASONS, IngestInputError, id_problem
@@ -101,6 +104,33 @@ def test_encoding_is_utf8_or_the_declared_fallback_or_quarantined(tmp_path):
     assert detect("café".encode()[:-1], "cp1252") == "cp1252"
 
 
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_utf16_and_utf32_csvs_with_their_byte_order_mark_are_read(tmp_path, config, codec):
+    """ "Unicode text" as Excel saves it: the mark names the codec; the rows read as written,
+    not refused as binary for their NUL bytes."""
+    rows = [
+        [0, "Chaise « chêne » – 20 €", 'deux\nlignes, "citées"', 800, 8000],
+        [1, "日本", "", 801, 8001],
+    ]
+    path = tmp_path / "listings.csv"
+    path.write_bytes(listings_csv(rows, codec, bom=True))
+    assert detect_text_encoding(str(path), "cp1252") == codec
+    parsed, rejected = parse_csv_in_python(
+        str(path), codec, RAW_LISTINGS_SCHEMA, config.ingest, "listing"
+    )
+    assert rejected == []
+    assert parsed[["designation", "description", "productid"]].values.tolist() == [
+        [r[1], r[2] or None, str(r[3])] for r in rows
+    ]
+    # A mark in front of bytes that are not that codec, or of binary data: refused by name.
+    path.write_bytes(codecs.BOM_UTF16_LE + b"a\x00\x00\xd8,\x00")  # a lone surrogate
+    with pytest.raises(IngestInputError, match="utf-16-le byte order mark but is not utf-16-le"):
+        detect_text_encoding(str(path), "cp1252")
+    path.write_bytes(codecs.BOM_UTF16_LE + "a,b\n".encode("utf-16-le") + b"\x00\x00")
+    with pytest.raises(IngestInputError, match="NUL character in utf-16-le text"):
+        detect_text_encoding(str(path), "cp1252")
+
+
 def test_python_reader_sets_oversized_records_apart_and_reads_the_rest_as_spark(tmp_path):
     path = tmp_path / "big.csv"
     huge = 'x"y,\n' * MAX_CHARS
@@ -112,7 +142,9 @@ def test_python_reader_sets_oversized_records_apart_and_reads_the_rest_as_spark(
         + b'",,9,10\n'  # oversized on one line
         + b"5,last,no newline,11,12"
     )
-    cfg = SimpleNamespace(csv_max_chars_per_column=MAX_CHARS)
+    cfg = SimpleNamespace(
+        csv_max_chars_per_column=MAX_CHARS, csv_max_field_lines=10_000, quarantine_raw_chars=4000
+    )
     rows, rejected = parse_csv_in_python(str(path), "utf-8", RAW_LISTINGS_SCHEMA, cfg, "listing")
     assert [(r.locator, r.reason, r.kind) for r in rejected] == [
         ("1", "field_too_large", "listing"),
@@ -124,6 +156,90 @@ def test_python_reader_sets_oversized_records_apart_and_reads_the_rest_as_spark(
     assert records[1]["description"] is None  # empty, as Spark reads it
     assert records[2]["_corrupt_record"] == "3,too,many,fields,7,8"
     assert records[3]["imageid"] == "12" and records[3]["_corrupt_record"] is None
+
+
+@pytest.mark.parametrize("max_lines", [2, 10_000])
+def test_a_stray_quote_costs_its_own_record_and_every_later_record_is_read(tmp_path, max_lines):
+    """Caught by the line bound (2) or at the end of the file (10,000): the same records."""
+    path = tmp_path / "stray.csv"
+    path.write_bytes(
+        b",designation,description,productid,imageid\n"
+        b'0,Avant,"deux\nlignes",1,2\n'  # lines 2-3, a quoted field spanning lines
+        b'2,Des "Arts,,5,6\n'  # line 4: a quote inside an unquoted field is a character
+        b'1,"Guillemet perdu,,3,4\n'  # line 5: the quote never closes
+        b'3,Fin,"x ""y""",7,8\n'  # its opening quote cannot close the stray one
+    )
+    cfg = SimpleNamespace(
+        csv_max_chars_per_column=MAX_CHARS, csv_max_field_lines=max_lines, quarantine_raw_chars=9
+    )
+    rows, rejected = parse_csv_in_python(str(path), "utf-8", RAW_LISTINGS_SCHEMA, cfg, "listing")
+    assert [(r.locator, r.reason, r.kind, r.raw) for r in rejected] == [
+        ("line 5", "unclosed_quote", "listing", '1,"Guille')
+    ]
+    assert "row '1' (line 5)" in rejected[0].detail
+    records = rows.to_dict("records")
+    assert [(r["row_index"], r["designation"], r["description"]) for r in records] == [
+        ("0", "Avant", "deux\nlignes"),
+        ("2", 'Des "Arts', None),
+        ("3", "Fin", 'x "y"'),
+    ]
+    assert all(r["_corrupt_record"] is None for r in records)
+
+
+def test_two_stray_quotes_further_apart_than_the_bound_are_two_records_set_apart(tmp_path):
+    """Without the bound the second quote would close the first and make one record of all
+    the lines between them."""
+    path = tmp_path / "two.csv"
+    path.write_bytes(
+        b",designation,description,productid,imageid\n"
+        + b'0,"perdu,,1,2\n'
+        + b"".join(b"%d,ok,,%d,%d\n" % (i, 10 + i, 20 + i) for i in range(1, 5))
+        + b'5,"encore,,3,4\n6,ok,,5,6\n'
+    )
+    cfg = SimpleNamespace(
+        csv_max_chars_per_column=MAX_CHARS, csv_max_field_lines=3, quarantine_raw_chars=4000
+    )
+    rows, rejected = parse_csv_in_python(str(path), "utf-8", RAW_LISTINGS_SCHEMA, cfg, "listing")
+    assert [(r.locator, r.reason) for r in rejected] == [
+        ("line 2", "unclosed_quote"),
+        ("line 7", "unclosed_quote"),
+    ]
+    assert list(rows["row_index"]) == ["1", "2", "3", "4", "6"]
+
+
+def test_a_nul_byte_costs_its_own_record_and_many_make_a_binary_file(tmp_path):
+    path = tmp_path / "nul.csv"
+    rows_in: list[list[object]] = [
+        [i, f"Tasse {i}", "porcelaine blanche, anse large", 10 + i, 20 + i] for i in range(4)
+    ]
+    rows_in[1][1] = "Tasse\x00 1"
+    path.write_bytes(listings_csv(rows_in))
+    scan = scan_text(str(path), "cp1252")
+    assert (scan.encoding, scan.nul_bytes) == ("utf-8", 1)
+    cfg = SimpleNamespace(
+        csv_max_chars_per_column=MAX_CHARS, csv_max_field_lines=10, quarantine_raw_chars=4000
+    )
+    rows, rejected = parse_csv_in_python(str(path), "utf-8", RAW_LISTINGS_SCHEMA, cfg, "listing")
+    assert [(r.locator, r.reason, r.raw) for r in rejected] == [
+        ("line 3", "nul_byte", '1,Tasse\x00 1,"porcelaine blanche, anse large",11,21\n')
+    ]
+    assert list(rows["row_index"]) == ["0", "2", "3"]
+    # The same in cp1252 text (the fallback reader meets the NUL after decoding).
+    path.write_bytes(listings_csv(rows_in, "cp1252"))
+    assert scan_text(str(path), "cp1252").nul_bytes == 1
+    # NUL bytes making more than 1% of the file: binary, refused whole.
+    path.write_bytes(listings_csv(rows_in) + b"\x00" * 10)
+    with pytest.raises(IngestInputError, match="NUL byte at offset"):
+        scan_text(str(path), "cp1252")
+
+
+def test_the_line_bound_is_validated_at_load():
+    from catalog_classifier.config import ConfigError, load_config
+
+    assert load_config(REPO / "conf/local.yaml", []).ingest.csv_max_field_lines == 10_000
+    for bad in ("0", "-3", "abc"):
+        with pytest.raises(ConfigError, match="csv_max_field_lines"):
+            load_config(REPO / "conf/local.yaml", [f"ingest.csv_max_field_lines={bad}"])
 
 
 def test_image_names_folders_and_archives_that_cannot_be_read_are_quarantined(config, tmp_path):
@@ -138,6 +254,7 @@ def test_image_names_folders_and_archives_that_cannot_be_read_are_quarantined(co
             ("encrypted_archive_entry", image_name(3004, 304)),
             ("unsupported_compression", image_name(3005, 305)),
             ("unrecognized_file_name", "very_long_" + "n" * 1000 + ".jpg"),
+            ("symlink", "linked"),
         ]
     )
     assert "FIFO" in next(r.detail for r in rejected if r.reason == "not_a_regular_file")
@@ -146,7 +263,7 @@ def test_image_names_folders_and_archives_that_cannot_be_read_are_quarantined(co
     assert twice == [(image_name(3002, 302), 1), (image_name(3002, 302) + "#2", 2)]
     assert {e.imageid for e in entries} == {
         *(1000, 2000, 3000, 3002, 3003),
-        *(7000, 7001, 7002, 7003, 7004, 7005),
+        *(7000, 7001, 7002, 7003, 7004, 7005, 7006, 7007),
     }
 
 
@@ -221,6 +338,7 @@ def test_the_ingest_job_quarantines_every_hostile_input_and_lands_the_rest(
         assert summary[table]["read"] == expected.read[table], table
         assert summary[table]["quarantined"] == expected.quarantined[table], table
     assert summary["decoded_files"] == expected.decoded
+    assert summary["sound_images_by_note"] == {"trailing_data": 1}  # the motion photo
 
     listings = {r.productid: r for r in lakehouse.read(BRONZE_LISTINGS).collect()}
     assert set(listings) == expected.listings
@@ -345,8 +463,6 @@ def test_the_ingest_job_refuses_a_labels_file_with_an_extra_column_and_keeps_the
 
 def test_the_python_reader_gives_spark_s_rows_on_the_real_listings(spark, config, real_data):
     """The fallback reader must not change a single value Spark's reader would have given."""
-    from catalog_classifier.ingest.csv_files import _read_csv
-
     path = str(real_data / "X_train.csv")
     python_rows, rejected = parse_csv_in_python(
         path, "utf-8", RAW_LISTINGS_SCHEMA, config.ingest, "listing"
@@ -358,6 +474,52 @@ def test_the_python_reader_gives_spark_s_rows_on_the_real_listings(spark, config
     normalise = [tuple(None if v == "" else v for v in row) for row in expected]
     assert len(normalise) == len(python_rows) == 2370
     assert [tuple(r) for r in python_rows.itertuples(index=False)] == normalise
+
+
+@pytest.mark.real_data
+def test_a_stray_quote_in_the_real_listings_costs_one_record_not_the_file(
+    spark, config, lakehouse, real_data, tmp_path
+):
+    """Issue 32: one unbalanced quote in row 1's title made the other 2,369 rows one quarantine
+    record (cut at 4,000 characters, locator "?") and the job said nothing of them."""
+    import jobs.ingest
+
+    lines = (real_data / "X_train.csv").read_text(encoding="utf-8").split("\n")
+    assert lines[2].startswith("1,Journal Des Arts")
+    broken_line = lines[2].replace("1,Journal", '1,"Journal', 1)
+    broken = tmp_path / "X_train.csv"
+    broken.write_text("\n".join([*lines[:2], broken_line, *lines[3:]]), encoding="utf-8")
+    summary_json = tmp_path / "summary.json"
+    settings = [
+        f"delta_engine={lakehouse.engine.name}",
+        "spark.conf.spark.sql.shuffle.partitions=2",
+        "spark.conf.spark.sql.codegen.wholeStage=false",
+    ]
+    args = ["--lakehouse", lakehouse.root, *[a for s in settings for a in ("--set", s)]]
+    code = jobs.ingest.main([*args, "--listings", str(broken), "--summary-json", str(summary_json)])
+    assert code == 0
+    summary = json.loads(summary_json.read_text())
+    assert (summary["listings"]["read"], summary["listings"]["quarantined"]) == (2370, 1)
+    assert summary["csv_records_set_apart"] == {str(broken): {"unclosed_quote": 1}}
+    quarantine = [
+        tuple(r)
+        for r in lakehouse.read(BRONZE_QUARANTINE)
+        .select("source", "locator", "reason", "record_kind", "raw_record")
+        .collect()
+    ]
+    assert quarantine == [(str(broken), "line 3", "unclosed_quote", "listing", broken_line)]
+    # Every other row as Spark's reader gives it from the clean file.
+    clean = _read_csv(spark, str(real_data / "X_train.csv"), RAW_LISTINGS_SCHEMA, config.ingest)
+    expected = {
+        int(r.productid): (r.designation, r.description or None, int(r.imageid))
+        for r in clean.collect()
+        if r.row_index != "1"
+    }
+    stored = {
+        r.productid: (r.designation, r.description, r.imageid)
+        for r in lakehouse.read(BRONZE_LISTINGS).collect()
+    }
+    assert len(stored) == 2369 and stored == expected
 
 
 def _readme_reasons() -> set[str]:

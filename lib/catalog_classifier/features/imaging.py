@@ -18,8 +18,9 @@ from PIL import Image, UnidentifiedImageError
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 JPEG_EOI = b"\xff\xd9"
-# A JPEG's end-of-image marker may be followed by a little padding, rarely more.
-EOI_SEARCH_BYTES = 4096
+# A sound image with bytes after its end-of-image marker (a phone's motion photo appends its
+# video there, some tools pad): kept, and the check's detail starts with this note.
+NOTE_TRAILING_DATA = "trailing_data"
 
 PROBLEM_NOT_AN_IMAGE = "not_an_image"
 PROBLEM_NOT_JPEG = "not_jpeg"
@@ -125,6 +126,51 @@ def unidentified_detail(data: bytes) -> str:
     return "Pillow cannot identify the bytes"
 
 
+def jpeg_end(data: bytes) -> int | None:
+    """The offset just past the end-of-image marker of JPEG bytes, found by walking their
+    segments and entropy-coded scans: an end marker inside an embedded thumbnail, or in data
+    appended after the image, is not taken for the image's own. None when the bytes end
+    before it (the file is truncated).
+
+    Entropy-coded data holds no marker (a 0xFF byte there is followed by 0x00, or by a restart
+    marker), so the scan ends at the first other one. Bytes where a marker should be are
+    skipped up to the next 0xFF, as libjpeg does ("extraneous bytes before marker").
+    """
+    size, i = len(data), 2  # past the start-of-image marker
+    while True:
+        i = data.find(b"\xff", i)
+        if i < 0:
+            return None
+        while i < size and data[i] == 0xFF:  # fill bytes before the marker code
+            i += 1
+        if i >= size:
+            return None
+        marker = data[i]
+        i += 1
+        if marker == 0xD9:
+            return i
+        if marker == 0x00 or marker == 0x01 or 0xD0 <= marker <= 0xD7:
+            continue  # no length: a stray stuffed byte, TEM or a restart marker
+        if i + 2 > size:
+            return None
+        i += int.from_bytes(data[i : i + 2], "big")
+        if marker != 0xDA:
+            continue
+        # Start of scan: its entropy-coded data runs to the next marker that is neither a
+        # stuffed zero nor a restart.
+        while True:
+            i = data.find(b"\xff", i)
+            if i < 0 or i + 1 >= size:
+                return None
+            following = data[i + 1]
+            if following == 0x00 or 0xD0 <= following <= 0xD7:
+                i += 2
+            elif following == 0xFF:
+                i += 1
+            else:
+                break
+
+
 def check_image_bytes(data: bytes, max_pixels: int) -> ImageCheck:
     """Say whether ``data`` is a sound JPEG, and if not, why; never raises on bad bytes."""
     try:
@@ -154,6 +200,19 @@ def check_image_bytes(data: bytes, max_pixels: int) -> ImageCheck:
         return ImageCheck("JPEG", width, height, problem, f"{type(exc).__name__}: {exc}")
     except Exception as exc:  # noqa: BLE001
         return ImageCheck("JPEG", width, height, PROBLEM_CORRUPT, f"{type(exc).__name__}: {exc}")
-    if JPEG_EOI not in data[-EOI_SEARCH_BYTES:]:
+    # Pillow decodes a JPEG cut after its last full scan (gray padding): only the end marker,
+    # where the image's own segments lead, says that it is complete.
+    end = jpeg_end(data)
+    if end is None:
         return ImageCheck("JPEG", width, height, PROBLEM_TRUNCATED, "no JPEG end-of-image marker")
+    if end < len(data):
+        trailing = len(data) - end
+        return ImageCheck(
+            "JPEG",
+            width,
+            height,
+            None,
+            f"{NOTE_TRAILING_DATA}: {trailing:,} bytes after the JPEG end-of-image marker "
+            "(kept: a motion photo's video, padding or other appended data)",
+        )
     return ImageCheck("JPEG", width, height, None, None)

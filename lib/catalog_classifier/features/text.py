@@ -45,6 +45,13 @@ _BLOCK_TAG = re.compile(rf"</?\s*(?:{_BLOCK_TAGS})\b[^<>]*>", re.IGNORECASE)
 # A tag starts with a letter (or ``/``, ``!``): ``a < b`` in a sentence is not a tag.
 _ANY_TAG = re.compile(r"<[/!]?[A-Za-z][^<>]*>")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+# Removing a tag can join the pieces of another (``<<b>script>``), and decoding entities can make
+# one (``&lt;script&gt;``): both are repeated until nothing changes. Real text needs a round or
+# two; nesting deeper than this (a hostile input, quadratic to peel) has its tag openers dropped.
+MAX_STRIP_ROUNDS = 20
+# What opens a tag, with any ``<``, ``!`` and ``/`` before its name (``<<a``, ``<!<a``), so that
+# dropping it cannot join a new one.
+_TAG_OPENER = re.compile(r"<[<!/]*(?=[A-Za-z])")
 _WHITESPACE = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
 # The only characters of ASCII text that ftfy.fix_text can change besides line breaks: the
@@ -71,10 +78,14 @@ def unescape_html(text: str) -> str:
 
 
 def strip_tags(text: str) -> str:
-    """Remove HTML tags and comments; block tags leave a space so words stay apart."""
-    text = _HTML_COMMENT.sub(" ", text)
-    text = _BLOCK_TAG.sub(" ", text)
-    return _ANY_TAG.sub("", text)
+    """Remove HTML tags and comments until none is left; block tags leave a space so words
+    stay apart. No tag survives: ``<<script>script>`` gives no ``<script>``."""
+    for _ in range(MAX_STRIP_ROUNDS):
+        stripped = _ANY_TAG.sub("", _BLOCK_TAG.sub(" ", _HTML_COMMENT.sub(" ", text)))
+        if stripped == text:
+            return text
+        text = stripped
+    return _TAG_OPENER.sub("", text)
 
 
 def clean_text(text: str | None) -> str | None:
@@ -84,10 +95,15 @@ def clean_text(text: str | None) -> str | None:
     """
     if text is None or (isinstance(text, float) and np.isnan(text)):
         return None
-    text = unescape_html(text)
-    text = strip_tags(text)
-    # Tags removed, the text may carry entities that were hidden inside them, or escaped twice.
-    text = unescape_html(text)
+    text = strip_tags(unescape_html(text))
+    # Tags removed, the text may carry entities that were hidden inside them, or escaped twice,
+    # and decoding them may make new tags (``&<b></b>lt;script&gt;``): until nothing changes.
+    # Past the bound the text is left with its entities undecoded: still no tag.
+    for _ in range(MAX_STRIP_ROUNDS):
+        decoded = unescape_html(text)
+        if decoded == text:
+            break
+        text = strip_tags(decoded)
     if not text.isascii() or _ASCII_CONTROL.search(text):
         # ftfy repairs mojibake (UTF-8 read as Latin-1/Windows-1252: ``Ã©`` -> ``é``) and odd
         # characters. On ASCII text without control characters it can only turn \r\n and \r
@@ -95,6 +111,9 @@ def clean_text(text: str | None) -> str | None:
         # the same text (tests/test_text_features.py checks this against ftfy).
         text = ftfy.fix_text(text, _FTFY_CONFIG)
         text = unicodedata.normalize("NFC", text)
+        # ftfy turns full-width signs into ASCII (``＜script＞`` -> ``<script>``).
+        if _ANY_TAG.search(text):
+            text = strip_tags(text)
     text = _WHITESPACE.sub(" ", text).strip()
     return text or None
 

@@ -59,6 +59,15 @@ _UTF8_SEQUENCE = re.compile(
 
 _CHUNK = 1 << 20
 
+# Byte order marks of the UTF-16 and UTF-32 text Excel and Windows tools write ("Unicode text"):
+# the mark names the codec. UTF-32 LE's begins with UTF-16 LE's, so it is looked for first.
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
 
 def _local_file(path: str) -> bool:
     """Whether the driver can open ``path`` itself (a URI such as s3a://... it cannot)."""
@@ -75,6 +84,14 @@ class TextScan:
     encoding: str  # the Python codec the file decodes with
     longest_record: int = 0  # bytes (0 when not UTF-8: not measured)
     carriage_returns: bool = False  # any "\r" (not measured when not UTF-8)
+    longest_record_lines: int = 0  # lines of the longest record (0 when not UTF-8)
+    unclosed_quote: bool = False  # the file ends inside quotes: a stray quote somewhere
+    nul_bytes: int = 0  # a few NUL bytes in a text file: their records are set apart
+
+
+# A file is binary (a gzip'd or zip'd CSV...), not text with a stray NUL or two, when more than
+# this share of its bytes are NUL: archives' headers are full of them, a text holds none.
+_BINARY_NUL_SHARE = 0.01
 
 
 def scan_text(path: str, fallback: str) -> TextScan:
@@ -88,16 +105,17 @@ def scan_text(path: str, fallback: str) -> TextScan:
     """
     if not _local_file(path):
         return TextScan("utf-8")
+    marked = _marked_encoding(path)
+    if marked:
+        return _scan_marked_text(path, marked)
     decoder: codecs.IncrementalDecoder = codecs.getincrementaldecoder("utf-8")("strict")
     offset, bad = 0, None
     longest, record, quotes, returns = 0, 0, 0, False
+    longest_lines, lines = 0, 0
+    nuls = _NulCount()
     with open(path, "rb") as handle:
         while piece := handle.readline(_CHUNK):
-            if b"\x00" in piece:
-                raise IngestInputError(
-                    f"{path}: NUL byte at offset {offset + piece.index(0):,}: binary, not CSV text",
-                    "undecodable_text",
-                )
+            nuls.add(piece, offset)
             try:
                 decoder.decode(piece)
             except UnicodeDecodeError as exc:
@@ -109,12 +127,23 @@ def scan_text(path: str, fallback: str) -> TextScan:
             record += len(piece)
             quotes += piece.count(b'"')
             returns = returns or b"\r" in piece
-            if piece.endswith(b"\n") and quotes % 2 == 0:
-                longest, record, quotes = max(longest, record), 0, 0
+            if piece.endswith(b"\n"):
+                lines += 1
+                if quotes % 2 == 0:
+                    longest, record, quotes = max(longest, record), 0, 0
+                    longest_lines, lines = max(longest_lines, lines), 0
         else:
             try:
                 decoder.decode(b"", final=True)
-                return TextScan("utf-8", max(longest, record), returns)
+                nuls.check(path, offset)
+                return TextScan(
+                    "utf-8",
+                    max(longest, record),
+                    returns,
+                    longest_record_lines=max(longest_lines, lines + (record > 0)),
+                    unclosed_quote=quotes % 2 == 1,
+                    nul_bytes=nuls.count,
+                )
             except UnicodeDecodeError:
                 bad = offset - len(decoder.getstate()[0])  # a sequence cut by the file's end
     not_utf8 = f"not UTF-8 (byte {bad:,})"
@@ -124,13 +153,16 @@ def scan_text(path: str, fallback: str) -> TextScan:
         )
     decoder = codecs.getincrementaldecoder(fallback)("strict")
     offset, high_bytes, utf8_bytes = 0, 0, 0
+    nuls = _NulCount()
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):
+            nuls.add(chunk, offset)
             high_bytes += len(chunk) - len(chunk.translate(None, bytes(range(128, 256))))
             utf8_bytes += sum(len(m) for m in _UTF8_SEQUENCE.findall(chunk))
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError as exc:
+                nuls.check(path, offset + len(chunk))  # binary is the better word for it
                 raise IngestInputError(
                     f"{path}: {not_utf8}, nor {fallback} (byte {offset + exc.start:,})",
                     "undecodable_text",
@@ -145,7 +177,66 @@ def scan_text(path: str, fallback: str) -> TextScan:
             "UTF-8: mixed encodings",
             "undecodable_text",
         )
-    return TextScan(codecs.lookup(fallback).name)
+    nuls.check(path, offset)
+    return TextScan(codecs.lookup(fallback).name, nul_bytes=nuls.count)
+
+
+@dataclass
+class _NulCount:
+    """NUL bytes seen by a scan: a few are records to set apart, many a binary file."""
+
+    count: int = 0
+    first: int = -1  # offset of the first one
+
+    def add(self, data: bytes, offset: int) -> None:
+        found = data.count(0)
+        if found and self.first < 0:
+            self.first = offset + data.index(0)
+        self.count += found
+
+    def check(self, path: str, size: int) -> None:
+        if self.count > _BINARY_NUL_SHARE * size:
+            raise IngestInputError(
+                f"{path}: NUL byte at offset {self.first:,} ({self.count:,} in {size:,} bytes): "
+                "binary, not CSV text",
+                "undecodable_text",
+            )
+
+
+def _marked_encoding(path: str) -> str | None:
+    """The UTF-16 or UTF-32 codec the file's byte order mark names, or None."""
+    with open(path, "rb") as handle:
+        start = handle.read(4)
+    return next((codec for mark, codec in _BYTE_ORDER_MARKS if start.startswith(mark)), None)
+
+
+def _scan_marked_text(path: str, encoding: str) -> TextScan:
+    """Check that a file with a UTF-16/32 byte order mark decodes strictly with that codec and
+    holds no NUL character (binary data behind a stray mark); one streamed pass. The mark
+    decodes to U+FEFF, which the header reader drops like UTF-8's."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    offset = 0
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(_CHUNK)
+            try:
+                # The empty read at the end flushes the decoder: a code unit cut by the end fails.
+                text = decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                raise IngestInputError(
+                    f"{path}: starts with a {encoding} byte order mark but is not {encoding} "
+                    f"(near byte {offset + exc.start:,})",
+                    "undecodable_text",
+                ) from None
+            if "\x00" in text:
+                raise IngestInputError(
+                    f"{path}: NUL character in {encoding} text: binary, not CSV text",
+                    "undecodable_text",
+                )
+            if not chunk:
+                break
+            offset += len(chunk)
+    return TextScan(encoding)
 
 
 def read_csv_header(spark: SparkSession, path: str, encoding: str = "utf-8") -> list[str]:
@@ -204,65 +295,205 @@ def _field_too_large(exc: BaseException) -> bool:
     return "exceeds the maximum number of characters" in text or "maxCharsPerColumn" in text
 
 
-def _csv_records(handle: Any, cap: int, keep: int) -> Iterator[tuple[str, bool]]:
-    """The records of a CSV text stream (a quoted field may span lines) as (text, oversized).
+@dataclass
+class CsvRecord:
+    """One record of a CSV text as :func:`_csv_records` cuts it."""
+
+    text: str  # its text; when oversized its first characters, when unclosed its first line
+    first_line: int  # 1-based lines of the file (the header is line 1)
+    last_line: int
+    oversized: bool = False  # longer than the cap: its text was not held
+    unclosed: bool = False  # a quoted field still open after the line bound or at the end
+
+    @property
+    def lines(self) -> str:
+        if self.first_line == self.last_line:
+            return f"line {self.first_line}"
+        return f"lines {self.first_line}-{self.last_line}"
+
+
+def _csv_records(handle: Any, cap: int, keep: int, max_lines: int) -> Iterator[CsvRecord]:
+    """The records of a CSV text stream (a quoted field may span lines).
 
     Quotes are doubled inside quoted fields, so a record ends at the first line end after an
     even number of quotes. A record over ``cap`` characters is not held: its first ``keep``
     characters come back with ``oversized`` set (memory stays at one record of ``cap``).
+
+    A stray quote would otherwise make the rest of the file one record: a quote still open
+    after ``max_lines`` lines, or at the end of the file, comes back as its record's first line
+    alone with ``unclosed`` set, and reading resumes on the line after it (the stream is sought
+    back there), so every later record is read.
     """
-    parts: list[str] = []
-    size, quotes, oversized = 0, 0, False
-    while piece := handle.readline(_CHUNK):
-        quotes += piece.count('"')
-        if not oversized:
-            parts.append(piece)
-            size += len(piece)
-            if size > cap:
-                oversized = True
-                parts = ["".join(parts)[:keep]]
-        if piece.endswith(("\n", "\r")) and quotes % 2 == 0:
-            yield "".join(parts), oversized
-            parts, size, quotes, oversized = [], 0, 0, False
-    if parts:
-        yield "".join(parts), oversized
+    line = 0
+    while True:
+        parts: list[str] = []
+        size, quotes, oversized, first = 0, 0, False, line + 1
+        first_text, resume = "", -1
+        inside, line_start = False, 0  # in a quoted field at the current line's start
+        while piece := handle.readline(_CHUNK):
+            quotes += piece.count('"')
+            if not oversized:
+                parts.append(piece)
+                size += len(piece)
+                if size > cap:
+                    oversized = True
+                    parts = ["".join(parts)[:keep]]
+            if not piece.endswith(("\n", "\r")):
+                continue  # a line longer than a chunk: its next piece follows
+            line += 1
+            if oversized:
+                inside = quotes % 2 == 1  # its text is not held: the quotes' parity decides
+            else:
+                text = "".join(parts)
+                state = _quote_state_at_end(text, line_start, inside)
+                inside, line_start = state != "closed", len(text)
+                if state == "broken" and resume >= 0:
+                    # Closed by a quote no field ends at: a stray quote met a later field's.
+                    yield CsvRecord(first_text, first, first, unclosed=True)
+                    handle.seek(resume)
+                    line = first
+                    break
+            if not inside:
+                yield CsvRecord("".join(parts), first, line, oversized)
+                break
+            if line == first:
+                # Where reading resumes if this quote never closes (tell() is cheap enough: only
+                # records that span lines get here).
+                first_text, resume = "".join(parts)[: cap + 1], handle.tell()
+            elif line - first >= max_lines:
+                yield CsvRecord(first_text, first, first, unclosed=True)
+                handle.seek(resume)
+                line = first
+                break
+        else:
+            if not parts:
+                return
+            if resume < 0:
+                # The last line, with no line end: whole, or open on its own.
+                text = "".join(parts)
+                still_open = (
+                    quotes % 2 == 1
+                    if oversized
+                    else _quote_state_at_end(text, line_start, inside) != "closed"
+                )
+                yield CsvRecord(text, first, line + 1, oversized, still_open)
+                return
+            yield CsvRecord(first_text, first, first, unclosed=True)
+            handle.seek(resume)
+            line = first
+
+
+def _quote_state_at_end(text: str, start: int, inside: bool) -> str:
+    """How ``text`` (a record's lines so far) ends, its last line starting at ``start`` inside a
+    quoted field or not: "open" (inside one), "closed", or "broken" (a field opened on an
+    earlier line closed by a quote no comma or line end follows: a stray quote that met the
+    quote opening a later field). Quotes as the csv module and Spark read them: a quote opens a
+    quoted field only at a field's start, a doubled quote inside one is a quote, and after the
+    closing quote the field runs on as plain text to the next comma."""
+    i, continued = start, inside
+    while True:
+        if inside:
+            j = text.find('"', i)
+            while j != -1 and text.startswith('""', j):
+                j = text.find('"', j + 2)
+            if j == -1:
+                return "open"
+            if continued and text[j + 1 : j + 2] not in ("", ",", "\r", "\n"):
+                return "broken"
+            inside, continued, i = False, False, text.find(",", j + 1)
+        elif text.startswith('"', i):
+            inside, i = True, i + 1
+            continue
+        else:
+            i = text.find(",", i)
+        if i == -1:
+            return "closed"
+        i += 1
+
+
+def _whole_record(text: str, fields: int) -> list[str] | None:
+    """The values of ``text`` when it is one complete record of ``fields`` fields by itself (a
+    quote inside an unquoted field is a literal character, as Spark and the csv module read
+    it), else None."""
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error:
+        return None
+    return rows[0] if len(rows) == 1 and len(rows[0]) == fields else None
 
 
 def parse_csv_in_python(
     path: str, encoding: str, schema: T.StructType, cfg: IngestConfig, record_kind: str
 ) -> tuple[pd.DataFrame, list[Rejection]]:
-    """Raw rows of a CSV Spark cannot read: not UTF-8 (Spark 4 decodes few charsets), or with a
+    """Raw rows of a CSV Spark cannot read: not UTF-8 (Spark 4 decodes few charsets), with a
     record longer than ``csv_max_chars_per_column`` (Spark's parser gives up on the whole file
-    at such a field). The same columns as Spark's reader, read with Python's csv module record
-    by record; each record with an oversized field is set apart as a ``field_too_large``
-    rejection.
+    at such a field), with a stray quote or NUL bytes. The same columns as Spark's reader, read
+    with Python's csv module record by record; each record Spark could not have read right is
+    set apart as a rejection naming its lines: ``field_too_large``, ``unclosed_quote`` (a
+    quoted field still open after ``csv_max_field_lines`` lines or at the end of the file:
+    reading resumes on its next line) and ``nul_byte``.
 
     Only for those rare files: it runs on the driver and holds the file's rows in memory.
     """
     names = [f.name for f in schema.fields if f.name != CORRUPT]
     limit = cfg.csv_max_chars_per_column
+    max_lines = cfg.csv_max_field_lines
+    raw_chars = cfg.quarantine_raw_chars
     # A record's text is at most its fields (quotes doubled), their quotes and separators.
     cap = len(names) * (2 * limit + 3)
     csv.field_size_limit(max(csv.field_size_limit(), cap))
     rows: list[dict[str, str | None]] = []
     rejected: list[Rejection] = []
+
+    def reject(record: CsvRecord, reason: str, detail: str) -> None:
+        row = record.text.split(",", 1)[0][:40]
+        rejected.append(
+            Rejection(
+                path,
+                record.lines,
+                reason,
+                f"row {row!r} ({record.lines}): {detail}",
+                record_kind,
+                record.text[:raw_chars] if raw_chars else None,
+            )
+        )
+        log.warning("%s, %s: %s (%s)", path, record.lines, reason, detail)
+
     with open(path, encoding=encoding, newline="") as handle:
-        for number, (text, oversized) in enumerate(_csv_records(handle, cap, 200)):
-            if number == 0 or not text.strip():
+        for record in _csv_records(handle, cap, 200, max_lines):
+            text = record.text
+            if record.first_line == 1 or not text.strip():
                 continue  # the header; blank lines, as Spark's parser skips them
-            fields = None if oversized else list(csv.reader(io.StringIO(text, newline="")))
-            if oversized or any(len(v) > limit for row in fields or [] for v in row):
+            values: list[str] | None = None
+            if record.unclosed:
+                values = _whole_record(text, len(names))
+                if values is None:
+                    reject(
+                        record,
+                        "unclosed_quote",
+                        "a quote opened on this line closes neither where a field ends nor "
+                        f"within {max_lines:,} lines (ingest.csv_max_field_lines): a stray "
+                        "quote; reading resumed on the next line",
+                    )
+                    continue
+            if "\x00" in text:
+                reject(record, "nul_byte", "a NUL byte: binary data in a text field")
+                continue
+            fields = None if record.oversized else list(csv.reader(io.StringIO(text, newline="")))
+            if record.oversized or any(len(v) > limit for row in fields or [] for v in row):
                 rejected.append(
                     Rejection(
                         path,
                         text.split(",", 1)[0][:40],
                         "field_too_large",
-                        f"a field longer than ingest.csv_max_chars_per_column ({limit:,} chars)",
+                        f"a field longer than ingest.csv_max_chars_per_column ({limit:,} chars)"
+                        f" ({record.lines})",
                         record_kind,
                     )
                 )
                 continue
-            values = fields[0] if fields and len(fields) == 1 else []
+            if values is None:
+                values = fields[0] if fields and len(fields) == 1 else []
             row: dict[str, str | None] = {
                 name: (values[i] or None) if i < len(values) else None
                 for i, name in enumerate(names)
@@ -311,6 +542,10 @@ def load_csv(spark: SparkSession, path: str, record_kind: str, cfg: IngestConfig
             if scan.longest_record > cfg.csv_max_chars_per_column
             else "carriage returns"
             if scan.carriage_returns
+            else "an unbalanced quote"
+            if scan.unclosed_quote or scan.longest_record_lines > cfg.csv_max_field_lines
+            else f"{scan.nul_bytes:,} NUL bytes"
+            if scan.nul_bytes
             else None
         )
         if why and _local_file(path):

@@ -137,6 +137,20 @@ def enumerate_images(
                 )
 
             for dirpath, dirnames, filenames in os.walk(path, onerror=unreadable_folder):
+                # os.walk lists a link to a folder among the folders and does not enter it:
+                # it must not vanish uncounted either.
+                linked = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+                for name in linked:
+                    dirnames.remove(name)
+                    relative = str((Path(dirpath) / name).relative_to(path))
+                    rejected.append(
+                        Rejection(
+                            source,
+                            relative,
+                            "symlink",
+                            "a link to a folder: links are not followed",
+                        )
+                    )
                 dirnames.sort()
                 for name in sorted(filenames):
                     full = Path(dirpath) / name

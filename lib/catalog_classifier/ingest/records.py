@@ -46,6 +46,8 @@ QUARANTINE_REASONS = frozenset(
         ),
         "non_numeric_prdtypecode",
         "field_too_large",
+        "unclosed_quote",
+        "nul_byte",
         "missing_designation",
         "duplicate_listing",
         "conflicting_duplicate_productid",
@@ -97,3 +99,4 @@ class Rejection:
     reason: str
     detail: str
     kind: str = "image"  # the quarantine's record_kind: "image", or "file" for a whole input
+    raw: str | None = None  # the record's text, for a CSV record set apart while reading

@@ -288,6 +288,15 @@ class ReviewStore:
         ).to_dict("records")
         return {str(k): v for k, v in rows[0].items()} if rows else None
 
+    def usable_images(self, imageids: list[int]) -> set[int]:
+        """Those of ``imageids`` that are sound images (the rest get a "no photo" placeholder)."""
+        if not imageids:
+            return set()
+        frame = self._read(
+            BRONZE_IMAGES, ["imageid"], f"{_in('imageid', imageids)} AND problem IS NULL"
+        )
+        return {int(i) for i in frame["imageid"]}
+
     def image(self, imageid: int) -> bytes | None:
         """The bytes of a sound image, or None."""
         row = self._usable_image(imageid, ["content"])

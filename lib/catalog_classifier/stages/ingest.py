@@ -27,7 +27,7 @@ from pyspark.sql import types as T
 
 from catalog_classifier.config import Config, IngestConfig
 from catalog_classifier.crashpoints import crash_point
-from catalog_classifier.ingest.csv_files import load_csv
+from catalog_classifier.ingest.csv_files import CsvFile, load_csv
 from catalog_classifier.ingest.images import (
     IMAGE_METADATA_COLUMNS,
     IMAGE_READ_SCHEMA,
@@ -76,8 +76,14 @@ class IngestSummary:
     quarantine_reasons: Counter[str] = field(default_factory=Counter)
     quarantine_new: int = 0
     image_problems: Counter[str] = field(default_factory=Counter)
+    # Sound images stored with a note (trailing_data: bytes after the JPEG's end marker).
+    image_notes: Counter[str] = field(default_factory=Counter)
     # CSVs that were not UTF-8 and were decoded with ingest.fallback_encoding: path -> codec.
     decoded_files: dict[str, str] = field(default_factory=dict)
+    # CSV records set apart while reading (path -> reason -> records; the rest of the file was
+    # read) and CSVs not read at all (path -> reason: none of their rows landed).
+    csv_records_set_apart: dict[str, dict[str, int]] = field(default_factory=dict)
+    csv_files_not_read: dict[str, str] = field(default_factory=dict)
     flags_updated: dict[str, int] = field(default_factory=dict)
     listings_without_image: int = 0
     images_without_listing: int = 0
@@ -92,7 +98,10 @@ class IngestSummary:
             "quarantined_by_reason": dict(self.quarantine_reasons),
             "quarantine_rows_new": self.quarantine_new,
             "images_by_problem": dict(self.image_problems),
+            "sound_images_by_note": dict(self.image_notes),
             "decoded_files": self.decoded_files,
+            "csv_records_set_apart": self.csv_records_set_apart,
+            "csv_files_not_read": self.csv_files_not_read,
             "flags_updated": self.flags_updated,
             "listings_without_image": self.listings_without_image,
             "images_without_listing": self.images_without_listing,
@@ -117,10 +126,19 @@ class IngestSummary:
                 lines.append(f"    {reason:34} {count:>9,}")
         for path, encoding in self.decoded_files.items():
             lines.append(f"  not UTF-8, decoded as {encoding}: {path}")
+        for path, reasons in self.csv_records_set_apart.items():
+            cost = ", ".join(f"{n:,} {reason}" for reason, n in sorted(reasons.items()))
+            lines.append(f"  records set apart, the rest read: {path}: {cost}")
+        for path, reason in self.csv_files_not_read.items():
+            lines.append(f"  file not read, none of its rows landed ({reason}): {path}")
         if self.image_problems:
             lines.append("  images stored with a problem flag:")
             for problem, count in self.image_problems.most_common():
                 lines.append(f"    {problem:34} {count:>9,}")
+        if self.image_notes:
+            lines.append("  sound images stored with a note:")
+            for note, count in self.image_notes.most_common():
+                lines.append(f"    {note:34} {count:>9,}")
         lines.append(
             f"  listings without an image: {self.listings_without_image:,}; "
             f"images without a listing: {self.images_without_listing:,}"
@@ -134,16 +152,16 @@ class IngestSummary:
 def _rejections_df(
     spark: SparkSession, rejections: Sequence[Rejection], ingested_at: datetime
 ) -> DataFrame:
-    names = ("source_file", "locator", "reason", "detail", "kind")
+    names = ("source_file", "locator", "reason", "detail", "kind", "raw")
     schema = T.StructType([T.StructField(n, T.StringType()) for n in names])
-    rows = [(r.source, r.locator, r.reason, r.detail, r.kind) for r in rejections]
+    rows = [(r.source, r.locator, r.reason, r.detail, r.kind, r.raw) for r in rejections]
     df = spark.createDataFrame(rows, schema)
     return quarantine_rows(
         df,
         F.col("kind"),
         F.col("reason"),
         F.col("detail"),
-        F.lit(None).cast("string"),
+        F.col("raw"),
         F.col("locator"),
         ingested_at,
     )
@@ -239,10 +257,8 @@ def _read_listings(
     row_product_frames: list[DataFrame | None] = []
     for path in listings:
         loaded = load_csv(run.spark, path, "listing", cfg)
-        run.file_rejections.extend(loaded.rejections)
+        _note_csv(run, loaded)
         summary.listings.read += loaded.rows
-        if loaded.encoding != "utf-8":
-            summary.decoded_files[path] = loaded.encoding
         if loaded.raw is None:
             row_product_frames.append(None)
             continue
@@ -265,6 +281,20 @@ def _read_listings(
     if incoming is not None:
         incoming = incoming.persist(StorageLevel.MEMORY_AND_DISK)
     return incoming, row_product_frames
+
+
+def _note_csv(run: _Run, loaded: CsvFile) -> None:
+    """Keep a CSV's rejections for the quarantine and say in the summary what each cost."""
+    summary = run.summary
+    run.file_rejections.extend(loaded.rejections)
+    if loaded.encoding != "utf-8":
+        summary.decoded_files[loaded.path] = loaded.encoding
+    for rejection in loaded.rejections:
+        if rejection.kind == "file":
+            summary.csv_files_not_read[loaded.path] = rejection.reason
+        else:
+            by_reason = summary.csv_records_set_apart.setdefault(loaded.path, {})
+            by_reason[rejection.reason] = by_reason.get(rejection.reason, 0) + 1
 
 
 def _ingest_images(run: _Run, images: Sequence[str], listing_keys: DataFrame) -> None:
@@ -300,6 +330,8 @@ def _ingest_images(run: _Run, images: Sequence[str], listing_keys: DataFrame) ->
         # Corrected below by what the merge wrote.
         summary.images.unchanged += len(kept)
         summary.image_problems.update(kept["problem"].dropna())
+        noted = kept.loc[kept["problem"].isna(), "detail"].dropna()
+        summary.image_notes.update(noted.str.split(":").str[0])
         to_write = images_to_write(verdicts, stored, listed)
         image_rows, image_quarantine = split_image_rows(read, to_write, verdicts, run.now)
         run.quarantine_parts.append(image_quarantine)
@@ -379,10 +411,8 @@ def _ingest_labels(
     label_frames = []
     for i, path in enumerate(labels):
         loaded = load_csv(spark, path, "label", cfg)
-        run.file_rejections.extend(loaded.rejections)
+        _note_csv(run, loaded)
         summary.labels.read += loaded.rows
-        if loaded.encoding != "utf-8":
-            summary.decoded_files[path] = loaded.encoding
         if loaded.raw is None:
             continue
         raw, join_on = loaded.raw, loaded.join_on

@@ -435,6 +435,15 @@ def _is_commit_conflict(exc: BaseException) -> bool:
     )
 
 
+def _being_created(exc: BaseException) -> bool:
+    """Whether ``exc`` says a table's folder holds no commit yet (its creator's first commit
+    is under way): the connector's DELTA_TABLE_NOT_FOUND / DELTA_MISSING_DELTA_TABLE, delta-rs'
+    TableNotFoundError."""
+    text = f"{type(exc).__name__}: {exc}"
+    markers = ("DELTA_TABLE_NOT_FOUND", "DELTA_MISSING_DELTA_TABLE", "TableNotFoundError")
+    return any(marker in text for marker in markers)
+
+
 def _retry_on_conflict(spec: TableSpec, commit: Callable[[], T]) -> T:
     """``commit()``, re-run when a concurrent writer won the race. A MERGE on the table's keys
     re-run on the same staged rows gives the same table whichever writer went first: rows the
@@ -588,12 +597,27 @@ class Lakehouse:
         if spec.qualified_name in self._ensured:
             return
         path = self.path(spec)
-        if not self.engine.exists(path):
-            log.info(
-                "creating Delta table %s at %s (%s)", spec.qualified_name, path, self.engine.name
-            )
-            self._create(path, spec)
-        check_schema(spec, self.engine.stored_types(path), "stored table")
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            if not self.engine.exists(path):
+                log.info(
+                    "creating Delta table %s at %s (%s)",
+                    spec.qualified_name,
+                    path,
+                    self.engine.name,
+                )
+                self._create(path, spec)
+            try:
+                stored = self.engine.stored_types(path)
+                break
+            except Exception as exc:
+                # Another run creating the table has made its folder and _delta_log but not
+                # yet its first commit: the connector calls it a Delta table (the folder is
+                # there) yet finds no table. Its commit is a moment away.
+                if not _being_created(exc) or attempt == COMMIT_ATTEMPTS:
+                    raise
+                log.info("%s is being created by a concurrent run: waiting", spec.qualified_name)
+                time.sleep(0.2 * attempt + random.random() * 0.3)
+        check_schema(spec, stored, "stored table")
         self._ensured.add(spec.qualified_name)
 
     def _create(self, path: str, spec: TableSpec) -> None:
@@ -604,8 +628,13 @@ class Lakehouse:
                 self.engine.create(path, spec)
                 return
             except Exception as exc:
-                # The connector refuses a folder the other run's first commit is filling.
-                racing = _is_commit_conflict(exc) or "NON_EMPTY_LOCATION" in str(exc)
+                # The connector refuses a folder the other run's first commit is filling, or
+                # finds its _delta_log without a commit yet.
+                racing = (
+                    _is_commit_conflict(exc)
+                    or "NON_EMPTY_LOCATION" in str(exc)
+                    or _being_created(exc)
+                )
                 if not racing or attempt == COMMIT_ATTEMPTS:
                     raise
                 time.sleep(0.2 * attempt + random.random() * 0.3)
