@@ -18,6 +18,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from catalog_classifier.config import Config
+from catalog_classifier.models.datasets import listings_only
 from catalog_classifier.models.member import (
     BatchPredictor,
     FittedMember,
@@ -51,6 +52,10 @@ class TfidfMember(Member):
     description = "TF-IDF (Spark ML) + linear layer"
 
     @classmethod
+    def training_text_kinds(cls, config: Config) -> tuple[str, ...]:
+        return tuple(config.train.tfidf.extra_texts)
+
+    @classmethod
     def fit(
         cls, lakehouse: Lakehouse, config: Config, rows: DataFrame, folder: Path
     ) -> MemberFit:
@@ -60,7 +65,8 @@ class TfidfMember(Member):
         # mode: which solver fit the regression (the featurizer is Spark ML either way)
         mode = f"solver-{fitted.model.solver}"
         write_meta(folder, cls.name, mode, config, {"settings": asdict(config.train.tfidf)})
-        valid = predict_tfidf(fitted.model, rows.filter(F.col("split") == "valid"), ["label"])
+        valid_rows = listings_only(rows.filter(F.col("split") == "valid"))
+        valid = predict_tfidf(fitted.model, valid_rows, ["label"])
         metrics = metrics_of(valid.toPandas(), prefix="valid_")
         metrics.update(train_rows=float(fitted.rows), iterations=float(fitted.iterations))
         params = {**asdict(config.train.tfidf), "vocabularies": fitted.vocabulary_sizes}
