@@ -18,7 +18,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from catalog_classifier.config import Config
-from catalog_classifier.models.datasets import listings_only
+from catalog_classifier.models.datasets import TEXT_INPUT_TABLES, listings_only
 from catalog_classifier.models.member import (
     BatchPredictor,
     FittedMember,
@@ -39,6 +39,7 @@ from catalog_classifier.models.tfidf import (
 )
 from catalog_classifier.models.tfidf_scorer import TfidfScorer, load_tfidf_scorer, tfidf_scorer
 from catalog_classifier.storage.lakehouse import Lakehouse
+from catalog_classifier.storage.tables import BRONZE_LISTINGS, BRONZE_TRAINING_TEXTS, TableSpec
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,12 @@ class TfidfMember(Member):
     name = "tfidf"
     modality = "text"
     description = "TF-IDF (Spark ML) + linear layer"
+
+    @classmethod
+    def input_tables(cls) -> tuple[TableSpec, ...]:
+        # Its training texts too, and the listings they follow (by source_row): recorded with
+        # each registered version, so that the rows it learnt from can be traced.
+        return (*TEXT_INPUT_TABLES, BRONZE_LISTINGS, BRONZE_TRAINING_TEXTS)
 
     @classmethod
     def training_text_kinds(cls, config: Config) -> tuple[str, ...]:
