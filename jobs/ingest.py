@@ -1,6 +1,7 @@
 """Ingest listings and labels CSVs and image folders or zip archives into the bronze tables.
 
 ./spark-submit.sh ingest --listings X.csv [--labels Y.csv] --images DIR_OR_ZIP [--images ...]
+./spark-submit.sh ingest --labels Y_train.csv --training-texts [KIND=]X_train_en_translated.csv
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ import json
 import sys
 
 from catalog_classifier.cli import job_failed, job_parser, start_job
+from catalog_classifier.config import TRAINING_TEXT_KINDS
+from catalog_classifier.ingest.records import IngestInputError
+from catalog_classifier.ingest.training_texts import training_text_source
 from catalog_classifier.stages.ingest import run_ingest
 
 
@@ -24,16 +28,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--images", action="append", default=[], help="image folder or zip (repeatable)"
     )
+    parser.add_argument(
+        "--training-texts",
+        action="append",
+        default=[],
+        metavar="[KIND=]CSV",
+        help=(
+            "training-only texts (row_index, text), labelled by the --labels CSV by row index; "
+            f"KIND ({', '.join(TRAINING_TEXT_KINDS)}) or a file name naming it (repeatable)"
+        ),
+    )
     parser.add_argument("--summary-json", default=None, help="also write the summary as JSON here")
     args = parser.parse_args(argv)
-    if not (args.listings or args.labels or args.images):
-        parser.error("nothing to ingest: give --listings, --labels and/or --images")
+    if not (args.listings or args.labels or args.images or args.training_texts):
+        parser.error(
+            "nothing to ingest: give --listings, --labels, --images and/or --training-texts"
+        )
+    if args.training_texts and not args.labels:
+        parser.error("--training-texts need the --labels CSV by row index (Y_train.csv)")
+    for value in args.training_texts:
+        try:
+            training_text_source(value)
+        except IngestInputError as exc:
+            parser.error(str(exc))
     if args.listings and len(args.labels) not in (0, 1, len(args.listings)):
         parser.error("give one --labels file per --listings file (paired in order), or one")
     job = start_job("ingest", args)
     try:
         summary = run_ingest(
-            job.spark, job.lakehouse, job.config, args.listings, args.labels, args.images
+            job.spark,
+            job.lakehouse,
+            job.config,
+            args.listings,
+            args.labels,
+            args.images,
+            args.training_texts,
         )
     except Exception as exc:  # noqa: BLE001 - bad input is quarantined: this is the run failing
         return job_failed(job, "ingest", exc)

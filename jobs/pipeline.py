@@ -38,6 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--labels", action="append", default=[])
     parser.add_argument("--images", action="append", default=[])
     parser.add_argument(
+        "--training-texts",
+        action="append",
+        default=[],
+        metavar="[KIND=]CSV",
+        help="training-only texts labelled by --labels by row index (see the ingest job)",
+    )
+    parser.add_argument(
         "--report-dir", default="report", help="where to write the report (default: ./report)"
     )
     parser.add_argument("--no-train", action="store_true", help="stop after the report")
@@ -71,7 +78,15 @@ def run_steps(job: JobContext, args: argparse.Namespace) -> int:
         labels = [str(sample_dir / "Y.csv")]
         images = [str(sample_dir / "images.zip")]
     with job_step(job.spark, "pipeline 2/9: ingest"):
-        summary = run_ingest(job.spark, job.lakehouse, job.config, listings, labels, images)
+        summary = run_ingest(
+            job.spark,
+            job.lakehouse,
+            job.config,
+            listings,
+            labels,
+            images,
+            args.training_texts,
+        )
     print(summary.format())
     with job_step(job.spark, "pipeline 3/9: features"):
         features = run_features(job.lakehouse, job.config)

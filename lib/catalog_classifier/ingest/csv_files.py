@@ -29,6 +29,7 @@ from catalog_classifier.ingest.records import (
     IngestInputError,
     Rejection,
 )
+from catalog_classifier.ingest.training_texts import raw_schema as training_text_schema
 from catalog_classifier.logs import describe_error
 
 log = logging.getLogger(__name__)
@@ -254,7 +255,10 @@ def read_csv_header(spark: SparkSession, path: str, encoding: str = "utf-8") -> 
 
 
 def _csv_layout(path: str, header: list[str], record_kind: str) -> tuple[T.StructType, str]:
-    """The raw schema of a listings or labels CSV from its header, and how labels join."""
+    """The raw schema of a listings, labels or training texts CSV from its header, and how
+    labels join."""
+    if record_kind == "training_text":
+        return training_text_schema(path, header), "row_index"
     if record_kind == "listing":
         if header[1:] != ["designation", "description", "productid", "imageid"]:
             raise IngestInputError(

@@ -58,6 +58,11 @@ QUARANTINE_REASONS = frozenset(
         "duplicate_label",
         "conflicting_labels",
         "labels_without_listings_file",
+        # training texts (bronze.training_texts), row by row and by file
+        "empty_text",
+        "training_text_without_label",
+        "duplicate_training_text",
+        "training_texts_without_labels",
         # images, entry by entry
         "unsafe_archive_path",
         "symlink",

@@ -9,6 +9,8 @@ of :class:`Member`, registered by name. It declares:
   groups of the fusion it belongs to) and ``input_tables`` (the Delta tables it reads, recorded
   with each registered version);
 * ``labelled_rows``: the labelled rows it trains and is evaluated on;
+* ``training_text_kinds``: the kinds of training-only texts (``bronze.training_texts``) its
+  training parts add to those rows (never evaluated: :mod:`~catalog_classifier.models.datasets`);
 * ``fit``: train on the rows of split ``train``, select on ``valid``, save a self-contained
   folder (its ``model.json`` holds everything needed to use it again, settings included);
 * ``fit_fold``: the same training on a cross-validation fold, returning the held-out fold's
@@ -43,6 +45,7 @@ from catalog_classifier.models.datasets import (
     TEXT_INPUT_TABLES,
     image_rows,
     text_rows,
+    training_text_rows,
 )
 from catalog_classifier.models.metrics import classification_metrics
 from catalog_classifier.storage.lakehouse import Lakehouse
@@ -128,11 +131,27 @@ class Member(ABC):
         return text_rows(lakehouse, codes)
 
     @classmethod
+    def training_text_kinds(cls, config: Config) -> tuple[str, ...]:
+        """The kinds of ``bronze.training_texts`` this member learns from (default: none; a
+        member reading them needs its training to take rows without a productid)."""
+        return ()
+
+    @classmethod
+    def training_texts(cls, lakehouse: Lakehouse, config: Config) -> DataFrame | None:
+        """This member's training texts (:func:`~catalog_classifier.models.datasets.
+        training_text_rows`), or None; ``with_training_texts`` adds them to a training part."""
+        kinds = cls.training_text_kinds(config)
+        if cls.modality != "text" or not kinds:
+            return None
+        return training_text_rows(lakehouse, config.label_codes, kinds)
+
+    @classmethod
     @abstractmethod
     def fit(
         cls, lakehouse: Lakehouse, config: Config, rows: DataFrame, folder: Path
     ) -> MemberFit:
-        """Train on ``rows`` of split train (select on valid) and save into ``folder``."""
+        """Train on ``rows`` of split train (select on valid) and save into ``folder``. The
+        rows of split train may include training texts (origin not ``listing``)."""
 
     @classmethod
     @abstractmethod

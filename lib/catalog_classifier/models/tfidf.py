@@ -186,7 +186,7 @@ def fit_tfidf(train: DataFrame, config: TfidfConfig, n_classes: int) -> TfidfFit
         "weight", weight_of
     )
     log.info(
-        "tfidf: fitting on %d listings (%d classes, %s solver)",
+        "tfidf: fitting on %d rows (%d classes, %s solver)",
         len(labels),
         n_classes,
         config.solver,

@@ -31,6 +31,7 @@ from catalog_classifier.config import Config, FusionConfig
 from catalog_classifier.crashpoints import crash_point
 from catalog_classifier.features.splits import run_splits
 from catalog_classifier.models import fusion
+from catalog_classifier.models.datasets import listings_only, with_training_texts
 from catalog_classifier.models.members import FUSION, get_member, member_names, modalities
 from catalog_classifier.models.metrics import classification_metrics, weighted_f1
 from catalog_classifier.reports.confusions import (
@@ -236,7 +237,9 @@ def run_evaluate(
             continue
         registered = registry.load(model)
         try:
-            rows = member.labelled_rows(lakehouse, config).filter(F.col("split") == split)
+            rows = listings_only(member.labelled_rows(lakehouse, config)).filter(
+                F.col("split") == split
+            )
             versions = lakehouse.versions(input_tables(model))
             with job_step(lakehouse.spark, f"evaluate {model} on {split}"):
                 fitted = member.load(registered.folder)
@@ -313,10 +316,18 @@ def run_cross_validation(
     out_of_fold: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
     for model in [m for m in requested if m != FUSION]:
         member = get_member(model)
-        rows = member.labelled_rows(lakehouse, config).cache()
+        rows = listings_only(member.labelled_rows(lakehouse, config)).cache()
+        # Training-only texts: added to each fold's training part, never to its test part.
+        texts = member.training_texts(lakehouse, config)
+        texts = texts.cache() if texts is not None else None
         versions = lakehouse.versions(input_tables(model))
         assignment = rows.select(*fingerprint_columns(rows.columns)).toPandas()
-        key = fold_key(model, k, rows_fingerprint(assignment), member.fold_settings(config))
+        fingerprint = rows_fingerprint(assignment)
+        if texts is not None:  # a new, changed or moved training text trains the folds again
+            texts_assignment = texts.select("content_sha256", "split").toPandas()
+            fingerprint += "+" + rows_fingerprint(texts_assignment)
+            log.info("cv %s: %d training texts beside the listings", model, len(texts_assignment))
+        key = fold_key(model, k, fingerprint, member.fold_settings(config))
         checkpoints = FoldCheckpoints(out / CHECKPOINT_DIR, model, key)
         all_ids: list[int] = []
         all_labels: list[int] = []
@@ -327,8 +338,12 @@ def run_cross_validation(
             fold_started = time.monotonic()
             held_out = F.col("fold") == fold
             # Within the training folds: hash-valid rows for early stopping, the rest to train.
-            training = rows.filter(~held_out).withColumn(
-                "split", F.when(F.col("split") == "valid", "valid").otherwise("train")
+            training = with_training_texts(
+                rows.filter(~held_out).withColumn(
+                    "split", F.when(F.col("split") == "valid", "valid").otherwise("train")
+                ),
+                texts,
+                fold,
             )
             test = rows.filter(held_out)
             in_fold = assignment[assignment["fold"] == fold]
@@ -369,6 +384,8 @@ def run_cross_validation(
             )
             crash_point("cv:after_fold")
         rows.unpersist()
+        if texts is not None:
+            texts.unpersist()
         out_of_fold[model] = (
             np.asarray(all_ids, np.int64),
             np.asarray(all_labels, int),

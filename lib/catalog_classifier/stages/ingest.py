@@ -39,6 +39,16 @@ from catalog_classifier.ingest.images import (
     split_image_rows,
 )
 from catalog_classifier.ingest.records import CORRUPT, IngestInputError, Rejection
+from catalog_classifier.ingest.training_texts import (
+    RECORD_KIND as TRAINING_TEXT,
+)
+from catalog_classifier.ingest.training_texts import (
+    dedupe_training_texts,
+    labels_by_row,
+    training_text_source,
+    validate_training_texts,
+    with_source_row,
+)
 from catalog_classifier.ingest.validation import (
     quarantine_rows,
     raw_text,
@@ -53,6 +63,7 @@ from catalog_classifier.storage.tables import (
     BRONZE_LISTINGS,
     BRONZE_QUARANTINE,
     BRONZE_TABLES,
+    BRONZE_TRAINING_TEXTS,
     TableSpec,
 )
 
@@ -73,6 +84,7 @@ class IngestSummary:
     listings: TableCounts = field(default_factory=TableCounts)
     labels: TableCounts = field(default_factory=TableCounts)
     images: TableCounts = field(default_factory=TableCounts)
+    training_texts: TableCounts = field(default_factory=TableCounts)
     quarantine_reasons: Counter[str] = field(default_factory=Counter)
     quarantine_new: int = 0
     image_problems: Counter[str] = field(default_factory=Counter)
@@ -95,6 +107,7 @@ class IngestSummary:
             "listings": vars(self.listings),
             "labels": vars(self.labels),
             "images": vars(self.images),
+            "training_texts": vars(self.training_texts),
             "quarantined_by_reason": dict(self.quarantine_reasons),
             "quarantine_rows_new": self.quarantine_new,
             "images_by_problem": dict(self.image_problems),
@@ -110,14 +123,16 @@ class IngestSummary:
         }
 
     def format(self) -> str:
-        total = self.listings.read + self.labels.read + self.images.read
+        total = (
+            self.listings.read + self.labels.read + self.images.read + self.training_texts.read
+        )
         rate = total / max(self.seconds, 1e-9)
         lines = [f"Ingest finished in {self.seconds:.1f} s ({rate:,.0f} records/s)"]
         columns = ("read", "inserted", "updated", "unchanged", "quarantined")
-        lines.append(f"  {'':10}" + "".join(f"{c:>12}" for c in columns))
-        for name in ("listings", "labels", "images"):
+        lines.append(f"  {'':14}" + "".join(f"{c:>12}" for c in columns))
+        for name in ("listings", "labels", "images", "training_texts"):
             counts = vars(getattr(self, name))
-            lines.append(f"  {name:10}" + "".join(f"{counts[c]:>12,}" for c in columns))
+            lines.append(f"  {name:14}" + "".join(f"{counts[c]:>12,}" for c in columns))
         if self.quarantine_reasons:
             lines.append(
                 f"  quarantined by reason ({self.quarantine_new:,} new rows in bronze.quarantine):"
@@ -178,6 +193,9 @@ class _Run:
     summary: IngestSummary = field(default_factory=lambda: IngestSummary())
     quarantine_parts: list[DataFrame] = field(default_factory=list)
     file_rejections: list[Rejection] = field(default_factory=list)
+    # The run's labels CSVs by row index (raw rows): they label the training texts too.
+    labels_by_row_index: list[DataFrame] = field(default_factory=list)
+    training_texts: Sequence[str] = ()
 
     @property
     def cfg(self) -> IngestConfig:
@@ -191,27 +209,33 @@ def run_ingest(
     listings: Sequence[str] = (),
     labels: Sequence[str] = (),
     images: Sequence[str] = (),
+    training_texts: Sequence[str] = (),
 ) -> IngestSummary:
     """Ingest the given files into the bronze tables; return what was done.
 
     Listings are read and validated first but written after the images (to set has_image);
-    images go batch by batch, one commit each; then labels, the cross-table flags and the
-    quarantine."""
+    images go batch by batch, one commit each; then labels, the training texts (``KIND=PATH``
+    or a path naming the kind, labelled by the run's labels CSV by row index), the cross-table
+    flags and the quarantine."""
     started = time.monotonic()
     if labels and len(labels) not in (1, len(listings)) and listings:
         raise IngestInputError(
             "give one --labels file per --listings file (paired in order), or one"
         )
+    sources = [training_text_source(value) for value in training_texts]  # a bad kind: raise
     for spec in BRONZE_TABLES:
         lakehouse.ensure(spec)
     log.info(
-        "ingest inputs: listings=%s labels=%s images=%s; tables at versions %s",
+        "ingest inputs: listings=%s labels=%s images=%s training_texts=%s; tables at "
+        "versions %s",
         list(listings),
         list(labels),
         list(images),
+        list(training_texts),
         lakehouse.versions(BRONZE_TABLES),
     )
     run = _Run(spark, lakehouse, config, datetime.now(UTC).replace(microsecond=0))
+    run.training_texts = training_texts
     summary = run.summary
 
     incoming_listings, row_products = _read_listings(run, listings)
@@ -225,6 +249,7 @@ def run_ingest(
     if incoming_listings is not None:
         _write_listings(run, incoming_listings, existing_listings)
     incoming_labels = _ingest_labels(run, labels, len(listings), row_products)
+    _ingest_training_texts(run, sources)
 
     # Flags of rows written earlier whose counterpart arrived (or left) in this run.
     crash_point("ingest:before_flags")
@@ -416,11 +441,17 @@ def _ingest_labels(
         if loaded.raw is None:
             continue
         raw, join_on = loaded.raw, loaded.join_on
+        if join_on == "row_index":
+            run.labels_by_row_index.append(raw)
         pair = (
             row_product_frames[i if len(labels) == listing_files else 0]
             if row_product_frames
             else None
         )
+        if join_on == "row_index" and pair is None and run.training_texts:
+            # Given to label the training texts (their rows are X_train's row indexes).
+            log.info("%s: labels by row index used for the training texts only", path)
+            continue
         if join_on == "row_index" and pair is None:
             run.file_rejections.append(
                 Rejection(
@@ -458,6 +489,65 @@ def _ingest_labels(
     return incoming
 
 
+def _ingest_training_texts(run: _Run, sources: Sequence[tuple[str, str]]) -> None:
+    """Training texts of each (kind, path), labelled by the run's labels CSVs by row index,
+    deduplicated by (kind, row_index) across the files, merged where new or changed."""
+    if not sources:
+        return
+    spark, summary, cfg = run.spark, run.summary, run.cfg
+    labels = labels_by_row(run.labels_by_row_index)
+    frames: list[DataFrame] = []
+    for kind, path in sources:
+        loaded = load_csv(spark, path, TRAINING_TEXT, cfg)
+        run.file_rejections.extend(loaded.rejections)
+        summary.training_texts.read += loaded.rows
+        if loaded.encoding != "utf-8":
+            summary.decoded_files[path] = loaded.encoding
+        if loaded.raw is None:
+            continue
+        if labels is None:
+            run.file_rejections.append(
+                Rejection(
+                    path,
+                    "",
+                    "training_texts_without_labels",
+                    "training texts are labelled by row index: give the labels CSV by row "
+                    "index (Y_train.csv) in the same run",
+                    "file",
+                )
+            )
+            continue
+        valid, rejected = validate_training_texts(
+            with_source_row(loaded.raw), kind, labels, run.config.category_codes, run.now, cfg
+        )
+        frames.append(valid)
+        run.quarantine_parts.append(rejected)
+    incoming = _union(frames)
+    if incoming is None:
+        return
+    incoming, repeats = dedupe_training_texts(incoming, run.now, cfg)
+    run.quarantine_parts.append(repeats)
+    incoming = incoming.persist(StorageLevel.MEMORY_AND_DISK)
+    result, incoming_rows = _merge_new_or_changed(
+        run.lakehouse,
+        BRONZE_TRAINING_TEXTS,
+        incoming,
+        run.lakehouse.read(BRONZE_TRAINING_TEXTS),
+        "content_sha256",
+    )
+    counts = summary.training_texts
+    counts.inserted, counts.updated = result.inserted, result.updated
+    counts.unchanged = incoming_rows - result.inserted - result.updated
+    incoming.unpersist()
+    log.info(
+        "training texts: %d read, %d inserted, %d updated, %d unchanged",
+        counts.read,
+        counts.inserted,
+        counts.updated,
+        counts.unchanged,
+    )
+
+
 def _write_quarantine(run: _Run) -> None:
     """Every rejected record and file: insert-only on its content hash, so re-runs add nothing."""
     summary = run.summary
@@ -467,7 +557,12 @@ def _write_quarantine(run: _Run) -> None:
     if parts is None:
         return
     quarantine = parts.dropDuplicates(["quarantine_id"]).persist(StorageLevel.MEMORY_AND_DISK)
-    kind_counts = {"listing": summary.listings, "label": summary.labels, "image": summary.images}
+    kind_counts = {
+        "listing": summary.listings,
+        "label": summary.labels,
+        "image": summary.images,
+        TRAINING_TEXT: summary.training_texts,
+    }
     existing_ids = run.lakehouse.read(BRONZE_QUARANTINE).select(
         "quarantine_id", F.lit(True).alias("_stored")
     )

@@ -27,7 +27,7 @@ from pyspark.sql import functions as F
 from catalog_classifier.config import Config
 from catalog_classifier.features.splits import run_splits
 from catalog_classifier.models import fusion
-from catalog_classifier.models.datasets import text_rows
+from catalog_classifier.models.datasets import listings_only, text_rows, with_training_texts
 from catalog_classifier.models.loop import seed_everything
 from catalog_classifier.models.member import read_meta, write_meta
 from catalog_classifier.models.members import FUSION, get_member, member_names, modalities
@@ -95,6 +95,8 @@ def train_member(
     started = time.monotonic()
     member = get_member(name)
     rows = rows if rows is not None else member.labelled_rows(lakehouse, config)
+    # The one place the train stage adds training texts: to the rows of split train only.
+    rows = with_training_texts(listings_only(rows), member.training_texts(lakehouse, config))
     fitted = member.fit(lakehouse, config, rows, folder)
     return ModelOutcome(
         name,
@@ -129,7 +131,9 @@ def member_predictions(
     available: dict[str, np.ndarray] = {}
     for name in [m for m in member_names() if m in folders]:
         member = get_member(name)
-        rows = member.labelled_rows(lakehouse, config).filter(F.col("split") == split)
+        rows = listings_only(member.labelled_rows(lakehouse, config)).filter(
+            F.col("split") == split
+        )
         if member.modality == "text":
             rows = rows.filter(F.length(F.trim("text")) > 0)
         predicted = member.load(Path(folders[name])).predict_rows(lakehouse, config, rows)

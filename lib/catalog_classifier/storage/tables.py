@@ -182,10 +182,50 @@ BRONZE_QUARANTINE = TableSpec(
         Column("quarantine_id", "string", False, "Hash of source, locator, reason, record (key)."),
         Column("source", "string", False, "File or archive the record came from."),
         Column("locator", "string", False, "Where in the source: row index, archive entry, path."),
-        Column("record_kind", "string", False, "listing, label, image or file."),
+        Column(
+            "record_kind", "string", False, "listing, label, image, training_text or file."
+        ),
         Column("reason", "string", False, "Machine-readable reason, e.g. non_numeric_productid."),
         Column("detail", "string", True, "Human-readable explanation."),
         Column("raw_record", "string", True, "The raw record as text (truncated), if textual."),
+        _INGESTED_AT,
+    ),
+)
+
+BRONZE_TRAINING_TEXTS = TableSpec(
+    layer="bronze",
+    name="training_texts",
+    keys=("kind", "row_index"),
+    doc=(
+        "Training-only texts: processed copies (translated, merged, folded) of rows of the "
+        "original X_train, labelled from the Y_train labels file of the same ingest. Never a "
+        "listing: never scored nor evaluated; a text whose row_index is a listing's source_row "
+        "trains only where that listing does (models/datasets.py)."
+    ),
+    writer="ingest",
+    growth=(
+        "MERGE on (kind, row_index) at each ingest that brings --training-texts: a new text "
+        "inserts, a changed one (new content hash) updates, an unchanged one is not rewritten; "
+        "nothing is deleted. One row per kind and X_train row."
+    ),
+    columns=(
+        Column(
+            "kind",
+            "string",
+            False,
+            "translated_en, merged_fr or folded_fr (conf train.<member>.extra_texts) (key).",
+        ),
+        Column("row_index", "long", False, "The X_train row it is a copy of (key)."),
+        Column("text", "string", False, "The processed text, exactly as in the CSV."),
+        Column(
+            "prdtypecode",
+            "integer",
+            False,
+            "Code of Y_train at row_index (never the processed file's own column).",
+        ),
+        Column("content_sha256", "string", False, "Hash of kind, row_index, text, prdtypecode."),
+        Column("source_file", "string", False, "CSV the current content came from."),
+        Column("source_row", "long", False, "Data row (0-based, header excluded) in that CSV."),
         _INGESTED_AT,
     ),
 )
@@ -195,6 +235,7 @@ BRONZE_TABLES: tuple[TableSpec, ...] = (
     BRONZE_LABELS,
     BRONZE_IMAGES,
     BRONZE_QUARANTINE,
+    BRONZE_TRAINING_TEXTS,
 )
 
 # What a catalog analyst decided about a listing in the review app (bronze.review_decisions).

@@ -18,6 +18,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from catalog_classifier.config import Config
+from catalog_classifier.models.datasets import TEXT_INPUT_TABLES, listings_only
 from catalog_classifier.models.member import (
     BatchPredictor,
     FittedMember,
@@ -38,6 +39,7 @@ from catalog_classifier.models.tfidf import (
 )
 from catalog_classifier.models.tfidf_scorer import TfidfScorer, load_tfidf_scorer, tfidf_scorer
 from catalog_classifier.storage.lakehouse import Lakehouse
+from catalog_classifier.storage.tables import BRONZE_LISTINGS, BRONZE_TRAINING_TEXTS, TableSpec
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,16 @@ class TfidfMember(Member):
     description = "TF-IDF (Spark ML) + linear layer"
 
     @classmethod
+    def input_tables(cls) -> tuple[TableSpec, ...]:
+        # Its training texts too, and the listings they follow (by source_row): recorded with
+        # each registered version, so that the rows it learnt from can be traced.
+        return (*TEXT_INPUT_TABLES, BRONZE_LISTINGS, BRONZE_TRAINING_TEXTS)
+
+    @classmethod
+    def training_text_kinds(cls, config: Config) -> tuple[str, ...]:
+        return tuple(config.train.tfidf.extra_texts)
+
+    @classmethod
     def fit(
         cls, lakehouse: Lakehouse, config: Config, rows: DataFrame, folder: Path
     ) -> MemberFit:
@@ -60,7 +72,8 @@ class TfidfMember(Member):
         # mode: which solver fit the regression (the featurizer is Spark ML either way)
         mode = f"solver-{fitted.model.solver}"
         write_meta(folder, cls.name, mode, config, {"settings": asdict(config.train.tfidf)})
-        valid = predict_tfidf(fitted.model, rows.filter(F.col("split") == "valid"), ["label"])
+        valid_rows = listings_only(rows.filter(F.col("split") == "valid"))
+        valid = predict_tfidf(fitted.model, valid_rows, ["label"])
         metrics = metrics_of(valid.toPandas(), prefix="valid_")
         metrics.update(train_rows=float(fitted.rows), iterations=float(fitted.iterations))
         params = {**asdict(config.train.tfidf), "vocabularies": fitted.vocabulary_sizes}
