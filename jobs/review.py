@@ -5,7 +5,7 @@ make review                      # on the demo's lakehouse
 
 Not a Spark job: the app reads and writes the Delta tables through delta-rs (no JVM), so it
 starts in seconds. On Databricks Apps, the platform's port (DATABRICKS_APP_PORT) is used and the
-signed-in user is the analyst (see the README).
+signed-in user is the analyst (see docs/operations.md, Reviewing).
 """
 
 from __future__ import annotations
