@@ -5,7 +5,7 @@ listings through the fused scorer's batch function; one JSON line last (issue 15
     python benchmarks/gpu_check.py run --rows 0 --listings 50000 --encoder DIR --data DIR
     python benchmarks/gpu_check.py architecture DIR   # e5-small's config + tokenizer, no weights
 
-Written for the lent accelerator machine (see the README's "GPU check"), which has PyTorch,
+Written for the lent accelerator machine (see docs/results.md, "GPU check"), which has PyTorch,
 transformers and pandas but no Java: nothing here starts Spark or reads Delta. What runs is the
 library's own code: the training loop (``models.loop.fit``, bf16 autocast on CUDA) over the
 library's ``TextClassifier`` and ``Tokenize``; the fine-tuned model saved as a ``text`` member

@@ -1,5 +1,5 @@
 """What every benchmark records beside its figures: the load average and the commit measured,
-and the results file (``benchmarks/results/*.json``) the README's table is generated from
+and the results file (``benchmarks/results/*.json``) docs/results.md's table is generated from
 (``benchmarks/results_table.py``)."""
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ make review                      # on the demo's lakehouse
 
 Not a Spark job: the app reads and writes the Delta tables through delta-rs (no JVM), so it
 starts in seconds. On Databricks Apps, the platform's port (DATABRICKS_APP_PORT) is used and the
-signed-in user is the analyst (see the README).
+signed-in user is the analyst (see docs/operations.md, Reviewing).
 
 It listens on 127.0.0.1 unless --host, REVIEW_HOST or the conf's review.host say otherwise; any
 other address is refused at start unless review.trusted_identity_header names the header of the

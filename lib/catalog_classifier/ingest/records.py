@@ -32,8 +32,8 @@ def id_problem(text: str) -> str | None:
     return None
 
 
-# Every reason the ingest can write to bronze.quarantine (README's table lists each; a test
-# checks both the table and the code's literals against this set).
+# Every reason the ingest can write to bronze.quarantine (docs/operations.md's table lists each;
+# a test checks both the table and the code's literals against this set).
 _ID_COLUMNS = ("row_index", "productid", "imageid")
 QUARANTINE_REASONS = frozenset(
     {

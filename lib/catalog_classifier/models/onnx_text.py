@@ -9,7 +9,7 @@ cosine 0.988 and no faster; ONNX Runtime's transformer graph optimiser, no faste
 8-bit blocks (``MatMulNBits``, blocks of 128, int8 compute), cosine 0.9997 but 33 texts/s
 against 48/s for this, and the ``onnx_ir`` package needed. None of them is used.
 
-5-fold CV on the real sample (``evaluate --cv 5``, the same folds as the README's figures): the
+5-fold CV on the real sample (``evaluate --cv 5``, the same folds as docs/results.md's): the
 text member alone 0.681 +- 0.010 against 0.690 +- 0.012 in float32; the fusion of the default
 members 0.753 +- 0.012 against 0.754 +- 0.016.
 

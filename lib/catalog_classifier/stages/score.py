@@ -97,7 +97,7 @@ def load_scoring_models(
     project trained before the gate existed (no alias yet), the latest version, with a warning.
     The folders are local to the driver: in local mode the workers read them directly; on a
     cluster, set ``registry.tracking_uri`` to a store whose artifacts the executors can reach
-    (Databricks, or a shared file system) — see the README's cluster notes.
+    (Databricks, or a shared file system) — see docs/architecture.md, Scoring.
     """
     if version is None:
         version = registry.alias_version(FUSION, CHAMPION)

@@ -11,7 +11,7 @@
 * ``listings``: bronze.listings.
 
 On Databricks or with the Delta connector the same SQL runs against the tables themselves
-(``VERSION AS OF`` for time travel); the README shows both.
+(``VERSION AS OF`` for time travel); docs/operations.md shows both.
 """
 
 from __future__ import annotations
