@@ -221,7 +221,7 @@ def test_a_nul_byte_costs_its_own_record_and_many_make_a_binary_file(tmp_path):
     )
     rows, rejected = parse_csv_in_python(str(path), "utf-8", RAW_LISTINGS_SCHEMA, cfg, "listing")
     assert [(r.locator, r.reason, r.raw) for r in rejected] == [
-        ("line 3", "nul_byte", '1,Tasse\x00 1,"porcelaine blanche, anse large",11,21\n')
+        ("line 3", "nul_byte", '1,Tasse\x00 1,"porcelaine blanche, anse large",11,21')
     ]
     assert list(rows["row_index"]) == ["0", "2", "3"]
     # The same in cp1252 text (the fallback reader meets the NUL after decoding).

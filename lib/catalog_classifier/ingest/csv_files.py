@@ -458,7 +458,8 @@ def parse_csv_in_python(
                 reason,
                 f"row {row!r} ({record.lines}): {detail}",
                 record_kind,
-                record.text[:raw_chars] if raw_chars else None,
+                # The record as written, without its line end (the raw text of the record).
+                record.text.rstrip("\r\n")[:raw_chars] if raw_chars else None,
             )
         )
         log.warning("%s, %s: %s (%s)", path, record.lines, reason, detail)
