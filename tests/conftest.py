@@ -33,6 +33,17 @@ REAL_DATA = Path(os.environ.get("RAKUTEN_SAMPLE_DIR", REPO.parent / "shared" / "
 # A test using one of these (directly or through another fixture) trains models, converts the
 # text encoder or reads the real sample: it is marked ``slow`` and left out of `make test-fast`.
 SLOW_FIXTURES = frozenset({"trained", "small_config", "e5_encoder", "real_data", "real_ingested"})
+# Modules slow by what they do, whatever their fixtures: jobs killed and re-run in processes of
+# their own (crash points), whole jobs at once or on every hostile input, members trained.
+SLOW_MODULES = frozenset(
+    {
+        "test_crash_points",
+        "test_concurrency",
+        "test_ingest_faults",
+        "test_training_texts",
+        "test_use_member",
+    }
+)
 # Session fixtures worth building once per run, not once per xdist worker: the tests using one
 # share a worker (``--dist loadgroup``). A test using two goes with the first listed.
 SHARED_BUILDS = ("trained", "real_ingested")
@@ -42,7 +53,7 @@ SHARED_BUILDS = ("trained", "real_ingested")
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
-        if fixtures & SLOW_FIXTURES:
+        if fixtures & SLOW_FIXTURES or item.path.stem in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
         build = next((name for name in SHARED_BUILDS if name in fixtures), None)
         if build is not None and not any(item.iter_markers("xdist_group")):

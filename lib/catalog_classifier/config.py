@@ -570,6 +570,10 @@ class Config:
     # delta-rs otherwise.
     delta_engine: DeltaEngine = "auto"
     log_level: str = "INFO"
+    # Where each job run writes its log file (the whole Python log, the JVM's log4j output and a
+    # failure's full trace; the terminal keeps the progress lines and one line per failure).
+    # Empty: <temporary folder>/catalog-classifier-logs.
+    log_dir: str = ""
     spark: SparkConfig = field(default_factory=SparkConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)

@@ -152,17 +152,21 @@ def test_scoring_a_project_with_no_model_is_one_line_and_exit_code_1(spark, tmp_
     assert "no registered version" in errors[0] and "train it first" in errors[0], errors
 
 
+@pytest.mark.parametrize("engine", ["delta-rs", "delta-spark"])
 def test_a_read_only_lakehouse_is_one_line_and_exit_1_and_a_run_with_nothing_to_write_passes(
-    spark, tmp_path
+    spark, tmp_path, engine
 ):
     """The lakehouse bind-mounted read-only in a mount namespace of the job's own (root can
-    write through file permissions, not through a read-only mount)."""
+    write through file permissions, not through a read-only mount). On the connector the failed
+    tasks' Java stack traces (some 300 lines from the executor, the task set and the writer)
+    go to the run's log file, not the terminal (issue 32)."""
     import jobs.ingest
 
     lakehouse = tmp_path / "lakehouse"
     first = tmp_path / "X.csv"
     first.write_text(",designation,description,productid,imageid\n0,Lampe,,1,2\n")
-    settings = ["--set", "delta_engine=delta-rs", "--set", "spark.master=local[2]"]
+    settings = ["--set", f"delta_engine={engine}", "--set", "spark.master=local[2]"]
+    settings += ["--set", f"log_dir={tmp_path / 'logs'}"]
     settings += ["--set", "spark.conf.spark.sql.shuffle.partitions=2"]
     assert (
         jobs.ingest.main(["--lakehouse", str(lakehouse), *settings, "--listings", str(first)]) == 0
@@ -198,3 +202,7 @@ def test_a_read_only_lakehouse_is_one_line_and_exit_1_and_a_run_with_nothing_to_
         f"error: ingest failed: the lakehouse {lakehouse} is read-only: give --lakehouse"
     ), errors
     assert "Traceback" not in completed.stderr
+    # No Java stack frame on the terminal; the error line names the log file holding the trace.
+    assert not [line for line in completed.stderr.splitlines() if line.startswith("\tat ")]
+    log_file = Path(errors[0].rsplit("(full trace in ", 1)[1].rstrip(")"))
+    assert log_file.parent == tmp_path / "logs" and "Traceback" in log_file.read_text()

@@ -3,10 +3,11 @@ during it, then a re-run: gold.predictions must equal an uninterrupted run's, ro
 scores at once on one lakehouse lose, duplicate and misreport nothing (issue 14). On both Delta
 engines.
 
-Every run scores a copy of the shared trained lakehouse (the generated sample, 300 listings)
-with no prediction yet, in chunks of 100, so a run makes three commits. The during-commit point
-is delta-rs's only: the connector writes a commit inside the JVM, where the test cannot stop it
-at a chosen moment (its commit is one atomic log entry, as delta-rs's is).
+Every run scores a copy of the shared trained lakehouse (the generated sample) cut to its first
+90 listings, with no prediction yet, in chunks of 30, so a run makes three commits (the whole
+300 listings in chunks of 100 tested the same commits for three times the scoring). The
+during-commit point is delta-rs's only: the connector writes a commit inside the JVM, where the
+test cannot stop it at a chosen moment (its commit is one atomic log entry, as delta-rs's is).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from catalog_classifier.stages.score import ScoreSummary, run_score
 from catalog_classifier.storage.lakehouse import Lakehouse
 from catalog_classifier.storage.tables import BRONZE_LISTINGS, GOLD_PREDICTIONS
 
-CHUNK_ROWS = 100
+CHUNK_ROWS = 30
+LISTINGS = 3 * CHUNK_ROWS
 
 POINTS = {
     "delta-rs": [
@@ -55,13 +57,18 @@ def job_config(engine: str, encoder: Path) -> Config:
 
 
 @pytest.fixture(scope="module")
-def unscored(trained, tmp_path_factory) -> Path:
-    """The trained lakehouse (tables, registry, models) with no gold.predictions."""
+def unscored(spark, trained, tmp_path_factory) -> Path:
+    """The trained lakehouse (tables, registry, models) with no gold.predictions and only its
+    first LISTINGS listings."""
     lakehouse, _ = trained
     root = tmp_path_factory.mktemp("score_crash") / "unscored"
     shutil.copytree(lakehouse.root, root)
     predictions = Path(lakehouse.path(GOLD_PREDICTIONS)).relative_to(lakehouse.root)
     shutil.rmtree(root / predictions, ignore_errors=True)
+    copy = Lakehouse(spark, str(root), "delta-rs")
+    ids = sorted(int(r["productid"]) for r in copy.read(BRONZE_LISTINGS).collect())
+    copy.delete_keys(BRONZE_LISTINGS, ids[LISTINGS:])
+    assert copy.read(BRONZE_LISTINGS).count() == LISTINGS
     return root
 
 

@@ -129,6 +129,44 @@ def quiet_spark_loggers(spark: SparkSession) -> None:
         log.debug("Spark's loggers left as they are: %s", exc)
 
 
+def route_jvm_logs(spark: SparkSession, path: str) -> bool:
+    """Send the driver JVM's log4j output to the file ``path`` instead of the terminal (in a
+    local session the executors' too): a failed task logs its Java stack trace at ERROR from
+    several places (the task, the executor, the task set, the writer), hundreds of lines that
+    bury the job's one-line error. Every appender of every logger is replaced by the file; the
+    levels stay as they are. False (and the terminal kept) where the JVM is out of reach."""
+    try:
+        jvm = spark.sparkContext._jvm
+        assert jvm is not None  # a started session's gateway
+        core = jvm.org.apache.logging.log4j.core
+        context = jvm.org.apache.logging.log4j.LogManager.getContext(False)
+        configuration = context.getConfiguration()
+        layout = (
+            core.layout.PatternLayout.newBuilder()
+            .withPattern("%d{yyyy-MM-dd HH:mm:ss} %p %c: %m%n%ex")
+            .build()
+        )
+        appender = (
+            core.appender.FileAppender.newBuilder()
+            .setName("catalog-classifier-job-file")
+            .withFileName(path)
+            .setLayout(layout)
+            .build()
+        )
+        appender.start()
+        configuration.addAppender(appender)
+        loggers = [configuration.getRootLogger(), *configuration.getLoggers().values()]
+        for logger in loggers:
+            for name in list(logger.getAppenders().keySet()):
+                logger.removeAppender(name)
+        configuration.getRootLogger().addAppender(appender, None, None)
+        context.updateLoggers()
+        return True
+    except Exception as exc:  # noqa: BLE001 - where the logs go is a comfort, never a failure
+        log.debug("the JVM's log output left on the terminal: %s", exc)
+        return False
+
+
 def _launched_by_submit() -> bool:
     # spark-submit starts the Python driver with the gateway already up and the master set.
     return "PYSPARK_GATEWAY_PORT" in os.environ
