@@ -169,6 +169,18 @@ def test_review_decisions_take_precedence_over_supplier_labels(spark, lakehouse,
 # In a browser
 
 
+# Debian's Chromium on a machine without network: no background connections, no sandbox (root).
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
 @pytest.fixture(scope="module")
 def chromium() -> str:
     """Debian's Chromium; missing it fails under CI=true (CI installs it) and skips elsewhere."""
@@ -234,18 +246,7 @@ def test_an_analyst_corrects_one_listing_and_accepts_another_in_a_browser(
 
     url, lakehouse, flagged = review_server
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+        browser = playwright.chromium.launch(executable_path=chromium, args=BROWSER_ARGS)
         page = browser.new_page()
         page.goto(url)
         assert page.inner_text("#summary").startswith("4 listings to review; 0 decisions")
@@ -323,16 +324,6 @@ QUEUE = [  # productid, imageid (None: no image), its photo is sound, category, 
     (202, 9202, False, 40, 0.30),  # an image the ingest flagged: no photo to show
     (203, None, False, 40, 0.40),
 ]
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 
 class MemoryReviewStore(ReviewStore):
     """:class:`ReviewStore` with its flagged predictions, texts and photos in memory."""
