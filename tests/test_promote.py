@@ -178,9 +178,14 @@ def test_the_gate_over_a_project_s_life(trained, small_config, tmp_path, caplog)
     # 3. Every member trained on shuffled labels, then fused: refused, marked challenger.
     retrain_members(lakehouse, config, registry, shuffle=True)
     bad = refit_fusion(lakehouse, config, registry)
-    # Analysts confirmed eight listings of the test split in the review app: a second evidence
-    # set (their codes are the split's labels).
+    # Analysts corrected eight listings of the test split in the review app: a second evidence
+    # set (their codes are the split's labels). Two more accepted a prediction: a model's own
+    # answer, no evidence to judge models by (the evidence stays at the eight corrections).
     confirmed = lakehouse.read(SILVER_SPLITS).where("split = 'test'").orderBy("productid")
+    other_code = {
+        c: config.label_codes[(i + 1) % len(config.label_codes)]
+        for i, c in enumerate(config.label_codes)
+    }
     rows_of(
         lakehouse,
         BRONZE_REVIEW_DECISIONS,
@@ -188,11 +193,11 @@ def test_the_gate_over_a_project_s_life(trained, small_config, tmp_path, caplog)
             {
                 "decision_id": str(uuid.uuid4()),
                 "productid": r["productid"],
-                "predicted_code": r["prdtypecode"],
-                "decision": "accepted",
+                "predicted_code": other_code[r["prdtypecode"]] if i < 8 else r["prdtypecode"],
+                "decision": "corrected" if i < 8 else "accepted",
                 "prdtypecode": r["prdtypecode"],
             }
-            for r in confirmed.limit(8).collect()
+            for i, r in enumerate(confirmed.limit(10).collect())
         ],
     )
     refused = run_promote(lakehouse, config)

@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 from tests.helpers import rows_of
 
 from catalog_classifier.config import load_config
-from catalog_classifier.features.splits import run_splits
+from catalog_classifier.features.splits import NEVER_HELD_OUT, hash_unit, run_splits, split_of
 from catalog_classifier.review.store import (
     DecisionError,
     ReviewStore,
@@ -161,8 +161,16 @@ def test_review_decisions_take_precedence_over_supplier_labels(spark, lakehouse,
         ],
     )
     run_splits(lakehouse, config.splits)
-    labels = {r["productid"]: r["prdtypecode"] for r in lakehouse.read(SILVER_SPLITS).collect()}
-    assert labels == {1: 60, 3: 40, 4: 10, 5: 40}
+    rows = {r["productid"]: r for r in lakehouse.read(SILVER_SPLITS).collect()}
+    assert {p: r["prdtypecode"] for p, r in rows.items()} == {1: 60, 3: 40, 4: 10, 5: 40}
+    # An accepted prediction trains but is never evaluated: the model's own answer is no
+    # independent label (train split, never a CV fold's test part); a correction is evaluated.
+    assert {p: (r["split"], r["fold"]) for p, r in rows.items() if p in (3, 5)} == {
+        3: ("train", NEVER_HELD_OUT),
+        5: ("train", NEVER_HELD_OUT),
+    }
+    assert rows[1]["fold"] >= 0 and rows[4]["fold"] >= 0
+    assert rows[1]["split"] == split_of(hash_unit(1, config.splits.salt), config.splits)
 
 
 # ------------------------------------------------------------------------------------------
@@ -324,6 +332,7 @@ QUEUE = [  # productid, imageid (None: no image), its photo is sound, category, 
     (202, 9202, False, 40, 0.30),  # an image the ingest flagged: no photo to show
     (203, None, False, 40, 0.40),
 ]
+
 
 class MemoryReviewStore(ReviewStore):
     """:class:`ReviewStore` with its flagged predictions, texts and photos in memory."""

@@ -22,12 +22,17 @@ from catalog_classifier.storage.tables import (
     BRONZE_LABELS,
     BRONZE_LISTINGS,
     BRONZE_REVIEW_DECISIONS,
+    REVIEW_ACCEPTED,
     SILVER_SPLITS,
 )
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "valid", "test")
+# The fold of a listing that is never held out: labelled by an accepted prediction only.
+NEVER_HELD_OUT = -1
+# labelled_listings' column: the label is an analyst's acceptance of a model's prediction.
+ACCEPTED_ONLY = "label_from_acceptance"
 # 13 hex digits = 52 bits: exactly representable in a double.
 _HASH_HEX_DIGITS = 13
 
@@ -51,57 +56,76 @@ def split_of(unit: float, config: SplitsConfig) -> str:
 
 
 def assign_splits(labelled: DataFrame, config: SplitsConfig, assigned_at: datetime) -> DataFrame:
-    """(productid, prdtypecode) -> the rows of ``silver.splits``."""
+    """(productid, prdtypecode[, label_from_acceptance]) -> the rows of ``silver.splits``.
+
+    A listing labelled by an analyst's acceptance of a prediction (``label_from_acceptance``,
+    see :func:`apply_reviews`) trains but is never evaluated: split ``train`` and fold
+    :data:`NEVER_HELD_OUT`, so no figure scores a model against the answers it proposed. The
+    other listings are dealt into the folds among themselves, so the folds stay stratified.
+    """
     unit = hash_unit_column(F.col("productid"), config.salt)
+    if ACCEPTED_ONLY not in labelled.columns:
+        labelled = labelled.withColumn(ACCEPTED_ONLY, F.lit(False))
+    accepted = F.coalesce(F.col(ACCEPTED_ONLY), F.lit(False))
     split = (
-        F.when(F.col("hash_unit") < config.train, "train")
+        F.when(accepted, "train")
+        .when(F.col("hash_unit") < config.train, "train")
         .when(F.col("hash_unit") < config.train + config.valid, "valid")
         .otherwise("test")
     )
-    by_class = Window.partitionBy("prdtypecode").orderBy("hash_unit", "productid")
+    by_class = Window.partitionBy("prdtypecode", ACCEPTED_ONLY).orderBy("hash_unit", "productid")
+    dealt = (F.row_number().over(by_class) - 1) % config.cv_folds
     return (
-        labelled.select("productid", "prdtypecode")
+        labelled.select("productid", "prdtypecode", accepted.alias(ACCEPTED_ONLY))
         .withColumn("hash_unit", unit)
         .withColumn("split", split)
-        .withColumn("fold", ((F.row_number().over(by_class) - 1) % config.cv_folds).cast("int"))
+        .withColumn("fold", F.when(accepted, NEVER_HELD_OUT).otherwise(dealt).cast("int"))
         .withColumn("assigned_at", F.lit(assigned_at).cast("timestamp"))
+        .drop(ACCEPTED_ONLY)
     )
 
 
 def latest_reviews(decisions: DataFrame) -> DataFrame:
     """The latest review decision of each listing: productid, reviewed_code (null when the
-    analyst marked it unclassifiable)."""
+    analyst marked it unclassifiable), decision (accepted, corrected or unclassifiable)."""
     latest = Window.partitionBy("productid").orderBy(
         F.col("decided_at").desc(), F.col("decision_id").desc()
     )
     return (
         decisions.withColumn("_rank", F.row_number().over(latest))
         .where(F.col("_rank") == 1)
-        .select("productid", F.col("prdtypecode").alias("reviewed_code"))
+        .select("productid", F.col("prdtypecode").alias("reviewed_code"), "decision")
     )
 
 
 def apply_reviews(labels: DataFrame, reviews: DataFrame) -> DataFrame:
-    """Supplier labels (productid, prdtypecode) with the analysts' decisions first.
+    """Supplier labels (productid, prdtypecode) with the analysts' decisions first, and which
+    labels came from an accepted prediction (``label_from_acceptance``).
 
     A listing an analyst decided takes the decided code (the prediction accepted, or the code
     corrected to) over its supplier label, labelled or not before; one marked unclassifiable
-    leaves the labels; the others keep their supplier label. ``reviews``: :func:`latest_reviews`.
+    leaves the labels; the others keep their supplier label. An acceptance is the model's own
+    answer confirmed, not an independent label: such listings train, and
+    :func:`assign_splits` keeps them out of every evaluation. ``reviews``:
+    :func:`latest_reviews`.
     """
     reviewed = reviews.withColumn("_reviewed", F.lit(True))
     code = F.when(F.col("_reviewed"), F.col("reviewed_code")).otherwise(F.col("prdtypecode"))
+    accepted = F.coalesce(F.col("decision") == REVIEW_ACCEPTED, F.lit(False))
     return (
         labels.join(reviewed, "productid", "full_outer")
-        .select("productid", code.cast("int").alias("prdtypecode"))
+        .select("productid", code.cast("int").alias("prdtypecode"), accepted.alias(ACCEPTED_ONLY))
         .where(F.col("prdtypecode").isNotNull())
     )
 
 
 def labelled_listings(lakehouse: Lakehouse) -> DataFrame:
     """Labels of listings that exist in bronze (a label alone cannot be trained on), the review
-    app's decisions taking precedence over the supplier labels (:func:`apply_reviews`)."""
+    app's decisions taking precedence over the supplier labels (:func:`apply_reviews`), with
+    ``label_from_acceptance``."""
     listings = lakehouse.read(BRONZE_LISTINGS).select("productid")
     labels = lakehouse.read(BRONZE_LABELS).select("productid", "prdtypecode")
+    labels = labels.withColumn(ACCEPTED_ONLY, F.lit(False))
     if lakehouse.exists(BRONZE_REVIEW_DECISIONS):
         labels = apply_reviews(labels, latest_reviews(lakehouse.read(BRONZE_REVIEW_DECISIONS)))
     return labels.join(listings, "productid")

@@ -42,7 +42,11 @@ from catalog_classifier.stages.evaluate import FUSION_TABLES, MemberCache, fused
 from catalog_classifier.storage.lakehouse import Lakehouse
 from catalog_classifier.storage.registry import CHALLENGER, CHAMPION, Registry
 from catalog_classifier.storage.spark import job_step
-from catalog_classifier.storage.tables import BRONZE_REVIEW_DECISIONS, GOLD_MODEL_DECISIONS
+from catalog_classifier.storage.tables import (
+    BRONZE_REVIEW_DECISIONS,
+    GOLD_MODEL_DECISIONS,
+    REVIEW_CORRECTED,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +103,13 @@ class Comparison:
 
 
 def reviewed_listings(lakehouse: Lakehouse) -> np.ndarray:
-    """Listings whose latest review decision gave them a label (accepted or corrected)."""
+    """Listings whose latest review decision corrected their label: an analyst's own code. An
+    accepted prediction is a model's answer confirmed, not evidence to judge models by (such
+    listings never reach the test split: features/splits.py)."""
     if not lakehouse.exists(BRONZE_REVIEW_DECISIONS):
         return np.array([], dtype=np.int64)
     latest = latest_reviews(lakehouse.read(BRONZE_REVIEW_DECISIONS))
-    rows = latest.where(F.col("reviewed_code").isNotNull()).select("productid").collect()
+    rows = latest.where(F.col("decision") == REVIEW_CORRECTED).select("productid").collect()
     return np.array([int(r["productid"]) for r in rows], dtype=np.int64)
 
 

@@ -254,7 +254,9 @@ BRONZE_REVIEW_DECISIONS = TableSpec(
         "Each decision of a catalog analyst in the review app about a listing flagged "
         "needs_review: the prediction accepted, corrected to another code, or the listing marked "
         "unclassifiable. The latest decision of a listing overrides its supplier label in "
-        "training (silver.splits); unclassifiable listings are left out of training."
+        "training (silver.splits); unclassifiable listings are left out of training; a listing "
+        "labelled by an accepted prediction trains but is never evaluated (a model's own "
+        "answer is no independent label)."
     ),
     writer="review app",
     growth=(
@@ -402,7 +404,13 @@ SILVER_SPLITS = TableSpec(
             False,
             "train, valid or test: from a salted hash of productid alone (stable as data grows).",
         ),
-        Column("fold", "integer", False, "Cross-validation fold (0..K-1), stratified by class."),
+        Column(
+            "fold",
+            "integer",
+            False,
+            "Cross-validation fold (0..K-1), stratified by class; -1 (split train, never held "
+            "out) for a listing labelled by an analyst's acceptance of a prediction.",
+        ),
         Column("hash_unit", "double", False, "The productid's salted hash mapped to [0, 1)."),
         Column("assigned_at", "timestamp", False, "When the row was last written."),
     ),
