@@ -182,7 +182,9 @@ def test_loglinear_weights_minimise_the_log_loss_and_pool_geometrically(members,
     # Two members with independent errors: the pooled log-loss is below either member's own.
     assert best < min(log_loss(np.array([1.0, 0.0])), log_loss(np.array([0.0, 1.0]))) - 0.01
     # A fusion of that method predicts per availability group and survives save/load.
-    model = fit_fusion(probs, available, labels, K, MODALITIES, method="loglinear")
+    model = fit_fusion(
+        probs, available, labels, K, MODALITIES, method="loglinear", fallback_to_best_member=False
+    )
     assert model.method == "loglinear"
     assert {g.method for g in model.groups.values()} == {"loglinear"}
     loaded = FusionModel.load(model.save(tmp_path))
@@ -220,3 +222,78 @@ def test_review_threshold_reaches_the_target_precision_above_it():
     assert review_threshold(confidence, correct, 0.9, 0.01) == review_threshold(
         confidence, correct, 0.9
     )
+
+
+def test_a_fusion_that_does_not_beat_its_best_member_falls_back_to_it(members):
+    labels, probs, available = members
+    rng = np.random.default_rng(5)
+    # A second text member that only echoes TF-IDF (its errors too): nothing to gain.
+    echo = 0.9 * probs["tfidf"] + 0.1 * rng.dirichlet(np.ones(K), size=len(labels))
+    same = {"tfidf": probs["tfidf"], "text": echo, "image": probs["image"]}
+    model = fit_fusion(same, available, labels, K, MODALITIES, method="vote")
+    gains = model.selection["gain_over_best_member"]
+    best = gains["tfidf+text"]["best_member"]
+    assert model.groups["tfidf+text"].members == [best]
+    assert gains["tfidf+text"]["kept"] is False and gains["tfidf+text"]["low"] <= 0
+    assert "tfidf+text" in model.selection["fallback_groups"]
+    fused, used = model.predict(same, available)
+    # The fallen-back group still takes only the listings with both text members, and scores
+    # them as its best member does.
+    text_rows = available["tfidf"] & ~available["image"]
+    assert set(used[text_rows]) == {"tfidf+text"}
+    np.testing.assert_array_equal(fused[text_rows].argmax(1), same[best][text_rows].argmax(1))
+    assert set(used[~available["tfidf"]]) == {"image"}
+    # Without the fallback the same data keeps the two-member vote.
+    kept = fit_fusion(
+        same, available, labels, K, MODALITIES, method="vote", fallback_to_best_member=False
+    )
+    assert kept.groups["tfidf+text"].members == ["tfidf", "text"]
+    assert "gain_over_best_member" not in kept.selection
+
+
+def test_a_fusion_of_independent_members_is_kept_with_its_gain_interval(members):
+    labels, probs, available = members
+    model = fit_fusion(probs, available, labels, K, MODALITIES, method="vote")
+    gains = model.selection["gain_over_best_member"]
+    assert model.selection["fallback_groups"] == []
+    for name in ("tfidf+text+image", "tfidf+text"):
+        assert gains[name]["kept"] is True
+        assert 0 < gains[name]["low"] <= gains[name]["gain"] <= gains[name]["high"]
+        assert model.groups[name].members == name.split("+")
+    assert model.selection["gain_over_best_member"]["tfidf+text"]["samples"] == 1000
+
+
+def test_the_paired_bootstrap_interval_holds_the_gain_and_widens_with_fewer_rows():
+    from catalog_classifier.models.metrics import paired_bootstrap_gain
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 27, 2000)
+    better = np.where(rng.random(2000) < 0.8, labels, rng.integers(0, 27, 2000))
+    worse = np.where(rng.random(2000) < 0.7, labels, rng.integers(0, 27, 2000))
+    wide = paired_bootstrap_gain(labels[:200], better[:200], worse[:200])
+    narrow = paired_bootstrap_gain(labels, better, worse)
+    assert narrow.low <= narrow.gain <= narrow.high and narrow.above_zero
+    assert wide.high - wide.low > 1.5 * (narrow.high - narrow.low)
+    same = paired_bootstrap_gain(labels, better, better)
+    assert (same.gain, same.low, same.high) == (0.0, 0.0, 0.0) and not same.above_zero
+
+
+def test_the_cross_validated_review_load_never_sets_a_fold_threshold_on_that_fold():
+    from catalog_classifier.config import FusionConfig
+    from catalog_classifier.stages.evaluate import cross_validated_review_load
+
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, K, 1000)
+    fused = _noisy(labels, 0.75, rng)
+    folds = np.arange(1000) % 5
+    load = cross_validated_review_load(fused, labels, folds, FusionConfig(review_precision=0.9))
+    confidence, correct = fused.max(1), fused.argmax(1) == labels
+    accepted = np.zeros(1000, bool)
+    for fold in range(5):
+        others = folds != fold
+        threshold, _, _ = review_threshold(confidence[others], correct[others], 0.9)
+        accepted[~others] = confidence[~others] >= threshold
+    assert load["auto_accepted_share"] == pytest.approx(accepted.mean())
+    assert load["auto_accepted_precision"] == pytest.approx(correct[accepted].mean())
+    assert 0.1 < load["auto_accepted_share"] < 0.95
+    assert load["auto_accepted_precision"] > 0.85  # near the target on unseen folds

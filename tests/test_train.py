@@ -122,7 +122,17 @@ def test_cross_validation_scores_every_listing_once(trained, small_config, tmp_p
     assert (tmp_path / "cv" / "figures" / "reliability_cv_fusion.png").is_file()
     # Each fold's fusion without the image member: listings without an image never change.
     assert fused.metrics["image_contribution_without_image_changed"] == 0
-    assert "What the image model adds" in summary.html_path.read_text(encoding="utf-8")
+    page = summary.html_path.read_text(encoding="utf-8")
+    assert "What the image model adds" in page
+    # The gain over the best single member, with its paired bootstrap interval.
+    m = fused.metrics
+    assert m["gain_over_best_member_low"] <= m["gain_over_best_member"]
+    assert m["gain_over_best_member"] <= m["gain_over_best_member_high"]
+    assert "Gain over the best single model on every listing" in page
+    # The review load: thresholds chosen on the other folds; what they accept is scored.
+    assert 0 <= m["auto_accepted_share"] <= 1 and m["review_precision_target"] == 0.95
+    assert m["auto_accepted_share"] == 0 or 0 < m["auto_accepted_precision"] <= 1
+    assert "auto-accepted at a threshold chosen on the other folds" in page
     gold = lakehouse.read(GOLD_EVALUATIONS).filter(F.col("split") == "cv3").count()
     assert gold == 3
 

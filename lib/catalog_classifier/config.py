@@ -417,6 +417,12 @@ class FusionConfig:
     cv_folds: Folds = 5
     # An availability group (e.g. listings with an image) needs this many valid rows to be fit.
     min_rows: Count = 20
+    # Keep a group's combiner only where its K-fold predictions on the valid rows beat the
+    # group's best member alone, the paired bootstrap interval of the weighted F1 gain (at
+    # gain_confidence, bootstrap_samples draws) above 0; else that member scores the group.
+    fallback_to_best_member: StrictBool = True
+    gain_confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
+    bootstrap_samples: Annotated[int, Field(ge=100, le=100_000)] = 1000
     # needs_review: fused confidence under the threshold at which the valid listings above it
     # reach this precision.
     review_precision: Annotated[float, Field(gt=0, le=1)] = 0.95

@@ -37,7 +37,7 @@ import numpy as np
 from sklearn.metrics import precision_recall_curve
 
 from catalog_classifier.models.calibration import fit_temperature, tempered
-from catalog_classifier.models.metrics import weighted_f1
+from catalog_classifier.models.metrics import paired_bootstrap_gain, weighted_f1
 
 if TYPE_CHECKING:  # a batch is a pandas frame; this module needs no pandas at run time
     import pandas as pd
@@ -56,6 +56,12 @@ FUSION_CANDIDATES: tuple[Literal["vote", "stacking", "loglinear"], ...] = (
 
 def group_name(members: Sequence[str]) -> str:
     return "+".join(members)
+
+
+def group_members(name: str) -> list[str]:
+    """The members an availability group requires (its name's): a group that fell back to its
+    best member (:func:`keep_if_it_gains`) still takes only the listings that have them all."""
+    return name.split("+")
 
 
 def _log_probs(probs: Sequence[np.ndarray]) -> np.ndarray:
@@ -183,17 +189,18 @@ def _fitter(method: str, vote_step: float, stacking_c: float) -> Any:
     return lambda probs, labels: fit_stacking(probs, labels, stacking_c)
 
 
-def _cv_score(
+def _cv_predictions(
     fitter: Any, probs: Sequence[np.ndarray], labels: np.ndarray, folds: int, seed: int
-) -> float:
-    """Weighted F1 of a fitter fitted and scored by stratified K-fold within these rows."""
+) -> np.ndarray | None:
+    """Each row's class predicted by the fitter fitted on the other rows (stratified K-fold
+    within these rows), or None when there are too few rows to fold."""
     from sklearn.model_selection import StratifiedKFold
 
     n_classes = probs[0].shape[1]
     counts = np.bincount(labels)
     k = max(2, min(folds, int(counts[counts > 0].min()) if len(counts) else 2))
     if len(labels) < 2 * k:
-        return float("nan")
+        return None
     # Classes rarer than k cannot be stratified: the splitter only warns, the scores stay valid.
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     predicted = np.zeros(len(labels), dtype=int)
@@ -206,7 +213,51 @@ def _cv_score(
             group = fitter(part, labels[train_idx])
             test = [p[test_idx] for p in probs]
             predicted[test_idx] = group.predict(test, n_classes).argmax(1)
-    return weighted_f1(labels, predicted)
+    return predicted
+
+
+def _cv_score(
+    fitter: Any, probs: Sequence[np.ndarray], labels: np.ndarray, folds: int, seed: int
+) -> float:
+    """Weighted F1 of a fitter fitted and scored by stratified K-fold within these rows."""
+    predicted = _cv_predictions(fitter, probs, labels, folds, seed)
+    return float("nan") if predicted is None else weighted_f1(labels, predicted)
+
+
+def keep_if_it_gains(
+    group: GroupFusion,
+    member_probs: Sequence[np.ndarray],
+    labels: np.ndarray,
+    fused_out_of_fold: np.ndarray | None,
+    confidence: float,
+    samples: int,
+    seed: int,
+) -> tuple[GroupFusion, dict[str, Any]]:
+    """The fitted combiner of a group if it beats the group's best single member, else that
+    member alone (temperature-calibrated).
+
+    It beats it when the paired bootstrap interval (``confidence``) of the weighted F1 gain of
+    the combiner's out-of-fold predictions (``fused_out_of_fold``: fitted on the other inner
+    folds, never on the rows it predicts) over the best member's lies above 0. The best member
+    is picked on the same rows, which favours it: a fusion is kept on evidence, not on noise.
+    """
+    scores = [weighted_f1(labels, p.argmax(1)) for p in member_probs]
+    best = int(np.argmax(scores))
+    record: dict[str, Any] = {"best_member": group.members[best], "best_member_f1": scores[best]}
+    if fused_out_of_fold is None:
+        record["kept"] = False
+        record["reason"] = "too few rows to measure the fusion's gain"
+    else:
+        interval = paired_bootstrap_gain(
+            labels, fused_out_of_fold, member_probs[best].argmax(1), samples, confidence, seed
+        )
+        record.update(interval.as_dict())
+        record["kept"] = interval.above_zero
+    if record["kept"]:
+        return group, record
+    alone = fit_vote([member_probs[best]], labels)
+    alone.members = [group.members[best]]
+    return alone, record
 
 
 @dataclass
@@ -235,7 +286,7 @@ class FusionModel:
         used = np.full(n, "none", dtype=object)
         for name, group in self.groups.items():
             rows = used == "none"
-            for m in group.members:
+            for m in group_members(name):
                 rows &= np.asarray(available.get(m, np.zeros(n, bool)), bool)
             # A group takes the rows that have all its members; larger groups first (sorted).
             if not rows.any():
@@ -301,7 +352,7 @@ def fuse_batch(
 
 def group_order(groups: Mapping[str, GroupFusion]) -> dict[str, GroupFusion]:
     """Largest groups first, so a listing with every member uses the full combiner."""
-    return dict(sorted(groups.items(), key=lambda kv: -len(kv[1].members)))
+    return dict(sorted(groups.items(), key=lambda kv: -len(group_members(kv[0]))))
 
 
 def availability_groups(
@@ -331,16 +382,24 @@ def fit_fusion(
     min_rows: int = 20,
     vote_step: float = 0.05,
     stacking_c: float = 0.1,
+    fallback_to_best_member: bool = True,
+    gain_confidence: float = 0.95,
+    bootstrap_samples: int = 1000,
 ) -> FusionModel:
     """Fit every availability group on the valid rows that have its members.
 
     ``method``: ``vote``, ``stacking``, ``loglinear`` or ``auto`` (each validated by K-fold
     within the valid rows, pooled over the groups; the best one is kept, every score is
-    recorded, and ``margin`` is its lead over the runner-up).
+    recorded, and ``margin`` is its lead over the runner-up). With ``fallback_to_best_member``
+    a group's combiner is kept only where its K-fold predictions beat the group's best member
+    with a paired bootstrap interval above 0 (:func:`keep_if_it_gains`); else that member
+    scores the group alone.
     """
     labels = np.asarray(labels, int)
     candidates = list(FUSION_CANDIDATES) if method == "auto" else [method]
     cv: dict[str, dict[str, float]] = {m: {} for m in candidates}
+    out_of_fold: dict[str, dict[str, np.ndarray | None]] = {m: {} for m in candidates}
+    group_rows: dict[str, tuple[list[np.ndarray], np.ndarray]] = {}
     fitted: dict[str, dict[str, GroupFusion]] = {m: {} for m in candidates}
     unfitted: list[str] = []
     for members in availability_groups(list(probs), modalities):
@@ -362,17 +421,22 @@ def fit_fusion(
             unfitted.append(group_name(members))
             continue
         member_probs = [np.asarray(probs[m])[rows] for m in members]
+        group_rows[group_name(members)] = (member_probs, labels[rows])
         for candidate in candidates:
             group = _fitter(candidate, vote_step, stacking_c)(member_probs, labels[rows])
             group.members = list(members)
             fitted[candidate][group_name(members)] = group
-            if len(candidates) > 1:
-                cv[candidate][group_name(members)] = _cv_score(
+            if len(candidates) > 1 or (fallback_to_best_member and len(members) > 1):
+                predicted = _cv_predictions(
                     _fitter(candidate, vote_step, stacking_c),
                     member_probs,
                     labels[rows],
                     folds,
                     seed,
+                )
+                out_of_fold[candidate][group_name(members)] = predicted
+                cv[candidate][group_name(members)] = (
+                    float("nan") if predicted is None else weighted_f1(labels[rows], predicted)
                 )
     if not any(fitted.values()):
         raise ValueError("fusion: no member probabilities to fuse")
@@ -396,8 +460,33 @@ def fit_fusion(
     else:
         chosen, selection = candidates[0], {"chosen": candidates[0]}
     selection["equal_weight_groups"] = unfitted
+    groups = fitted[chosen]
+    if fallback_to_best_member:
+        gains: dict[str, dict[str, Any]] = {}
+        for name, (member_probs, group_labels) in group_rows.items():
+            if len(groups[name].members) < 2:
+                continue
+            groups[name], gains[name] = keep_if_it_gains(
+                groups[name],
+                member_probs,
+                group_labels,
+                out_of_fold[chosen].get(name),
+                gain_confidence,
+                bootstrap_samples,
+                seed,
+            )
+            if not gains[name]["kept"]:
+                log.info(
+                    "fusion: %s does not beat %s alone (gain %s): %s scores those listings",
+                    name,
+                    gains[name]["best_member"],
+                    json.dumps({k: gains[name].get(k) for k in ("gain", "low", "high")}),
+                    gains[name]["best_member"],
+                )
+        selection["gain_over_best_member"] = gains
+        selection["fallback_groups"] = [g for g, r in gains.items() if not r["kept"]]
     log.info("fusion: %s chosen (%s)", chosen, json.dumps(selection))
-    return FusionModel(n_classes, chosen, group_order(fitted[chosen]), selection)
+    return FusionModel(n_classes, chosen, group_order(groups), selection)
 
 
 def fit_fusion_from_config(
@@ -422,6 +511,9 @@ def fit_fusion_from_config(
         min_rows=config.min_rows,
         vote_step=config.vote_step,
         stacking_c=config.stacking_c,
+        fallback_to_best_member=config.fallback_to_best_member,
+        gain_confidence=config.gain_confidence,
+        bootstrap_samples=config.bootstrap_samples,
     )
 
 

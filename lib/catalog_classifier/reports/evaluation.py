@@ -351,14 +351,18 @@ def fusion_note(
     )
 
 
-def fusion_cv_note(chosen: Sequence[str], gains: Sequence[float]) -> Markup:
-    """Cross-validated fusion: the method chosen in each fold and the gain over the best member
-    on listings with an image."""
+def fusion_cv_note(
+    chosen: Sequence[str], gains: Sequence[float], metrics: Mapping[str, float] | None = None
+) -> Markup:
+    """Cross-validated fusion: the method chosen in each fold, the gain over the best member
+    on listings with an image, and (from ``metrics``) the gain on every listing with its
+    interval and the review load."""
     methods = ", ".join(f"{m} ×{list(chosen).count(m)}" for m in sorted(set(chosen)))
     return macro("evaluation/fusion_notes.html", "cross_validated")(
         methods,
         float(np.mean(gains)) if len(gains) else float("nan"),
         float(np.std(gains)) if len(gains) else 0.0,
+        dict(metrics or {}),
     )
 
 

@@ -14,7 +14,7 @@ import logging
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +33,12 @@ from catalog_classifier.features.splits import run_splits
 from catalog_classifier.models import fusion
 from catalog_classifier.models.datasets import listings_only, with_training_texts
 from catalog_classifier.models.members import FUSION, get_member, member_names, modalities
-from catalog_classifier.models.metrics import classification_metrics, weighted_f1
+from catalog_classifier.models.metrics import (
+    GainInterval,
+    classification_metrics,
+    paired_bootstrap_gain,
+    weighted_f1,
+)
 from catalog_classifier.reports.confusions import (
     confusion_pairs,
     image_contribution,
@@ -496,6 +501,9 @@ def evaluate_fusion(
     evaluation.metrics["expected_calibration_error"] = ece
     review = confidence < model.review_threshold
     evaluation.metrics["needs_review_share"] = float(review.mean()) if len(review) else 0.0
+    evaluation.metrics["auto_accepted_share"] = float((~review).mean()) if len(review) else 0.0
+    evaluation.metrics["review_threshold"] = model.review_threshold
+    evaluation.metrics["review_precision_target"] = config.train.fusion.review_precision
     if (~review).any():
         evaluation.metrics["precision_not_reviewed"] = float(correct[~review].mean())
     figure = plot_confusion(evaluation, names, out / "figures" / "confusion_fusion.png")
@@ -611,7 +619,8 @@ def cross_validate_fusion(
     # measured too, not only the inner selection): mean, spread and fold figures.
     by_method: dict[str, list[float]] = {}
     for method in fusion.FUSION_CANDIDATES:
-        fixed = dataclasses.replace(cfg, method=method)
+        # Each combiner as it is, without the fall-back to the best member (measured below).
+        fixed = dataclasses.replace(cfg, method=method, fallback_to_best_member=False)
         for fold in range(k):
             model, test = fit_fold(fold, fixed)
             predicted, _ = predict(model, test)
@@ -658,6 +667,24 @@ def cross_validate_fusion(
     if gains:
         evaluation.metrics["with_image_gain_over_best_member"] = float(np.mean(gains))
         evaluation.metrics["with_image_gain_std"] = float(np.std(gains))
+    best_member, interval = gain_over_best_member(labels, fused, probs, available, cfg, config)
+    if interval is not None:
+        evaluation.metrics.update(
+            {
+                "gain_over_best_member": interval.gain,
+                "gain_over_best_member_low": interval.low,
+                "gain_over_best_member_high": interval.high,
+            }
+        )
+        log.info(
+            "cv fusion: gain over %s alone %+.4f, %.0f%% paired bootstrap interval %+.4f to %+.4f",
+            best_member,
+            interval.gain,
+            100 * interval.confidence,
+            interval.low,
+            interval.high,
+        )
+    evaluation.metrics.update(cross_validated_review_load(fused, labels, folds, cfg))
     figure = plot_confusion(evaluation, names, out / "figures" / "confusion_cv_fusion.png")
     confidence = fused.max(1)
     correct = fused.argmax(1) == labels
@@ -665,10 +692,60 @@ def cross_validate_fusion(
         confidence, correct, out / "figures" / "reliability_cv_fusion.png", f"{k}-fold CV"
     )
     evaluation.metrics["expected_calibration_error"] = ece
-    note = fusion_cv_note(chosen, gains)
+    note = fusion_cv_note(chosen, gains, evaluation.metrics)
     against = fusion_section(groups, reliability, ece, note, list(probs))
     section = fusion_report(config, evaluation, members, fused, without_image, figure, against)
     return evaluation, section
+
+
+def gain_over_best_member(
+    labels: np.ndarray,
+    fused: np.ndarray,
+    probs: Mapping[str, np.ndarray],
+    available: Mapping[str, np.ndarray],
+    cfg: FusionConfig,
+    config: Config,
+) -> tuple[str | None, GainInterval | None]:
+    """The best single member over every listing (of those that score every listing) and the
+    fused model's weighted F1 gain over it, with its paired bootstrap interval."""
+    complete = [m for m in probs if available[m].all()]
+    if not complete:
+        return None, None
+    best = max(complete, key=lambda m: weighted_f1(labels, probs[m].argmax(1)))
+    interval = paired_bootstrap_gain(
+        labels,
+        fused.argmax(1),
+        probs[best].argmax(1),
+        cfg.bootstrap_samples,
+        cfg.gain_confidence,
+        config.train.seed,
+    )
+    return best, interval
+
+
+def cross_validated_review_load(
+    fused: np.ndarray, labels: np.ndarray, folds: np.ndarray, cfg: FusionConfig
+) -> dict[str, float]:
+    """The review load as the scoring job would set it, measured on listings no choice saw:
+    each fold's review threshold is chosen on the other folds' out-of-fold fused predictions
+    (for ``cfg.review_precision``) and applied to the fold. Returns the share auto-accepted
+    (confidence at or above the threshold), their precision, and the mean threshold."""
+    confidence, correct = fused.max(1), fused.argmax(1) == labels
+    accepted = np.zeros(len(labels), bool)
+    thresholds = []
+    for fold in np.unique(folds):
+        test = folds == fold
+        threshold, _, _ = fusion.review_threshold(
+            confidence[~test], correct[~test], cfg.review_precision, cfg.min_review_share
+        )
+        thresholds.append(threshold)
+        accepted[test] = confidence[test] >= threshold
+    return {
+        "auto_accepted_share": float(accepted.mean()) if len(accepted) else 0.0,
+        "auto_accepted_precision": float(correct[accepted].mean()) if accepted.any() else 0.0,
+        "review_threshold": float(np.mean(thresholds)) if thresholds else 0.0,
+        "review_precision_target": cfg.review_precision,
+    }
 
 
 def scratch_dir() -> Path:
