@@ -76,9 +76,10 @@ def uninterrupted(spark, tmp_path_factory):
     without a crash, the reference.
 
     Made once per run, not once per xdist worker: the first worker to ask builds it in the
-    run's shared folder under a file lock (an ingest and a features run, a minute on 2 cores),
-    the other waits for it and reads the inputs and the reference rows it saved. Every crash
-    point copies from it or writes its own folder beside it; nothing writes the reference."""
+    run's shared folder under a file lock (an ingest and a features run: 30-45 s each engine
+    in the suite on 2 cores), the other waits for it and reads the inputs and the reference
+    rows it saved. A crash point copies the ingested copy or writes a folder of its own beside
+    it; the reference is only read (the first test checks that features write nothing there)."""
     made = {}
 
     def reference(engine: str):  # noqa: ANN202
