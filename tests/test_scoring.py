@@ -294,5 +294,6 @@ def test_the_cascade_writes_which_members_scored_each_listing(
     everyone = scored_by.map(len) == len(members)
     same = full_rows.loc[rows.index[everyone]]
     assert (same["prdtypecode"] == rows.loc[everyone, "prdtypecode"]).all()
-    assert (same["confidence"] - rows.loc[everyone, "confidence"]).abs().max() < 1e-9
+    # Not bit for bit: e5 sees a smaller batch (other padding lengths), 1.8e-6 measured.
+    assert (same["confidence"] - rows.loc[everyone, "confidence"]).abs().max() < 1e-4
     assert (~everyone).any(), "the small sample's cascade let no listing leave early"
