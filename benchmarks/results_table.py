@@ -92,6 +92,22 @@ def _score(r: Record) -> list[str]:
             f"({_n(r['plain_python_one_thread_listings_per_s'])}/s on one thread x "
             f"{r['cores']} cores), share {r['spark_share_of_compute_limit']}"
         )
+    if "spark_listings_per_s_full_fusion" in r:
+        figures.append(
+            f"scoring cascade: {_n(r['spark_listings_per_s'])}/s against "
+            f"{_n(r['spark_listings_per_s_full_fusion'])}/s for the full fusion in the same run "
+            f"({r['cascade_speedup_spark']}x; one thread {r['cascade_speedup_plain_python']}x, "
+            f"full fusion's limit {_n(r['compute_limit_listings_per_s_full_fusion'])}/s); "
+            "listings scored by member: "
+            + ", ".join(f"{m} {v}" for m, v in r["member_scored_share"].items())
+        )
+    if "cv_cascade_weighted_f1" in r:
+        figures.append(
+            f"{r['cv_folds']}-fold CV weighted F1 on {r['cv_listings']} listings: cascade "
+            f"{r['cv_cascade_weighted_f1']} against full fusion {r['cv_full_weighted_f1']} "
+            f"({r['cv_cascade_minus_full_weighted_f1']:+}); listings scored by member: "
+            + ", ".join(f"{m} {v}" for m, v in r["cv_member_scored_share"].items())
+        )
     shares = r.get("member_share_of_time")
     if shares:
         figures.append(

@@ -18,7 +18,15 @@ Builds a lakehouse from a generated sample (ingest, features), trains small mode
     limit, and Spark's share of it the figure to watch (torch and ONNX Runtime on two threads
     of a busy machine wait on each other: a two-thread process is no limit); each member's
     share of that process's time is printed;
-  - with --images, times the naive way on a subset: models reloaded for every batch.
+  - with --images, times the naive way on a subset: models reloaded for every batch;
+  - with --images, every Spark run and the plain process twice, with the scoring cascade
+    (``scoring.cascade: true``, the default: cheap members first, a listing leaving once they are
+    confident) and without it (the full fusion), alternating, on the same lakehouse; the share
+    of listings each member scored (``gold.predictions.members_scored`` after a cascade run);
+    with ``--cv-npz FILE`` (the ``out_of_fold.npz`` ``evaluate --cv`` writes: the real sample's
+    members' out-of-fold probabilities) the K-fold weighted F1 of the cascade beside the full
+    fusion's, both fit per fold on the other folds as in ``evaluate --cv`` (issue 33: within
+    0.005).
 The figures come last, as one JSON line, and go to ``benchmarks/results/score.json``
 (``score-images.json`` with --images) with the commit and the load average. ``--work DIR``
 keeps the lakehouse; ``--reuse`` then
@@ -68,6 +76,8 @@ from record import write_results  # noqa: E402  (this folder: sys.path[0])
 RESULTS = REPO / "benchmarks" / "results"
 # Issue 15: fused scoring with the default members on 2 CPU cores, end to end.
 IMAGE_TARGETS = {"spark_listings_per_s": 100.0}
+# Issue 33: the cascade's CV weighted F1 within 0.005 of the full fusion's.
+CASCADE_F1_TARGETS = {"cv_cascade_minus_full_weighted_f1": -0.005}
 
 SMALL = [
     "train.tfidf.max_iter=30",
@@ -166,7 +176,12 @@ class TimedPredictor:
 
 
 def plain_python(
-    models, config, batches, reload_each: bool = False, member_seconds: dict | None = None
+    models,
+    config,
+    batches,
+    reload_each: bool = False,
+    member_seconds: dict | None = None,
+    cascade: bool = False,
 ) -> float:
     """Listings/s of the fused models on ``batches`` in this process on one thread (as one
     Spark task); ``member_seconds`` receives each member's seconds."""
@@ -183,7 +198,13 @@ def plain_python(
     predictors = {name: m.batch_predictor(config, 1) for name, m in fitted.items()}
     if member_seconds is not None:
         predictors = {n: TimedPredictor(p, member_seconds, n) for n, p in predictors.items()}
-    scorer = FusedScorer(models, "{}", time.time(), predictors)  # type: ignore[arg-type]
+    scorer = FusedScorer(
+        models,
+        "{}",
+        time.time(),  # type: ignore[arg-type]
+        predictors,  # type: ignore[arg-type]
+        cascade=cascade,
+    )
     started, rows = time.monotonic(), 0
     for batch in batches:
         if reload_each:
@@ -193,9 +214,73 @@ def plain_python(
             text_member._predictor.cache_clear()
             image_member._predictor.cache_clear()
             scoring._fusion_model.cache_clear()
+            scoring._cascade.cache_clear()
         scorer.score_batch(batch, scoring._fusion_model(models.fusion_folder))
         rows += len(batch)
     return rows / (time.monotonic() - started)
+
+
+def cascade_cv(config, npz: Path) -> dict:
+    """The cascade's K-fold weighted F1 beside the full fusion's on ``evaluate --cv``'s
+    out-of-fold member probabilities: each fold's fusion and cascade fit on the other folds."""
+    import numpy as np
+
+    from catalog_classifier.models import cascade, fusion
+    from catalog_classifier.models.members import get_member, modalities
+
+    with np.load(npz, allow_pickle=False) as data:
+        members = [k.removeprefix("probs_") for k in data.files if k.startswith("probs_")]
+        probs = {m: data[f"probs_{m}"] for m in members}
+        available = {m: data[f"available_{m}"].astype(bool) for m in members}
+        labels, folds = data["label"].astype(int), data["fold"].astype(int)
+    cfg = config.train.fusion
+    kinds = modalities()
+
+    def fit_full(train):
+        return fusion.fit_fusion_from_config(
+            {m: p[train] for m, p in probs.items()},
+            {m: a[train] for m, a in available.items()},
+            labels[train],
+            probs[members[0]].shape[1],
+            kinds,
+            cfg,
+            config.train.seed,
+        )
+
+    started = time.monotonic()
+    cv = cascade.cross_validate(
+        probs,
+        available,
+        labels,
+        folds,
+        fit_full,
+        kinds,
+        {m: get_member(m).scoring_cost for m in members},
+        cfg.cascade_max_f1_drop,
+        inner_folds=cfg.cv_folds,
+        seed=config.train.seed,
+        settings={
+            "min_rows": cfg.min_rows,
+            "vote_step": cfg.vote_step,
+            "stacking_c": cfg.stacking_c,
+        },
+    )
+    return {
+        "cv_listings": int(len(labels)),
+        "cv_folds": int(len(set(folds.tolist()))),
+        "cv_npz": str(npz),
+        "cv_full_weighted_f1": round(cv["full_weighted_f1"], 4),
+        "cv_cascade_weighted_f1": round(cv["cascade_weighted_f1"], 4),
+        "cv_cascade_minus_full_weighted_f1": round(
+            cv["cascade_weighted_f1"] - cv["full_weighted_f1"], 4
+        ),
+        "cv_full_fold_weighted_f1": cv["full_fold_weighted_f1"],
+        "cv_cascade_fold_weighted_f1": cv["cascade_fold_weighted_f1"],
+        "cv_member_scored_share": cv["member_scored_share"],
+        "cv_thresholds": cv["thresholds"],
+        "cv_max_f1_drop_on_valid": cfg.cascade_max_f1_drop,
+        "cv_seconds": round(time.monotonic() - started, 1),
+    }
 
 
 def main() -> int:
@@ -215,6 +300,12 @@ def main() -> int:
         "--train-listings", type=int, default=None, help="train on the first M listings only"
     )
     parser.add_argument("--memory", action="store_true", help="peak resident memory, per role")
+    parser.add_argument(
+        "--cv-npz",
+        default=None,
+        help="with --images: out_of_fold.npz of evaluate --cv (the real sample's): the CV "
+        "weighted F1 of the scoring cascade beside the full fusion's",
+    )
     parser.add_argument("--set", action="append", default=[], help="config override KEY=VALUE")
     parser.add_argument(
         "--results",
@@ -271,22 +362,34 @@ def main() -> int:
             build(args.listings)
         built.touch()
 
-    runs = []
+    runs: list[dict] = []
+    runs_full: list[dict] = []
+    # --images: the full fusion (scoring.cascade false) then the cascade, alternating on the
+    # same lakehouse, the cascade last (its members_scored are then the table's).
+    config_full = load_config(REPO / "conf" / "local.yaml", [*overrides, "scoring.cascade=false"])
     memory = PeakMemory() if args.memory else None
+
+    def timed(run_config) -> dict:
+        summary = run_score(lakehouse, run_config, full=True)
+        chunk_seconds = summary.steps.get("chunks", 0.0)
+        return {
+            "seconds": round(summary.seconds, 2),
+            "listings_per_s": round(summary.listings_per_s, 1),
+            "chunk_listings_per_s": round(summary.scored / chunk_seconds, 1)
+            if chunk_seconds
+            else None,
+            "steps": summary.steps,
+            "summary": summary,
+        }
+
     with memory or contextlib.nullcontext():
         for _ in range(max(1, args.runs)):
-            summary = run_score(lakehouse, config, full=True)
-            chunk_seconds = summary.steps.get("chunks", 0.0)
-            runs.append(
-                {
-                    "seconds": round(summary.seconds, 2),
-                    "listings_per_s": round(summary.listings_per_s, 1),
-                    "chunk_listings_per_s": round(summary.scored / chunk_seconds, 1)
-                    if chunk_seconds
-                    else None,
-                    "steps": summary.steps,
-                }
-            )
+            if args.images:
+                runs_full.append(timed(config_full))
+            runs.append(timed(config))
+    summary = runs[-1].pop("summary")
+    for run in [*runs, *runs_full]:
+        run.pop("summary", None)
     figures = {
         "listings": args.listings,
         "train_listings": args.train_listings,
@@ -307,6 +410,27 @@ def main() -> int:
     if memory is not None:
         figures["memory"] = memory.figures()
     if args.images:
+        from pyspark.sql import functions as F
+
+        from catalog_classifier.storage.tables import GOLD_PREDICTIONS
+
+        figures["spark_listings_per_s_full_fusion"] = runs_full[-1]["listings_per_s"]
+        figures["steady_run_full_fusion"] = runs_full[-1]
+        figures["cascade_speedup_spark"] = round(
+            runs[-1]["listings_per_s"] / runs_full[-1]["listings_per_s"], 2
+        )
+        scored_by = (
+            lakehouse.read(GOLD_PREDICTIONS)
+            .filter(F.col("model_version") == summary.model_version)
+            .select(F.explode(F.split("members_scored", "[+]")).alias("member"))
+            .groupBy("member")
+            .count()
+            .collect()
+        )
+        figures["member_scored_share"] = {
+            r["member"]: round(r["count"] / summary.scored, 3)
+            for r in sorted(scored_by, key=lambda r: r["member"])
+        }
         registry = Registry(config, lakehouse.root)
         scoring_models = load_scoring_models(registry, config)
         inputs = scoring_inputs(lakehouse)
@@ -318,8 +442,16 @@ def main() -> int:
         size = config.scoring.arrow_batch_rows
         batches = [frame.iloc[i : i + size] for i in range(0, len(frame), size)]
         member_seconds: dict[str, float] = {}
+        full_seconds: dict[str, float] = {}
         started = time.monotonic()
-        one_thread = plain_python(scoring_models, config, batches, member_seconds=member_seconds)
+        one_thread_full = plain_python(
+            scoring_models, config, batches, member_seconds=full_seconds, cascade=False
+        )
+        full_limit_seconds = time.monotonic() - started
+        started = time.monotonic()
+        one_thread = plain_python(
+            scoring_models, config, batches, member_seconds=member_seconds, cascade=True
+        )
         limit_seconds = time.monotonic() - started
         limit = one_thread * (os.cpu_count() or 1)
         naive_batches = [frame.iloc[i : i + 32] for i in range(0, min(len(frame), 256), 32)]
@@ -338,6 +470,16 @@ def main() -> int:
                 if runs[-1]["chunk_listings_per_s"]
                 else None,
                 "naive_reload_per_batch_listings_per_s": round(naive, 1),
+                # the full fusion (scoring.cascade false) on the same batches: its limit
+                "plain_python_one_thread_listings_per_s_full_fusion": round(one_thread_full, 1),
+                "compute_limit_listings_per_s_full_fusion": round(
+                    one_thread_full * (os.cpu_count() or 1), 1
+                ),
+                "cascade_speedup_plain_python": round(one_thread / one_thread_full, 2),
+                "member_share_of_time_full_fusion": {
+                    name: round(seconds / full_limit_seconds, 3)
+                    for name, seconds in sorted(full_seconds.items())
+                },
                 # each member's share of the plain process's time (the rest: fusion, batches)
                 "member_share_of_time": {
                     name: round(seconds / limit_seconds, 3)
@@ -350,7 +492,10 @@ def main() -> int:
                 },
             }
         )
-    targets = IMAGE_TARGETS if args.images else {}
+    targets = dict(IMAGE_TARGETS) if args.images else {}
+    if args.images and args.cv_npz:
+        figures.update(cascade_cv(config, Path(args.cv_npz)))
+        targets.update(CASCADE_F1_TARGETS)
     figures["targets_met"] = {key: figures[key] >= target for key, target in targets.items()}
     results = args.results
     if results is None:

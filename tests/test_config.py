@@ -106,6 +106,7 @@ def test_override_strings_are_read_as_yaml_and_coerced_to_the_field_types():
         ("train.image.hidden=8", "config.train.image: head_solver lbfgs fits linear heads"),
         ("sample.images=some", "config.sample.images: expected int, got 'some'"),
         ("train.petastorm_cache=null", "config.train.petastorm_cache: expected str, got None"),
+        ("scoring.cascade=sometimes", "config.scoring.cascade: expected true or false, got 'so"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_dotted_key_and_the_reason(override, message):
@@ -142,6 +143,10 @@ def test_a_bad_value_is_one_line_naming_the_dotted_key_and_the_reason(override, 
         ("splits.cv_folds=1", "config.splits.cv_folds: input should be greater than or equal"),
         ("scoring.chunk_rows=0", "config.scoring.chunk_rows: input should be greater than or e"),
         ("scoring.torch_threads=-1", "config.scoring.torch_threads: input should be greater"),
+        (
+            "train.fusion.cascade_max_f1_drop=-0.01",
+            "config.train.fusion.cascade_max_f1_drop: input should be greater than or equal",
+        ),
         ("features.image_batch_rows=0", "config.features.image_batch_rows: input should be gr"),
     ],
 )

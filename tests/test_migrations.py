@@ -64,3 +64,22 @@ def test_an_old_predictions_table_is_migrated_once(lakehouse):
     assert len(kept) == 1 and (kept[0] / "_delta_log").is_dir()
     # The new layout is left alone.
     assert migrations.migrate_predictions(lakehouse) is False
+
+
+def test_a_predictions_table_without_members_scored_gets_the_column(lakehouse):
+    before = migrations._BEFORE_MEMBERS_SCORED
+    lakehouse.ensure(before)
+    rows = _old_rows()
+    rows["members"] = ['{"tfidf": {"prdtypecode": 10, "probability": 0.8}}', "{}"]
+    lakehouse.merge(
+        before, lakehouse.spark.createDataFrame(rows[before.column_names], before.spark_schema())
+    )
+    lakehouse._ensured.clear()
+
+    assert migrations.migrate_predictions(lakehouse) is True
+    migrated = lakehouse.read(GOLD_PREDICTIONS).toPandas().set_index("productid")
+    # Who scored the rows before the cascade is not known: null, every other value kept.
+    assert migrated["members_scored"].isna().all()
+    assert migrated.loc[1, "members"] == rows.loc[0, "members"]
+    assert list(migrated.sort_index()["confidence"]) == [0.9, 0.6]
+    assert migrations.migrate_predictions(lakehouse) is False

@@ -3,6 +3,7 @@ incremental runs, MERGE keys, and a run killed mid-way then completed."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -17,6 +18,7 @@ from pyspark.sql import functions as F
 from tests.conftest import REPO
 from tests.helpers import SMALL_TRAINING, copy_lakehouse, jpeg, write_listings, write_zip
 
+from catalog_classifier.models.members import get_member
 from catalog_classifier.stages.features import run_features
 from catalog_classifier.stages.ingest import run_ingest
 from catalog_classifier.stages.score import run_score, scoring_inputs
@@ -27,12 +29,21 @@ from catalog_classifier.storage.tables import BRONZE_LISTINGS, GOLD_PREDICTIONS
 
 
 @pytest.fixture(scope="module")
-def scored(trained, small_config, tmp_path_factory):
+def full_config(small_config):
+    """The full fusion (scoring.cascade off): these tests check what every member says about
+    each listing; the cascade's rows are checked apart (the last test)."""
+    return dataclasses.replace(
+        small_config, scoring=dataclasses.replace(small_config.scoring, cascade=False)
+    )
+
+
+@pytest.fixture(scope="module")
+def scored(trained, full_config, tmp_path_factory):
     """A copy of the trained project, scored once: these tests add listings, models and
     predictions, which the other modules sharing ``trained`` must not see."""
     source, _ = trained
     lakehouse = copy_lakehouse(source, tmp_path_factory.mktemp("scoring") / "lakehouse")
-    first = run_score(lakehouse, small_config)
+    first = run_score(lakehouse, full_config)
     return lakehouse, first
 
 
@@ -40,13 +51,13 @@ def _predictions(lakehouse, version: str):
     return lakehouse.read(GOLD_PREDICTIONS).filter(F.col("model_version") == version)
 
 
-def test_every_listing_gets_one_prediction_with_its_modalities(scored, small_config):
+def test_every_listing_gets_one_prediction_with_its_modalities(scored, full_config):
     lakehouse, first = scored
     listings = lakehouse.read(BRONZE_LISTINGS).count()
     assert first.scored == first.pending == listings and first.chunks == 1
     frame = _predictions(lakehouse, first.model_version).toPandas()
     assert len(frame) == frame["productid"].nunique() == listings
-    assert set(frame["prdtypecode"]) <= set(small_config.label_codes)
+    assert set(frame["prdtypecode"]) <= set(full_config.label_codes)
     assert frame["confidence"].between(0, 1).all()
     assert (frame["needs_review"] == (frame["confidence"] < frame["review_threshold"])).all()
     top3 = json.loads(frame["top3"].iloc[0])
@@ -69,15 +80,15 @@ def test_every_listing_gets_one_prediction_with_its_modalities(scored, small_con
     assert sum(first.per_category.values()) == listings
 
 
-def test_a_second_run_with_the_same_model_and_inputs_changes_nothing(scored, small_config):
+def test_a_second_run_with_the_same_model_and_inputs_changes_nothing(scored, full_config):
     lakehouse, first = scored
     before = lakehouse.version(GOLD_PREDICTIONS)
-    again = run_score(lakehouse, small_config)
+    again = run_score(lakehouse, full_config)
     assert again.pending == again.scored == 0
     assert lakehouse.version(GOLD_PREDICTIONS) == before
 
 
-def test_only_new_and_changed_listings_are_scored(scored, small_config, spark, tmp_path):
+def test_only_new_and_changed_listings_are_scored(scored, full_config, spark, tmp_path):
     lakehouse, first = scored
     old = _predictions(lakehouse, first.model_version).toPandas().set_index("productid")
     listing = lakehouse.read(BRONZE_LISTINGS).orderBy("productid").first()
@@ -96,9 +107,9 @@ def test_only_new_and_changed_listings_are_scored(scored, small_config, spark, t
     ]
     listings = write_listings(tmp_path / "X_new.csv", rows)
     images = write_zip(tmp_path / "new.zip", {"image_88000002_product_77000002.jpg": jpeg()})
-    run_ingest(spark, lakehouse, small_config, [str(listings)], [], [str(images)])
-    run_features(lakehouse, small_config)
-    summary = run_score(lakehouse, small_config)
+    run_ingest(spark, lakehouse, full_config, [str(listings)], [], [str(images)])
+    run_features(lakehouse, full_config)
+    summary = run_score(lakehouse, full_config)
     assert summary.scored == 3 and summary.inserted == 2 and summary.updated == 1
     now = _predictions(lakehouse, first.model_version).toPandas().set_index("productid")
     assert len(now) == len(old) + 2
@@ -110,16 +121,16 @@ def test_only_new_and_changed_listings_are_scored(scored, small_config, spark, t
     assert (now.loc[untouched, "scored_at"] == old.loc[untouched, "scored_at"]).all()
 
 
-def test_a_killed_run_resumes_and_versions_are_separate_merge_keys(scored, small_config, tmp_path):
+def test_a_killed_run_resumes_and_versions_are_separate_merge_keys(scored, full_config, tmp_path):
     lakehouse, first = scored
-    registry = Registry(small_config, lakehouse.root)
-    outcome = train_fusion(lakehouse, small_config, tmp_path / "fusion", registry)
+    registry = Registry(full_config, lakehouse.root)
+    outcome = train_fusion(lakehouse, full_config, tmp_path / "fusion", registry)
     v2 = registry.log_model(
         "fusion", outcome.folder, outcome.params, outcome.metrics, [], {}, {"mode": outcome.mode}
     ).version
     log_dir = Path(lakehouse.path(GOLD_PREDICTIONS)) / "_delta_log"
     commits_before = len(list(log_dir.glob("*.json")))
-    overrides = [*SMALL_TRAINING, f"train.text.encoder={small_config.train.text.encoder}"]
+    overrides = [*SMALL_TRAINING, f"train.text.encoder={full_config.train.text.encoder}"]
     command = [sys.executable, str(REPO / "jobs" / "score.py"), "--lakehouse", lakehouse.root]
     command += ["--config", str(REPO / "conf" / "local.yaml")]
     command += ["--model", v2, "--set", "scoring.chunk_rows=40", "--set", "spark.master=local[2]"]
@@ -145,7 +156,7 @@ def test_a_killed_run_resumes_and_versions_are_separate_merge_keys(scored, small
     total = lakehouse.read(BRONZE_LISTINGS).count()
     committed = _predictions(lakehouse, v2).count()
     assert 0 < committed < total  # killed between chunk commits: some work is kept
-    resumed = run_score(lakehouse, small_config, model_version=v2)
+    resumed = run_score(lakehouse, full_config, model_version=v2)
     assert resumed.pending == total - committed and resumed.inserted == total - committed
     keys = lakehouse.read(GOLD_PREDICTIONS).groupBy("productid", "model_version").count()
     assert keys.filter(F.col("count") > 1).count() == 0
@@ -154,7 +165,7 @@ def test_a_killed_run_resumes_and_versions_are_separate_merge_keys(scored, small
     )
 
 
-def test_the_catalog_team_queries_run(scored, small_config):
+def test_the_catalog_team_queries_run(scored, full_config):
     lakehouse, first = scored
     register_views(lakehouse)
     for name in QUERIES:
@@ -181,7 +192,7 @@ def test_the_catalog_team_queries_run(scored, small_config):
 
 
 def test_the_python_tfidf_path_gives_spark_mls_features_and_probabilities(
-    scored, small_config, spark, request
+    scored, full_config, spark, request
 ):
     """Scoring applies the TF-IDF member in plain Python (scoring.tfidf_engine: python); it
     must reproduce the Spark ML pipeline, Java's tokenising quirks included."""
@@ -191,7 +202,7 @@ def test_the_python_tfidf_path_gives_spark_mls_features_and_probabilities(
     from catalog_classifier.models.tfidf_scorer import load_tfidf_scorer, tfidf_scorer
 
     lakehouse, first = scored
-    registry = Registry(small_config, lakehouse.root)
+    registry = Registry(full_config, lakehouse.root)
     loaded = registry.load("tfidf")
     request.addfinalizer(loaded.remove_download)
     model = load_tfidf(str(Path(loaded.folder) / "pipeline"))
@@ -231,7 +242,7 @@ def test_the_python_tfidf_path_gives_spark_mls_features_and_probabilities(
     )
 
 
-def test_a_failed_run_leaves_no_model_download_behind(scored, small_config, tmp_path, monkeypatch):
+def test_a_failed_run_leaves_no_model_download_behind(scored, full_config, tmp_path, monkeypatch):
     """Each run downloads the fused model and its members into temporary folders: they go when
     the run fails too (a nightly job failing on bad data would otherwise fill the disk)."""
     import tempfile
@@ -248,6 +259,41 @@ def test_a_failed_run_leaves_no_model_download_behind(scored, small_config, tmp_
 
     monkeypatch.setattr(score_stage, "score_frame", failing)
     with pytest.raises(RuntimeError, match="a member failed"):
-        run_score(lakehouse, small_config, full=True)
+        run_score(lakehouse, full_config, full=True)
     # A download's folder is named after the registered version (catalog-classifier-text-v3-...).
     assert not [p.name for p in downloads.iterdir() if re.search(r"-v\d+-", p.name)]
+
+
+def test_the_cascade_writes_which_members_scored_each_listing(
+    trained, full_config, small_config, tmp_path
+):
+    """scoring.cascade on (the default): every row says which members scored it, cheapest
+    first; a listing the cascade let go early has no opinion from the later members, and one
+    that went through every member gets exactly the full fusion's answer (cascade off)."""
+    assert small_config.scoring.cascade and not full_config.scoring.cascade
+    source, _ = trained
+    lakehouse = copy_lakehouse(source, tmp_path / "lakehouse")
+    whole = run_score(lakehouse, full_config)
+    full_rows = _predictions(lakehouse, whole.model_version).toPandas().set_index("productid")
+    summary = run_score(lakehouse, small_config, full=True)
+    assert summary.model_version == whole.model_version
+    rows = _predictions(lakehouse, summary.model_version).toPandas().set_index("productid")
+    registry = Registry(small_config, lakehouse.root)
+    fused = registry.load("fusion", summary.model_version)
+    fused.remove_download()
+    members = list(fused.meta["members"])
+    order = sorted(members, key=lambda m: get_member(m).scoring_cost)
+    assert order[0] == "tfidf"
+    assert (full_rows["members_scored"] == "+".join(members)).all()
+    scored_by = rows["members_scored"].str.split("+")
+    # Always a prefix of the cost order, written in the registry's order.
+    for names in scored_by:
+        assert set(names) == set(order[: len(names)]) and names == sorted(names, key=members.index)
+    for names, opinion in zip(scored_by, rows["members"].map(json.loads), strict=True):
+        assert set(opinion) <= set(names)
+    everyone = scored_by.map(len) == len(members)
+    same = full_rows.loc[rows.index[everyone]]
+    assert (same["prdtypecode"] == rows.loc[everyone, "prdtypecode"]).all()
+    # Not bit for bit: e5 sees a smaller batch (other padding lengths), 1.8e-6 measured.
+    assert (same["confidence"] - rows.loc[everyone, "confidence"]).abs().max() < 1e-4
+    assert (~everyone).any(), "the small sample's cascade let no listing leave early"

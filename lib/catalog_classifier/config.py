@@ -429,6 +429,10 @@ class FusionConfig:
     # At least this share of the valid listings falls under the threshold (0: none forced): a
     # review floor for catalogs where the precision target alone flags next to nothing.
     min_review_share: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    # The scoring cascade's thresholds (models/cascade.py) are the cheapest whose weighted F1 on
+    # the valid rows (out of fold) stays within this of the full fusion's; issue 33 bounds the
+    # drop at 0.005 in CV, and half of it here leaves room for the valid split's noise.
+    cascade_max_f1_drop: Annotated[float, Field(ge=0, lt=1)] = 0.0025
 
 
 @dataclass(frozen=True, config=_SECTION)
@@ -474,6 +478,10 @@ class ScoringConfig:
     # How the TF-IDF member is applied: python (the fitted features and layer in the scoring
     # UDF, several times faster) or spark (the Spark ML pipeline). Same probabilities.
     tfidf_engine: Literal["python", "spark"] = "python"
+    # The members in order of cost, a listing leaving as soon as those run so far are confident
+    # enough (the thresholds saved with the fused model, models/cascade.py); false: every member
+    # scores every listing (the full fusion).
+    cascade: bool = True
 
 
 @dataclass(frozen=True, config=_SECTION)

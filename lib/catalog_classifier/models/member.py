@@ -116,6 +116,10 @@ class Member(ABC):
     name: ClassVar[str]
     modality: ClassVar[Modality]
     description: ClassVar[str] = ""
+    # Relative scoring cost per listing it scores (the scoring cascade runs the cheap members
+    # first, models/cascade.py); the built-in members' are their shares of the fused scoring
+    # time on a CPU (benchmarks/score.py --images, 2026-12-01).
+    scoring_cost: ClassVar[float] = 1.0
 
     @classmethod
     def input_tables(cls) -> tuple[TableSpec, ...]:

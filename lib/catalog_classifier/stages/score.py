@@ -12,8 +12,12 @@ Plan of one run:
    scorer, the text encoder, the image model: each loaded once per Python worker and reused
    across batches, images decoded in the workers, the GPU used when the executor has one) and
    fuses the members' probabilities. A member may add columns in Spark before the UDF
-   (``FittedMember.prepare_scoring``: the TF-IDF member's Spark ML engine does).
-4. MERGE on (productid, model_version); ``members`` holds each member's opinion as JSON.
+   (``FittedMember.prepare_scoring``: the TF-IDF member's Spark ML engine does). With
+   ``scoring.cascade`` and a cascade saved with the fused model (models/cascade.py), the
+   members run cheapest first and a listing leaves as soon as those run so far are confident
+   enough: the expensive members score only the rest, in the same pass.
+4. MERGE on (productid, model_version); ``members`` holds each member's opinion as JSON,
+   ``members_scored`` which members scored the listing.
 
 Nothing is collected to the driver: the rows stream from the Delta inputs through the UDF into
 the staged MERGE.
@@ -40,7 +44,8 @@ from pyspark.sql import functions as F
 from catalog_classifier.config import Config
 from catalog_classifier.crashpoints import crash_point
 from catalog_classifier.logs import worker_logger
-from catalog_classifier.models.fusion import FusionModel, fuse_batch
+from catalog_classifier.models import cascade as scoring_cascade
+from catalog_classifier.models.fusion import FusionModel
 from catalog_classifier.models.member import SCORING_KEY_COLUMNS, BatchPredictor, FittedMember
 from catalog_classifier.models.members import FUSION, get_member, member_names
 from catalog_classifier.storage.incremental import missing_rows
@@ -202,6 +207,8 @@ class FusedScorer:
     scored_at: datetime
     predictors: dict[str, BatchPredictor]
     stats: dict[str, int] = field(default_factory=dict)
+    # scoring.cascade: use the cascade saved with the fused model (if it has one).
+    cascade: bool = True
 
     def __call__(self, batches: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         logger = worker_logger("catalog_classifier.stages.score")
@@ -217,8 +224,13 @@ class FusedScorer:
             )
 
     def score_batch(self, batch: pd.DataFrame, fusion: FusionModel) -> pd.DataFrame:
-        scored = fuse_batch(batch, self.predictors, fusion, len(self.models.label_codes))
-        return self.rows(batch, scored.fused, scored.used, scored.probs, scored.available)
+        cascade = _cascade(self.models.fusion_folder) if self.cascade else None
+        scored = scoring_cascade.cascade_batch(
+            batch, self.predictors, fusion, cascade, len(self.models.label_codes)
+        )
+        out = self.rows(batch, scored.fused, scored.used, scored.probs, scored.available)
+        out["members_scored"] = _members_scored(list(self.predictors), scored.scored, len(batch))
+        return out
 
     def rows(
         self,
@@ -247,6 +259,7 @@ class FusedScorer:
             }
         )
         out["members"] = _members_json(codes, probs, available, len(batch))
+        out["members_scored"] = "+".join(probs)  # every member (score_batch: the cascade's)
         # pandas-stubs' pd.array overloads take no Series, which pandas accepts as any sequence
         out["imageid"] = pd.array(batch["imageid"], dtype="Int64")  # type: ignore[call-overload]
         out["input_hash"] = batch["input_hash"].to_numpy()
@@ -287,6 +300,18 @@ def _members_json(
     return [json.dumps(o) for o in opinions]
 
 
+def _members_scored(names: list[str], scored: dict[str, np.ndarray], n: int) -> list[str]:
+    """Per row, the members that scored it joined by '+', in the registry's order."""
+    masks = [(m, scored[m]) for m in names if m in scored]
+    return ["+".join(m for m, mask in masks if mask[row]) for row in range(n)]
+
+
+@functools.cache
+def _cascade(folder: str) -> scoring_cascade.Cascade | None:
+    """Once per Python worker: the fused model's cascade, None if it has none."""
+    return scoring_cascade.Cascade.load(Path(folder))
+
+
 @functools.cache
 def _fusion_model(folder: str) -> FusionModel:
     """Once per Python worker."""
@@ -315,6 +340,7 @@ def score_frame(
         json.dumps(input_versions, sort_keys=True),
         scored_at,
         {name: m.batch_predictor(config, torch_threads) for name, m in fitted.items()},
+        cascade=config.scoring.cascade,
     )
     return rows.select(*dict.fromkeys(keep)).mapInPandas(scorer, GOLD_PREDICTIONS.spark_schema())
 

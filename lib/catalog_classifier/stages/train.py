@@ -26,7 +26,7 @@ from pyspark.sql import functions as F
 
 from catalog_classifier.config import Config
 from catalog_classifier.features.splits import run_splits
-from catalog_classifier.models import fusion
+from catalog_classifier.models import cascade, fusion
 from catalog_classifier.models.datasets import listings_only, text_rows, with_training_texts
 from catalog_classifier.models.loop import seed_everything
 from catalog_classifier.models.member import read_meta, write_meta
@@ -192,6 +192,25 @@ def train_fusion(
     )
     model.review_threshold, model.review_precision = threshold, precision
     model.save(folder)
+    # The scoring cascade's thresholds, chosen on the same valid rows, saved beside the weights.
+    chosen_cascade = cascade.fit_cascade(
+        members.probs,
+        members.available,
+        members.labels,
+        model,
+        modalities(),
+        {m: get_member(m).scoring_cost for m in members.probs},
+        cfg.cascade_max_f1_drop,
+        folds=cfg.cv_folds,
+        seed=config.train.seed,
+        settings={
+            "min_rows": cfg.min_rows,
+            "vote_step": cfg.vote_step,
+            "stacking_c": cfg.stacking_c,
+        },
+    )
+    if chosen_cascade is not None:
+        chosen_cascade.save(folder)
     write_meta(folder, FUSION, model.method, config, {"members": model.members})
     groups = fusion.evaluate_groups(fused, used, members, modalities())
     metrics = {
@@ -202,12 +221,23 @@ def train_fusion(
         "auto_accepted_share": share,
         **{f"valid_{k}": v for k, v in groups.items()},
     }
+    if chosen_cascade is not None:
+        figures = chosen_cascade.selection
+        metrics["cascade_valid_oof_weighted_f1"] = figures["valid_oof_cascade_weighted_f1"]
+        metrics["cascade_valid_oof_full_weighted_f1"] = figures["valid_oof_full_weighted_f1"]
+        metrics["cascade_valid_cost_share"] = figures["valid_cost_share"]
     selection = model.selection.get("cv_weighted_f1", {})
     metrics.update({f"cv_{m}_weighted_f1": v for m, v in selection.items()})
     params = {
         "method": model.method,
         "selection": model.selection,
         "members": model.members,
+        "cascade": {
+            "order": chosen_cascade.order,
+            "thresholds": chosen_cascade.thresholds,
+        }
+        if chosen_cascade is not None
+        else None,
         **asdict(cfg),
     }
     return ModelOutcome(

@@ -530,6 +530,14 @@ GOLD_PREDICTIONS = TableSpec(
             "member needs no schema change; query with get_json_object(members, '$.image."
             "prdtypecode').",
         ),
+        Column(
+            "members_scored",
+            "string",
+            True,
+            "Members that scored the listing, joined by '+' (tfidf+use: the scoring cascade let "
+            "it leave after those two; every member of the fused model when it did not). Null on "
+            "rows scored before the column existed (migrated).",
+        ),
         Column("imageid", "long", True, "The listing's image id."),
         Column("input_hash", "string", False, "sha256 of the inputs scored (text, image)."),
         Column("input_versions", "string", False, "JSON: Delta versions of the tables read."),

@@ -123,6 +123,7 @@ def image_embedding_frame(lakehouse: Lakehouse, bid: str, rows: DataFrame) -> pd
 class ImageMember(Member):
     name = "image"
     modality = "image"
+    scoring_cost = 0.253  # share 0.253, listings with an image only (benchmarks/score.py)
     description = "EfficientNet-Lite features + head"
 
     @classmethod

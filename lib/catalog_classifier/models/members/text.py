@@ -129,6 +129,7 @@ def text_embedding_frame(
 class TextMember(Member):
     name = "text"
     modality = "text"
+    scoring_cost = 0.571  # share 0.571 (benchmarks/score.py --images)
     description = "multilingual e5-small + head"
 
     @classmethod

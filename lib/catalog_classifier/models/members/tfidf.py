@@ -50,6 +50,7 @@ SPARK_PROBABILITIES = "p_tfidf"
 class TfidfMember(Member):
     name = "tfidf"
     modality = "text"
+    scoring_cost = 0.005  # share 0.005 of the fused scoring time (benchmarks/score.py --images)
     description = "TF-IDF (Spark ML) + linear layer"
 
     @classmethod

@@ -198,6 +198,7 @@ def with_title(rows: DataFrame) -> DataFrame:
 class UseMember(Member):
     name = "use"
     modality = "text"
+    scoring_cost = 0.165  # share 0.165 (benchmarks/score.py --images)
     description = "multilingual Universal Sentence Encoder v3 (full text + title) + head"
 
     @classmethod
