@@ -153,3 +153,21 @@ def test_a_single_member_fusion_has_no_cascade():
     only = {"tfidf": probs["tfidf"]}
     full = fit_fusion(only, {"tfidf": available["tfidf"]}, labels, K, MODALITIES, method="vote")
     assert cascade.fit_cascade(only, available, labels, full, MODALITIES, COSTS, 0.005) is None
+
+
+def test_a_fallen_back_group_still_has_every_member_of_its_name_scored():
+    from catalog_classifier.models.cascade import fused_members
+    from catalog_classifier.models.fusion import FusionModel, GroupFusion
+
+    # The with-image group fell back to TF-IDF alone: the full fusion still requires e5 and the
+    # image on those listings (else they would fall through to the image-only group).
+    full = FusionModel(
+        3,
+        "vote",
+        {
+            "tfidf+text+image": GroupFusion(["tfidf"], "vote", weights=[1.0]),
+            "tfidf+text": GroupFusion(["tfidf", "text"], "vote", weights=[0.5, 0.5]),
+            "image": GroupFusion(["image"], "vote", weights=[1.0]),
+        },
+    )
+    assert fused_members(full) == ["tfidf", "text", "image"]

@@ -40,6 +40,7 @@ from catalog_classifier.models.fusion import (
     FusionModel,
     MemberBatchPredictor,
     fit_fusion,
+    group_members,
 )
 from catalog_classifier.models.metrics import weighted_f1
 
@@ -110,9 +111,10 @@ class CascadeResult(FusedBatch):
 
 
 def fused_members(full: FusionModel) -> list[str]:
-    """The members the full fusion combines (over its availability groups), in first-seen
-    order."""
-    return list(dict.fromkeys(m for group in full.groups.values() for m in group.members))
+    """The members the full fusion's availability groups require, in first-seen order: a group
+    that fell back to its best member (fusion.keep_if_it_gains) still takes only the listings
+    that have every member of its name, so each of them is scored before the full fusion."""
+    return list(dict.fromkeys(m for name in full.groups for m in group_members(name)))
 
 
 def run(
