@@ -196,6 +196,8 @@ class _Run:
     # The run's labels CSVs by row index (raw rows): they label the training texts too.
     labels_by_row_index: list[DataFrame] = field(default_factory=list)
     training_texts: Sequence[str] = ()
+    # Frames persisted for the run (released at its end).
+    cached: list[DataFrame] = field(default_factory=list)
 
     @property
     def cfg(self) -> IngestConfig:
@@ -266,7 +268,7 @@ def run_ingest(
     summary.images_without_listing = unmatched["images"]
     summary.table_versions = lakehouse.versions(BRONZE_TABLES)
     summary.seconds = time.monotonic() - started
-    for frame in (incoming_listings, incoming_labels):
+    for frame in (incoming_listings, incoming_labels, *run.cached):
         if frame is not None:
             frame.unpersist()
     return summary
@@ -275,7 +277,7 @@ def run_ingest(
 def _read_listings(
     run: _Run, listings: Sequence[str]
 ) -> tuple[DataFrame | None, list[DataFrame | None]]:
-    """The valid listings of every file (persisted, deduplicated across files), and per file the
+    """The valid listings of every file (from persisted rows, deduplicated across files), and per file the
     (row index -> productid) frame its labels file pairs with (None: the file was unreadable)."""
     summary, cfg = run.summary, run.cfg
     listing_frames: list[DataFrame] = []
@@ -287,7 +289,8 @@ def _read_listings(
         if loaded.raw is None:
             row_product_frames.append(None)
             continue
-        valid, rejected, row_products = validate_listings(loaded.raw, run.now, cfg)
+        valid, rejected, row_products, ranked = validate_listings(loaded.raw, run.now, cfg)
+        run.cached.append(ranked)
         listing_frames.append(valid)
         row_product_frames.append(row_products)
         run.quarantine_parts.append(rejected)
@@ -303,7 +306,6 @@ def _read_listings(
             cfg,
         )
         run.quarantine_parts.append(cross_file)
-    if incoming is not None:
         incoming = incoming.persist(StorageLevel.MEMORY_AND_DISK)
     return incoming, row_product_frames
 
