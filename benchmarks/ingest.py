@@ -227,7 +227,9 @@ def plain_rounds(sample: Any, max_pixels: int, rounds: int) -> list[dict[str, An
         csv_s, csv_rows = timed(lambda: plain_csv(sample.listings_csv, sample.labels_csv))
         check_s, check_n = timed(lambda: check_all(sample.images_dir, max_pixels))
         cores = os.cpu_count() or 1
-        cores_s, cores_n = timed(lambda: check_all_cores(sample.images_dir, max_pixels, cores))
+        cores_s, cores_n = timed(
+            lambda: check_all_cores(sample.images_dir, max_pixels, cores)
+        )
         out.append(
             {
                 "images_folder_per_s": round(folder_n / folder_s, 1),

@@ -217,7 +217,9 @@ class _RecordSizes:
         which = np.flatnonzero(closed)  # each record end's index among the line ends
         lines = np.diff(which)
         self.longest_lines = max(
-            self.longest_lines, self.lines + int(which[0]) + 1, int(lines.max()) if lines.size else 0
+            self.longest_lines,
+            self.lines + int(which[0]) + 1,
+            int(lines.max()) if lines.size else 0,
         )
         self.record = len(chunk) - int(ends[-1]) - 1
         self.lines = newlines.size - int(which[-1]) - 1

@@ -277,8 +277,9 @@ def run_ingest(
 def _read_listings(
     run: _Run, listings: Sequence[str]
 ) -> tuple[DataFrame | None, list[DataFrame | None]]:
-    """The valid listings of every file (from persisted rows, deduplicated across files), and per file the
-    (row index -> productid) frame its labels file pairs with (None: the file was unreadable)."""
+    """The valid listings of every file (from persisted rows, deduplicated across files), and per
+    file the (row index -> productid) frame its labels file pairs with (None: the file was
+    unreadable)."""
     summary, cfg = run.summary, run.cfg
     listing_frames: list[DataFrame] = []
     row_product_frames: list[DataFrame | None] = []
