@@ -228,7 +228,7 @@ def plain_rounds(sample: Any, max_pixels: int, rounds: int) -> list[dict[str, An
         check_s, check_n = timed(lambda: check_all(sample.images_dir, max_pixels))
         cores = os.cpu_count() or 1
         cores_s, cores_n = timed(
-            lambda: check_all_cores(sample.images_dir, max_pixels, cores)
+            lambda cores=cores: check_all_cores(sample.images_dir, max_pixels, cores)
         )
         out.append(
             {
