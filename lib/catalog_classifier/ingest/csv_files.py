@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -111,38 +112,33 @@ def scan_text(path: str, fallback: str) -> TextScan:
         return _scan_marked_text(path, marked)
     decoder: codecs.IncrementalDecoder = codecs.getincrementaldecoder("utf-8")("strict")
     offset, bad = 0, None
-    longest, record, quotes, returns = 0, 0, 0, False
-    longest_lines, lines = 0, 0
+    records = _RecordSizes()
     nuls = _NulCount()
+    # In chunks, not line by line: a Python step per line cost more than parsing the file
+    # (1.3 s for a 100,000-line labels CSV on 2 loaded cores); each chunk's decoding, counts and
+    # record ends are C and numpy loops.
     with open(path, "rb") as handle:
-        while piece := handle.readline(_CHUNK):
-            nuls.add(piece, offset)
+        while chunk := handle.read(_CHUNK):
+            nuls.add(chunk, offset)
+            pending = len(decoder.getstate()[0])
             try:
-                decoder.decode(piece)
+                decoder.decode(chunk)
             except UnicodeDecodeError as exc:
-                bad = offset + exc.start
+                bad = offset - pending + exc.start
                 break
-            offset += len(piece)
-            # A record ends at a line end after an even number of quotes (quotes are doubled
-            # inside quoted fields); no field is longer than its record.
-            record += len(piece)
-            quotes += piece.count(b'"')
-            returns = returns or b"\r" in piece
-            if piece.endswith(b"\n"):
-                lines += 1
-                if quotes % 2 == 0:
-                    longest, record, quotes = max(longest, record), 0, 0
-                    longest_lines, lines = max(longest_lines, lines), 0
+            records.add(chunk)
+            offset += len(chunk)
         else:
             try:
                 decoder.decode(b"", final=True)
                 nuls.check(path, offset)
+                longest, longest_lines = records.finish()
                 return TextScan(
                     "utf-8",
-                    max(longest, record),
-                    returns,
-                    longest_record_lines=max(longest_lines, lines + (record > 0)),
-                    unclosed_quote=quotes % 2 == 1,
+                    longest,
+                    records.carriage_returns,
+                    longest_record_lines=longest_lines,
+                    unclosed_quote=records.quotes % 2 == 1,
                     nul_bytes=nuls.count,
                 )
             except UnicodeDecodeError:
@@ -180,6 +176,59 @@ def scan_text(path: str, fallback: str) -> TextScan:
         )
     nuls.check(path, offset)
     return TextScan(codecs.lookup(fallback).name, nul_bytes=nuls.count)
+
+
+class _RecordSizes:
+    """The longest CSV record of a text streamed in chunks, in bytes and in lines.
+
+    Quotes are doubled inside quoted fields, so a record ends at a line end (LF) after an
+    even number of quotes since the file's start; no field is longer than its record. A record
+    counts its bytes up to and including its line end; the last one, without a line end, counts
+    one line more than its line ends."""
+
+    def __init__(self) -> None:
+        self.quotes = 0  # quotes seen so far
+        self.carriage_returns = False
+        self.longest = 0
+        self.longest_lines = 0
+        self.record = 0  # bytes of the record still open at the chunk's end
+        self.lines = 0  # its line ends
+
+    def add(self, chunk: bytes) -> None:
+        self.carriage_returns = self.carriage_returns or b"\r" in chunk
+        data = np.frombuffer(chunk, dtype=np.uint8)
+        newlines = np.flatnonzero(data == 0x0A)
+        if not newlines.size:
+            self.record += len(chunk)
+            self.quotes += chunk.count(b'"')
+            return
+        # The quotes before each line end, from the (few) quotes' positions.
+        quotes = np.flatnonzero(data == 0x22)
+        closed = ((np.searchsorted(quotes, newlines) + self.quotes) % 2) == 0
+        self.quotes += quotes.size
+        ends = newlines[closed]  # the line ends that end a record
+        if not ends.size:
+            self.record += len(chunk)
+            self.lines += newlines.size
+            return
+        sizes = np.diff(ends)  # records wholly inside the chunk
+        first = self.record + int(ends[0]) + 1
+        self.longest = max(self.longest, first, int(sizes.max()) if sizes.size else 0)
+        which = np.flatnonzero(closed)  # each record end's index among the line ends
+        lines = np.diff(which)
+        self.longest_lines = max(
+            self.longest_lines,
+            self.lines + int(which[0]) + 1,
+            int(lines.max()) if lines.size else 0,
+        )
+        self.record = len(chunk) - int(ends[-1]) - 1
+        self.lines = newlines.size - int(which[-1]) - 1
+
+    def finish(self) -> tuple[int, int]:
+        """(longest record in bytes, longest record in lines), the open record's included."""
+        return max(self.longest, self.record), max(
+            self.longest_lines, self.lines + (self.record > 0)
+        )
 
 
 @dataclass

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -73,8 +74,9 @@ def quarantine_rows(
 
 def validate_listings(
     raw: DataFrame, ingested_at: datetime, cfg: IngestConfig
-) -> tuple[DataFrame, DataFrame, DataFrame]:
-    """Split raw listing rows into (listing rows, quarantine rows, row index -> productid).
+) -> tuple[DataFrame, DataFrame, DataFrame, DataFrame]:
+    """Split raw listing rows into (listing rows, quarantine rows, row index -> productid, the
+    persisted rows the three are selected from: the caller unpersists it when done).
 
     Listing rows are in ``bronze.listings``' schema (``has_image`` still false). Within the
     batch, repeated productids with identical content keep their first row (the others are
@@ -122,6 +124,9 @@ def validate_listings(
         .withColumn("rank", F.row_number().over(ordered))
         .withColumn("first_row", F.first("source_row").over(ordered))
     )
+    # The window (a shuffle of every valid row, texts included) is read by the listings, the
+    # duplicates' quarantine rows and the labels' row index join: computed once.
+    ranked = ranked.persist(StorageLevel.MEMORY_AND_DISK)
     duplicate_reason = F.when(F.col("versions") > 1, F.lit("conflicting_duplicate_productid")).when(
         F.col("rank") > 1, F.lit("duplicate_listing")
     )
@@ -170,7 +175,7 @@ def validate_listings(
     row_products = ranked.filter(F.col("versions") == 1).select(
         "source_file", F.col("source_row").alias("row_index"), "productid"
     )
-    return listings, bad_rows.unionByName(duplicates), row_products
+    return listings, bad_rows.unionByName(duplicates), row_products, ranked
 
 
 def validate_labels(

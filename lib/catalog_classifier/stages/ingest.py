@@ -196,6 +196,8 @@ class _Run:
     # The run's labels CSVs by row index (raw rows): they label the training texts too.
     labels_by_row_index: list[DataFrame] = field(default_factory=list)
     training_texts: Sequence[str] = ()
+    # Frames persisted for the run (released at its end).
+    cached: list[DataFrame] = field(default_factory=list)
 
     @property
     def cfg(self) -> IngestConfig:
@@ -266,7 +268,7 @@ def run_ingest(
     summary.images_without_listing = unmatched["images"]
     summary.table_versions = lakehouse.versions(BRONZE_TABLES)
     summary.seconds = time.monotonic() - started
-    for frame in (incoming_listings, incoming_labels):
+    for frame in (incoming_listings, incoming_labels, *run.cached):
         if frame is not None:
             frame.unpersist()
     return summary
@@ -275,8 +277,9 @@ def run_ingest(
 def _read_listings(
     run: _Run, listings: Sequence[str]
 ) -> tuple[DataFrame | None, list[DataFrame | None]]:
-    """The valid listings of every file (persisted, deduplicated across files), and per file the
-    (row index -> productid) frame its labels file pairs with (None: the file was unreadable)."""
+    """The valid listings of every file (from persisted rows, deduplicated across files), and per
+    file the (row index -> productid) frame its labels file pairs with (None: the file was
+    unreadable)."""
     summary, cfg = run.summary, run.cfg
     listing_frames: list[DataFrame] = []
     row_product_frames: list[DataFrame | None] = []
@@ -287,7 +290,8 @@ def _read_listings(
         if loaded.raw is None:
             row_product_frames.append(None)
             continue
-        valid, rejected, row_products = validate_listings(loaded.raw, run.now, cfg)
+        valid, rejected, row_products, ranked = validate_listings(loaded.raw, run.now, cfg)
+        run.cached.append(ranked)
         listing_frames.append(valid)
         row_product_frames.append(row_products)
         run.quarantine_parts.append(rejected)
@@ -303,7 +307,6 @@ def _read_listings(
             cfg,
         )
         run.quarantine_parts.append(cross_file)
-    if incoming is not None:
         incoming = incoming.persist(StorageLevel.MEMORY_AND_DISK)
     return incoming, row_product_frames
 
@@ -361,7 +364,15 @@ def _ingest_images(run: _Run, images: Sequence[str], listing_keys: DataFrame) ->
         image_rows, image_quarantine = split_image_rows(read, to_write, verdicts, run.now)
         run.quarantine_parts.append(image_quarantine)
         if len(to_write):
-            result = lakehouse.merge(BRONZE_IMAGES, image_rows)
+            # The rows come from the batch's cache, one per entry to write when no location is
+            # read twice (a source given twice): then unstaged; new imageids only: insert-only.
+            one_each = verdicts["located"].is_unique and to_write["imageid"].is_unique
+            result = lakehouse.merge(
+                BRONZE_IMAGES,
+                image_rows,
+                update=bool(to_write["imageid"].isin(stored["imageid"]).any()),
+                counted=len(to_write) if one_each else None,
+            )
             summary.images.inserted += result.inserted
             summary.images.updated += result.updated
             summary.images.unchanged -= result.inserted + result.updated
@@ -580,7 +591,10 @@ def _write_quarantine(run: _Run) -> None:
             new_count += row["count"]
     if new_count:
         new_rows = flagged.filter(F.col("_stored").isNull()).drop("_stored")
-        summary.quarantine_new = run.lakehouse.merge(BRONZE_QUARANTINE, new_rows).rows
+        # Unique ids (dropDuplicates), none stored, persisted: an insert-only merge, unstaged.
+        summary.quarantine_new = run.lakehouse.merge(
+            BRONZE_QUARANTINE, new_rows, update=False, counted=new_count
+        ).rows
     flagged.unpersist()
     quarantine.unpersist()
 
@@ -700,14 +714,27 @@ def _merge_new_or_changed(
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
     try:
+        # The same job checks the changed rows' keys unique and whether any is stored: the merge
+        # then needs neither a staging pass nor, for new keys only, Delta's update pass.
         totals = flagged.agg(
             F.count(F.lit(1)).alias("rows"),
             F.count(F.when(F.col("_changed"), 1)).alias("changed"),
+            F.count(F.when(F.col("_changed") & F.col("_stored_version").isNotNull(), 1)).alias(
+                "stored"
+            ),
+            F.count_distinct(F.when(F.col("_changed"), F.struct(*keys))).alias("keys"),
         ).first()
         assert totals is not None  # a global aggregate has exactly one row
         if not totals["changed"]:
             return WriteResult(spec.qualified_name, "merge", None, 0), int(totals["rows"])
         changed = flagged.filter(F.col("_changed")).drop("_stored_version", "_changed")
-        return lakehouse.merge(spec, changed), int(totals["rows"])
+        unique = totals["keys"] == totals["changed"]  # else the merge refuses them, staged
+        result = lakehouse.merge(
+            spec,
+            changed,
+            update=bool(totals["stored"]),
+            counted=int(totals["changed"]) if unique else None,
+        )
+        return result, int(totals["rows"])
     finally:
         flagged.unpersist()

@@ -132,11 +132,15 @@ class DeltaEngine(ABC):
         df: DataFrame,
         update_columns: Sequence[str] | None,
         insert: bool,
+        update: bool = True,
+        counted: int | None = None,
     ) -> tuple[int, int, int]:
-        """Upsert on the keys in one commit (none if there are no rows).
+        """Upsert on the keys in one commit (none if there are no rows); ``update=False``
+        inserts the rows whose key is absent and leaves the matched rows alone.
 
         Returns (source rows, rows inserted, rows updated). Raises before committing anything if
-        the source repeats a key.
+        the source repeats a key. ``counted``: the caller's row count of ``df``, whose keys it
+        found unique and which is cheap to evaluate again (persisted): no staging needed.
         """
 
     @abstractmethod
@@ -196,7 +200,10 @@ class DeltaRsEngine(DeltaEngine):
         df: DataFrame,
         update_columns: Sequence[str] | None,
         insert: bool,
+        update: bool = True,
+        counted: int | None = None,
     ) -> tuple[int, int, int]:
+        # delta-rs reads the source from the staged files whatever ``counted`` says.
         predicate = " AND ".join(f"t.{key} = s.{key}" for key in spec.keys)
         columns = update_columns or [c for c in spec.column_names if c not in spec.keys]
         partial = update_columns is not None and not insert
@@ -210,7 +217,8 @@ class DeltaRsEngine(DeltaEngine):
                 merger = self._table(path).merge(
                     source=staged.reader(), predicate=predicate, source_alias="s", target_alias="t"
                 )
-                merger = merger.when_matched_update(updates={c: f"s.{c}" for c in columns})
+                if update:
+                    merger = merger.when_matched_update(updates={c: f"s.{c}" for c in columns})
                 if insert:
                     merger = merger.when_not_matched_insert_all()
                 return dict(merger.execute())
@@ -358,8 +366,10 @@ class DeltaSparkEngine(DeltaEngine):
         df: DataFrame,
         update_columns: Sequence[str] | None,
         insert: bool,
+        update: bool = True,
+        counted: int | None = None,
     ) -> tuple[int, int, int]:
-        with self._staged(spec, df) as (staged, rows, repeated):
+        with self._staged(spec, df, counted) as (staged, rows, repeated):
             if not rows:
                 return 0, 0, 0
             if repeated:
@@ -373,7 +383,10 @@ class DeltaSparkEngine(DeltaEngine):
 
             def commit() -> Any:
                 merger = self._table(path).alias("t").merge(staged.alias("s"), condition)
-                merger = merger.whenMatchedUpdate(set={c: F.col(f"s.{c}") for c in columns})
+                if update:
+                    # Without it Delta runs an insert-only MERGE: one pass (an anti join), not
+                    # a pass to find the touched files and another to rewrite them.
+                    merger = merger.whenMatchedUpdate(set={c: F.col(f"s.{c}") for c in columns})
                 if insert:
                     merger = merger.whenNotMatchedInsertAll()
                 with _not_null_errors(spec):
@@ -388,10 +401,15 @@ class DeltaSparkEngine(DeltaEngine):
 
     @contextmanager
     def _staged(
-        self, spec: TableSpec, df: DataFrame
+        self, spec: TableSpec, df: DataFrame, counted: int | None = None
     ) -> Iterator[tuple[DataFrame, int, list[dict[str, Any]]]]:
         """Write the rows once to a staging folder; yield them read back, their count and up to
-        three repeated keys (one small job over the key columns), then delete the folder."""
+        three repeated keys (one small job over the key columns), then delete the folder.
+        Rows the caller ``counted`` (persisted, keys checked) are yielded as they are: staging
+        them cost a write of every row and two jobs (three of a MERGE's fifteen)."""
+        if counted is not None:
+            yield df, counted, []
+            return
         folder = f"{self.staging_root}/{spec.layer}_{spec.name}_{uuid.uuid4().hex}"
         try:
             df.write.mode("overwrite").parquet(folder)
@@ -665,12 +683,18 @@ class Lakehouse:
         df: DataFrame,
         update_columns: Sequence[str] | None = None,
         insert: bool = True,
+        *,
+        update: bool = True,
+        counted: int | None = None,
     ) -> WriteResult:
         """Upsert ``df`` on the table's keys in one commit.
 
-        Matched rows get ``update_columns`` (all non-key columns by default); unmatched rows are
-        inserted unless ``insert`` is false. The caller passes only new or changed rows, so an
-        empty ``df`` makes no commit and re-running on the same input changes nothing.
+        Matched rows get ``update_columns`` (all non-key columns by default) unless ``update``
+        is false (the caller found no stored key among the rows: a concurrent writer's row then
+        stays); unmatched rows are inserted unless ``insert`` is false. The caller passes only
+        new or changed rows, so an empty ``df`` makes no commit and re-running on the same input
+        changes nothing. ``counted``: the caller's row count of ``df``, persisted and with keys
+        it checked unique (the connector then merges it without staging it first).
         """
         self.ensure(spec)
         if update_columns is not None:
@@ -684,7 +708,7 @@ class Lakehouse:
         else:  # a partial update (e.g. a flag) needs only the keys and the updated columns
             rows = df.select(*spec.keys, *update_columns)
         count, inserted, updated = self.engine.merge(
-            self.path(spec), spec, rows, update_columns, insert
+            self.path(spec), spec, rows, update_columns, insert, update, counted
         )
         version = self.version(spec) if count else None
         log.info(
