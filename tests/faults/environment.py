@@ -78,7 +78,7 @@ def _folder_bytes(folder: Path) -> int:
 
 
 def run_on_full_disk(
-    lakehouse: Path, command: list[str], after: Path, free_kib: int, timeout_s: int = 600
+    lakehouse: Path, command: list[str], after: Path, free_kib: int, timeout_s: int = 1800
 ) -> FaultRun:
     """``command`` with ``lakehouse`` on a disk that has ``free_kib`` KiB left; the lakehouse as
     the job left it is copied to ``after`` (the folder ``lakehouse`` itself is not changed)."""
@@ -108,7 +108,7 @@ def run_on_full_disk(
     return FaultRun(completed.returncode, completed.stderr, after)
 
 
-def run_read_only(lakehouse: Path, command: list[str], timeout_s: int = 600) -> FaultRun:
+def run_read_only(lakehouse: Path, command: list[str], timeout_s: int = 1800) -> FaultRun:
     """``command`` with ``lakehouse`` bind-mounted read-only over itself."""
     lh = shlex.quote(str(lakehouse))
     script = f'mount --bind {lh} {lh} && mount -o remount,bind,ro {lh} || exit 90\nexec "$@"'
