@@ -101,8 +101,8 @@ def describe_error(exc: BaseException, limit: int = 500) -> str:
 # a table write), innermost first: the job's one error line names them.
 _STEPS_ATTRIBUTE = "catalog_classifier_steps"
 # How a full disk reads in the errors that reach Python: OSError's text, Java's IOException
-# (through py4j), delta-rs' object store error ("... (os error 28)").
-_DISK_FULL_TEXTS = ("No space left on device", "os error 28", "ENOSPC")
+# (through py4j), delta-rs' object store error ("... (os error 28)"), SQLite's (MLflow's store).
+_DISK_FULL_TEXTS = ("No space left on device", "os error 28", "ENOSPC", "database or disk is full")
 
 
 def note_step(exc: BaseException, step: str) -> None:

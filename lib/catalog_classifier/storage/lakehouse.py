@@ -512,12 +512,12 @@ def _not_null_errors(spec: TableSpec) -> Iterator[None]:
 
 
 @contextmanager
-def _writing(spec: TableSpec) -> Iterator[None]:
+def _writing(spec: TableSpec, what: str = "writing") -> Iterator[None]:
     """A failure inside names the table being written (the job's error line shows it)."""
     try:
         yield
     except BaseException as exc:
-        note_step(exc, f"writing {spec.qualified_name}")
+        note_step(exc, f"{what} {spec.qualified_name}")
         raise
 
 
@@ -621,7 +621,8 @@ class Lakehouse:
                     path,
                     self.engine.name,
                 )
-                self._create(path, spec)
+                with _writing(spec, "creating"):
+                    self._create(path, spec)
             try:
                 stored = self.engine.stored_types(path)
                 break
