@@ -14,7 +14,13 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from catalog_classifier.config import Config, ConfigError, load_config
-from catalog_classifier.logs import LOG_FORMAT, describe_error, setup_logging
+from catalog_classifier.logs import (
+    LOG_FORMAT,
+    describe_error,
+    failed_steps,
+    is_disk_full,
+    setup_logging,
+)
 from catalog_classifier.storage.lakehouse import Lakehouse
 
 
@@ -120,13 +126,25 @@ def job_failed(job: JobContext, name: str, exc: BaseException) -> int:
     job.log.debug("job %s failed", name, exc_info=exc)
     TRACE.error("job %s failed", name, exc_info=exc)
     cause = describe_error(exc)
+    steps = failed_steps(exc)
+    step = f" while {': '.join(steps)}" if steps else ""
     root = job.lakehouse.root
     # access() says EROFS for a read-only mount even to root: the cause the user can act on.
     if "://" not in root and os.path.isdir(root) and not os.access(root, os.W_OK):
         cause = (
             f"the lakehouse {root} is read-only: give --lakehouse a folder this job can write, "
-            f"or make it writable; a run with nothing to write would have passed ({cause})"
+            f"or make it writable; a run with nothing to write would have passed ({cause}){step}"
         )
+    elif is_disk_full(exc):
+        # Every Delta commit is one atomic log entry: what failed left no table half-written,
+        # and the same command re-run once there is space completes the work.
+        cause = (
+            f"disk full (No space left on device){step}: free space on the disk of the "
+            f"lakehouse {root} (or of Spark's spark.local.dir) and re-run the same command; "
+            "no table was left with a partial commit"
+        )
+    else:
+        cause += step
     where = f"full trace in {job.log_file}" if job.log_file else "full trace at log_level DEBUG"
     print(f"error: {name} failed: {cause} ({where})", file=sys.stderr)
     return 1

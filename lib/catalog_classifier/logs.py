@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 import time
@@ -94,3 +95,41 @@ def describe_error(exc: BaseException, limit: int = 500) -> str:
             pass
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
     return f"{type(exc).__name__}: {first}"[:limit]
+
+
+# Where a failure happened, recorded on the exception as it leaves each named step (a job step,
+# a table write), innermost first: the job's one error line names them.
+_STEPS_ATTRIBUTE = "catalog_classifier_steps"
+# How a full disk reads in the errors that reach Python: OSError's text, Java's IOException
+# (through py4j), delta-rs' object store error ("... (os error 28)"), SQLite's (MLflow's store).
+_DISK_FULL_TEXTS = ("No space left on device", "os error 28", "ENOSPC", "database or disk is full")
+
+
+def note_step(exc: BaseException, step: str) -> None:
+    """Record on ``exc`` that it came out of ``step`` (called from the innermost step out)."""
+    try:
+        steps = exc.__dict__.setdefault(_STEPS_ATTRIBUTE, [])
+    except AttributeError:  # an exception type without a __dict__
+        return
+    if step not in steps:
+        steps.append(step)
+
+
+def failed_steps(exc: BaseException) -> list[str]:
+    """The steps ``exc`` came out of, outermost first ([] when none was named)."""
+    return list(reversed(getattr(exc, _STEPS_ATTRIBUTE, [])))
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc``, or an exception it was raised from, is a full disk (ENOSPC), in Python
+    or in the JVM or delta-rs below it."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno == errno.ENOSPC:
+            return True
+        if any(text in str(current) for text in _DISK_FULL_TEXTS):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

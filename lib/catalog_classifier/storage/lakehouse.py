@@ -39,7 +39,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from catalog_classifier.crashpoints import crash_point
-from catalog_classifier.logs import describe_error
+from catalog_classifier.logs import describe_error, note_step
 from catalog_classifier.storage.spark import DELTA_EXTENSION
 from catalog_classifier.storage.tables import TableSpec, spark_type_name
 
@@ -261,7 +261,13 @@ class _StagedRows:
         self.dataset: pads.Dataset | None = None
 
     def __enter__(self) -> _StagedRows:
-        self.df.write.mode("overwrite").parquet(str(self.folder))
+        try:
+            self.df.write.mode("overwrite").parquet(str(self.folder))
+        except BaseException:
+            # __exit__ runs only after __enter__ returned: the part written (a full disk stops
+            # the write half-way) must not stay behind, holding the space that ran out.
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
         self.dataset = pads.dataset(str(self.folder), format="parquet")
         self.rows = sum(f.metadata.num_rows for f in self.dataset.get_fragments())
         return self
@@ -523,6 +529,16 @@ def _not_null_errors(spec: TableSpec) -> Iterator[None]:
         ) from None
 
 
+@contextmanager
+def _writing(spec: TableSpec, what: str = "writing") -> Iterator[None]:
+    """A failure inside names the table being written (the job's error line shows it)."""
+    try:
+        yield
+    except BaseException as exc:
+        note_step(exc, f"{what} {spec.qualified_name}")
+        raise
+
+
 def _delete(spark: SparkSession, path: str) -> None:
     """Delete a folder on whatever file system holds it (local, HDFS, S3, DBFS)."""
     jvm = spark.sparkContext._jvm
@@ -623,7 +639,8 @@ class Lakehouse:
                     path,
                     self.engine.name,
                 )
-                self._create(path, spec)
+                with _writing(spec, "creating"):
+                    self._create(path, spec)
             try:
                 stored = self.engine.stored_types(path)
                 break
@@ -673,7 +690,8 @@ class Lakehouse:
 
     def append(self, spec: TableSpec, df: DataFrame) -> WriteResult:
         self.ensure(spec)
-        rows = self.engine.append(self.path(spec), spec, conform(spec, df))
+        with _writing(spec):
+            rows = self.engine.append(self.path(spec), spec, conform(spec, df))
         version = self.version(spec) if rows else None
         return WriteResult(spec.qualified_name, "append", version, rows, inserted=rows)
 
@@ -707,9 +725,10 @@ class Lakehouse:
             rows = conform(spec, df)
         else:  # a partial update (e.g. a flag) needs only the keys and the updated columns
             rows = df.select(*spec.keys, *update_columns)
-        count, inserted, updated = self.engine.merge(
-            self.path(spec), spec, rows, update_columns, insert, update, counted
-        )
+        with _writing(spec):
+            count, inserted, updated = self.engine.merge(
+                self.path(spec), spec, rows, update_columns, insert, update, counted
+            )
         version = self.version(spec) if count else None
         log.info(
             "merge into %s: %d source rows, %d inserted, %d updated (version %s)",

@@ -13,6 +13,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from catalog_classifier.config import Config
+from catalog_classifier.logs import note_step
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +205,9 @@ def job_step(spark: SparkSession, description: str) -> Iterator[None]:
     log.info("step %s: started", description)
     try:
         yield
+    except BaseException as exc:
+        note_step(exc, description)  # the job's error line names the step that failed
+        raise
     finally:
         context.setJobDescription(outer)  # type: ignore[arg-type]  # None clears it
         log.info("step %s: done in %.1f s", description, time.monotonic() - started)
