@@ -205,3 +205,19 @@ except LakehouseError as exc:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "engine delta-rs 0" in done.stdout
     assert "refused delta_engine is delta-spark but the Delta Lake connector" in done.stdout
+
+
+def test_a_table_folder_left_without_a_commit_is_created_again(lakehouse):
+    """A run that died creating a table (a full disk, a kill) leaves a _delta_log without a
+    commit: read as a table being created, it stopped every later run. Old enough, it is
+    abandoned and the table is created."""
+    import time
+
+    log_dir = Path(lakehouse.path(BRONZE_LABELS)) / "_delta_log"
+    log_dir.mkdir(parents=True)
+    (log_dir / "_commits").mkdir()  # what the connector leaves before its first commit
+    long_ago = time.time() - 120
+    os.utime(log_dir, (long_ago, long_ago))
+    lakehouse.ensure(BRONZE_LABELS)
+    assert lakehouse.read(BRONZE_LABELS).count() == 0
+    assert any(log_dir.glob("*.json"))

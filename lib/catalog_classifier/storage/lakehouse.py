@@ -468,6 +468,36 @@ def _being_created(exc: BaseException) -> bool:
     return any(marker in text for marker in markers)
 
 
+# A table folder whose _delta_log has held no commit for this long was left by a run that died
+# while creating it (a concurrent creator commits within a second or two).
+ABANDONED_CREATION_SECONDS = 60.0
+
+
+def _uncommitted_log(path: str, older_than: float = 0.0) -> Path | None:
+    """The ``_delta_log`` of a local table folder that holds no commit (no ``*.json``) and was
+    last changed ``older_than`` seconds ago or more, else None (remote paths: None)."""
+    parsed = urllib.parse.urlparse(path)
+    if parsed.scheme not in ("", "file"):
+        return None
+    log_dir = Path(parsed.path if parsed.scheme == "file" else path) / "_delta_log"
+    try:
+        if any(log_dir.glob("*.json")):
+            return None
+        age = time.time() - log_dir.stat().st_mtime
+    except OSError:  # no folder (nothing to heal), or it went meanwhile
+        return None
+    return log_dir if age >= older_than else None
+
+
+def _remove_uncommitted_log(spec: TableSpec, path: str, older_than: float, why: str) -> None:
+    """Remove a table folder's commit-less ``_delta_log`` (see :func:`_uncommitted_log`), so
+    the table can be created again instead of read as one being created forever."""
+    log_dir = _uncommitted_log(path, older_than)
+    if log_dir is not None:
+        log.warning("%s: its _delta_log holds no commit (%s): removed", spec.qualified_name, why)
+        shutil.rmtree(log_dir, ignore_errors=True)
+
+
 def _retry_on_conflict(spec: TableSpec, commit: Callable[[], T]) -> T:
     """``commit()``, re-run when a concurrent writer won the race. A MERGE on the table's keys
     re-run on the same staged rows gives the same table whichever writer went first: rows the
@@ -631,6 +661,9 @@ class Lakehouse:
         if spec.qualified_name in self._ensured:
             return
         path = self.path(spec)
+        _remove_uncommitted_log(
+            spec, path, ABANDONED_CREATION_SECONDS, "left by a run that failed creating it"
+        )
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             if not self.engine.exists(path):
                 log.info(
@@ -671,6 +704,9 @@ class Lakehouse:
                     or _being_created(exc)
                 )
                 if not racing or attempt == COMMIT_ATTEMPTS:
+                    # Our creation failed (a full disk): a _delta_log without a commit would
+                    # read as a table being created, and stop every later run.
+                    _remove_uncommitted_log(spec, path, 0.0, f"its creation failed: {exc}")
                     raise
                 time.sleep(0.2 * attempt + random.random() * 0.3)
                 if self.engine.exists(path):
