@@ -297,3 +297,14 @@ def test_the_cross_validated_review_load_never_sets_a_fold_threshold_on_that_fol
     assert load["auto_accepted_precision"] == pytest.approx(correct[accepted].mean())
     assert 0.1 < load["auto_accepted_share"] < 0.95
     assert load["auto_accepted_precision"] > 0.85  # near the target on unseen folds
+
+
+def test_a_fusion_on_rows_too_few_to_fold_keeps_its_best_member_and_says_why():
+    # Every class once (a cascade stage's inner fold on a tiny valid split): nothing to fold.
+    labels = np.arange(K)
+    probs = {"tfidf": np.eye(K), "text": np.full((K, K), 1 / K)}
+    available = {m: np.ones(K, bool) for m in probs}
+    model = fit_fusion(probs, available, labels, K, MODALITIES, method="loglinear", min_rows=2)
+    gain = model.selection["gain_over_best_member"]["tfidf+text"]
+    assert gain["kept"] is False and "too few rows" in gain["reason"]
+    assert model.groups["tfidf+text"].members == ["tfidf"]

@@ -199,8 +199,8 @@ def _cv_predictions(
     n_classes = probs[0].shape[1]
     counts = np.bincount(labels)
     k = max(2, min(folds, int(counts[counts > 0].min()) if len(counts) else 2))
-    if len(labels) < 2 * k:
-        return None
+    if len(labels) < 2 * k or not len(counts) or counts.max() < k:
+        return None  # too few rows, or no class with a row per fold: nothing to stratify
     # Classes rarer than k cannot be stratified: the splitter only warns, the scores stay valid.
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     predicted = np.zeros(len(labels), dtype=int)
