@@ -2,6 +2,7 @@
 
 ./spark-submit.sh evaluate [--split test] [--out report/evaluation]
 ./spark-submit.sh evaluate --cv 5 [--models tfidf,text,image] [--no-resume]
+./spark-submit.sh evaluate --cv 5 --image-only    # the image member over every labelled photo
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import sys
 
 from catalog_classifier.cli import job_failed, job_parser, start_job
 from catalog_classifier.stages.evaluate import run_cross_validation, run_evaluate
+from catalog_classifier.stages.image_cv import run_image_cv
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,13 +28,25 @@ def main(argv: list[str] | None = None) -> int:
         action="store_false",
         help="--cv: train every fold again, ignoring the folds <out>/checkpoints holds",
     )
+    parser.add_argument(
+        "--image-only",
+        action="store_true",
+        help=(
+            "--cv: the image member alone, on folds over every labelled photo (those of "
+            "labelled listings and those labelled by bronze.image_labels)"
+        ),
+    )
     args = parser.parse_args(argv)
     if args.cv is not None and args.cv < 2:
         parser.error("--cv needs at least 2 folds")
+    if args.image_only and not args.cv:
+        parser.error("--image-only needs --cv K")
     job = start_job("evaluate", args)
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     try:
-        if args.cv:
+        if args.cv and args.image_only:
+            summary = run_image_cv(job.lakehouse, job.config, args.cv, args.out)
+        elif args.cv:
             summary = run_cross_validation(
                 job.lakehouse, job.config, args.cv, args.out, models, args.resume
             )

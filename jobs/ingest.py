@@ -2,6 +2,7 @@
 
 ./spark-submit.sh ingest --listings X.csv [--labels Y.csv] --images DIR_OR_ZIP [--images ...]
 ./spark-submit.sh ingest --labels Y_train.csv --training-texts [KIND=]X_train_en_translated.csv
+./spark-submit.sh ingest --image-labels image_train_index.csv   # labels of the stored photos
 """
 
 from __future__ import annotations
@@ -38,11 +39,24 @@ def main(argv: list[str] | None = None) -> int:
             f"KIND ({', '.join(TRAINING_TEXT_KINDS)}) or a file name naming it (repeatable)"
         ),
     )
+    parser.add_argument(
+        "--image-labels",
+        action="append",
+        default=[],
+        metavar="CSV",
+        help=(
+            "photo labels (productid, imageid, prdtypecode) of photos in bronze.images, for the "
+            "image member's training only (repeatable)"
+        ),
+    )
     parser.add_argument("--summary-json", default=None, help="also write the summary as JSON here")
     args = parser.parse_args(argv)
-    if not (args.listings or args.labels or args.images or args.training_texts):
+    if not (
+        args.listings or args.labels or args.images or args.training_texts or args.image_labels
+    ):
         parser.error(
-            "nothing to ingest: give --listings, --labels, --images and/or --training-texts"
+            "nothing to ingest: give --listings, --labels, --images, --training-texts and/or "
+            "--image-labels"
         )
     if args.training_texts and not args.labels:
         parser.error("--training-texts need the --labels CSV by row index (Y_train.csv)")
@@ -63,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             args.labels,
             args.images,
             args.training_texts,
+            args.image_labels,
         )
     except Exception as exc:  # noqa: BLE001 - bad input is quarantined: this is the run failing
         return job_failed(job, "ingest", exc)

@@ -45,6 +45,13 @@ def main(argv: list[str] | None = None) -> int:
         help="training-only texts labelled by --labels by row index (see the ingest job)",
     )
     parser.add_argument(
+        "--image-labels",
+        action="append",
+        default=[],
+        metavar="CSV",
+        help="photo labels (productid, imageid, prdtypecode) for the image member's training",
+    )
+    parser.add_argument(
         "--report-dir", default="report", help="where to write the report (default: ./report)"
     )
     parser.add_argument("--no-train", action="store_true", help="stop after the report")
@@ -86,6 +93,7 @@ def run_steps(job: JobContext, args: argparse.Namespace) -> int:
             labels,
             images,
             args.training_texts,
+            args.image_labels,
         )
     print(summary.format())
     with job_step(job.spark, "pipeline 3/9: features"):

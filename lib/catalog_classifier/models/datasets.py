@@ -7,7 +7,9 @@ not a class has training rows, so models can be fused column by column.
 Each row says where it comes from in ``origin``: ``listing`` for a labelled listing (the only
 rows ever scored or evaluated), else the kind of a training-only text of
 ``bronze.training_texts`` (:func:`training_text_rows`), which :func:`with_training_texts` adds
-to a training part and nowhere else.
+to a training part and nowhere else, or ``image_label`` for a photo without a labelled
+listing, labelled by ``bronze.image_labels`` (:func:`image_label_rows`), which the image member
+adds to a training part the same way.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pyspark.sql import functions as F
 from catalog_classifier.features.text import clean_text
 from catalog_classifier.storage.lakehouse import Lakehouse
 from catalog_classifier.storage.tables import (
+    BRONZE_IMAGE_LABELS,
     BRONZE_IMAGES,
     BRONZE_LISTINGS,
     BRONZE_TRAINING_TEXTS,
@@ -38,12 +41,15 @@ IMAGE_INPUT_TABLES: tuple[TableSpec, ...] = (
     BRONZE_LISTINGS,
     SILVER_IMAGE_FEATURES,
     BRONZE_IMAGES,
+    BRONZE_IMAGE_LABELS,
 )
 
 log = logging.getLogger(__name__)
 
 # ``origin`` of the labelled listings; a training text's is its kind (translated_en, ...).
 LISTING = "listing"
+# ``origin`` of a photo labelled by bronze.image_labels, not by a labelled listing.
+IMAGE_LABEL = "image_label"
 # The training texts' column of the folds whose test part holds a listing they copy.
 LISTING_FOLDS = "listing_folds"
 
@@ -97,6 +103,68 @@ def image_rows(lakehouse: Lakehouse, codes: Sequence[int]) -> DataFrame:
         .join(images, ["imageid", "productid"])
         .withColumn("label", label_index_column(codes))
         .withColumn("origin", F.lit(LISTING))
+    )
+
+
+def image_label_rows(lakehouse: Lakehouse, codes: Sequence[int]) -> DataFrame | None:
+    """Usable photos labelled by ``bronze.image_labels`` that are not the photo of a labelled
+    listing, in :func:`image_rows`' columns (origin ``image_label``, fold -1: never a test part)
+    with ``content_sha256`` (the photo's sha256) and ``listing_folds``; None without any.
+
+    A photo of a product that has a labelled listing (another photo of it, in a CV fold's
+    test part) follows that listing as a training text does: split ``train`` only where the
+    listing is in split train, else ``held_out``; ``listing_folds`` its folds. A photo of a
+    labelled listing is that listing's row of :func:`image_rows`, whatever its photo label."""
+    if not lakehouse.exists(BRONZE_IMAGE_LABELS):
+        return None
+    labels = lakehouse.read(BRONZE_IMAGE_LABELS).select("imageid", "productid", "prdtypecode")
+    if labels.limit(1).count() == 0:
+        return None
+    splits = lakehouse.read(SILVER_SPLITS).select(
+        "productid", F.col("split").alias("_split"), F.col("fold").alias("_fold")
+    )
+    listed = (
+        lakehouse.read(BRONZE_LISTINGS)
+        .select("productid", "imageid")
+        .join(splits.select("productid"), "productid")
+        .select("imageid")
+        .distinct()
+    )
+    usable = (
+        lakehouse.read(SILVER_IMAGE_FEATURES)
+        .filter(F.col("is_valid") & ~F.coalesce(F.col("is_blank"), F.lit(False)))
+        .select("imageid", "productid")
+    )
+    images = lakehouse.read(BRONZE_IMAGES).select("imageid", "productid", "sha256", "content")
+    photos = (
+        labels.join(usable, ["imageid", "productid"])
+        .join(listed, "imageid", "left_anti")
+        .join(images, ["imageid", "productid"])
+    )
+    followed = (
+        photos.join(splits, "productid", "left")
+        .groupBy("imageid", "productid", "prdtypecode", "sha256", "content")
+        .agg(
+            F.count(F.when(F.col("_split").isNotNull() & (F.col("_split") != "train"), 1)).alias(
+                "_not_train"
+            ),
+            F.collect_set("_fold").alias(LISTING_FOLDS),
+        )
+    )
+    return followed.select(
+        "imageid",
+        "productid",
+        "prdtypecode",
+        F.when(F.col("_not_train") == 0, F.lit("train"))
+        .otherwise(F.lit("held_out"))
+        .alias("split"),
+        F.lit(-1).alias("fold"),
+        "sha256",
+        "content",
+        label_index_column(codes).alias("label"),
+        F.lit(IMAGE_LABEL).alias("origin"),
+        F.col("sha256").alias("content_sha256"),
+        LISTING_FOLDS,
     )
 
 

@@ -28,6 +28,8 @@ from pyspark.sql import types as T
 from catalog_classifier.config import Config, IngestConfig
 from catalog_classifier.crashpoints import crash_point
 from catalog_classifier.ingest.csv_files import CsvFile, load_csv
+from catalog_classifier.ingest.image_labels import RECORD_KIND as IMAGE_LABEL
+from catalog_classifier.ingest.image_labels import read_image_labels, validate_image_labels
 from catalog_classifier.ingest.images import (
     IMAGE_METADATA_COLUMNS,
     IMAGE_READ_SCHEMA,
@@ -58,6 +60,7 @@ from catalog_classifier.ingest.validation import (
 from catalog_classifier.logs import Progress
 from catalog_classifier.storage.lakehouse import Lakehouse, WriteResult
 from catalog_classifier.storage.tables import (
+    BRONZE_IMAGE_LABELS,
     BRONZE_IMAGES,
     BRONZE_LABELS,
     BRONZE_LISTINGS,
@@ -85,6 +88,9 @@ class IngestSummary:
     labels: TableCounts = field(default_factory=TableCounts)
     images: TableCounts = field(default_factory=TableCounts)
     training_texts: TableCounts = field(default_factory=TableCounts)
+    image_labels: TableCounts = field(default_factory=TableCounts)
+    # Photo labels whose photo is not in bronze.images: not stored (ingest/image_labels.py).
+    image_labels_without_photo: int = 0
     quarantine_reasons: Counter[str] = field(default_factory=Counter)
     quarantine_new: int = 0
     image_problems: Counter[str] = field(default_factory=Counter)
@@ -108,6 +114,8 @@ class IngestSummary:
             "labels": vars(self.labels),
             "images": vars(self.images),
             "training_texts": vars(self.training_texts),
+            "image_labels": vars(self.image_labels),
+            "image_labels_without_photo": self.image_labels_without_photo,
             "quarantined_by_reason": dict(self.quarantine_reasons),
             "quarantine_rows_new": self.quarantine_new,
             "images_by_problem": dict(self.image_problems),
@@ -124,15 +132,24 @@ class IngestSummary:
 
     def format(self) -> str:
         total = (
-            self.listings.read + self.labels.read + self.images.read + self.training_texts.read
+            self.listings.read
+            + self.labels.read
+            + self.images.read
+            + self.training_texts.read
+            + self.image_labels.read
         )
         rate = total / max(self.seconds, 1e-9)
         lines = [f"Ingest finished in {self.seconds:.1f} s ({rate:,.0f} records/s)"]
         columns = ("read", "inserted", "updated", "unchanged", "quarantined")
         lines.append(f"  {'':14}" + "".join(f"{c:>12}" for c in columns))
-        for name in ("listings", "labels", "images", "training_texts"):
+        for name in ("listings", "labels", "images", "training_texts", "image_labels"):
             counts = vars(getattr(self, name))
             lines.append(f"  {name:14}" + "".join(f"{counts[c]:>12,}" for c in columns))
+        if self.image_labels_without_photo:
+            lines.append(
+                f"  photo labels without their photo (not stored): "
+                f"{self.image_labels_without_photo:,}"
+            )
         if self.quarantine_reasons:
             lines.append(
                 f"  quarantined by reason ({self.quarantine_new:,} new rows in bronze.quarantine):"
@@ -212,6 +229,7 @@ def run_ingest(
     labels: Sequence[str] = (),
     images: Sequence[str] = (),
     training_texts: Sequence[str] = (),
+    image_labels: Sequence[str] = (),
 ) -> IngestSummary:
     """Ingest the given files into the bronze tables; return what was done.
 
@@ -252,6 +270,7 @@ def run_ingest(
         _write_listings(run, incoming_listings, existing_listings)
     incoming_labels = _ingest_labels(run, labels, len(listings), row_products)
     _ingest_training_texts(run, sources)
+    _ingest_image_labels(run, image_labels)
 
     # Flags of rows written earlier whose counterpart arrived (or left) in this run.
     crash_point("ingest:before_flags")
@@ -559,6 +578,66 @@ def _ingest_training_texts(run: _Run, sources: Sequence[tuple[str, str]]) -> Non
     )
 
 
+def _ingest_image_labels(run: _Run, paths: Sequence[str]) -> None:
+    """Photo labels CSVs (productid, imageid, prdtypecode), after the images: only the labels
+    of photos in bronze.images are merged, where new or changed; bad rows are quarantined."""
+    if not paths:
+        return
+    spark, summary, cfg = run.spark, run.summary, run.cfg
+    stored = run.lakehouse.read(BRONZE_IMAGES).select("imageid", "productid")
+    frames: list[DataFrame] = []
+    without_photo: list[DataFrame] = []
+    for path in paths:
+        try:
+            raw = read_image_labels(spark, path, cfg).persist(StorageLevel.MEMORY_AND_DISK)
+            summary.image_labels.read += raw.count()  # the parse runs here
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
+            reason = exc.reason if isinstance(exc, IngestInputError) else "unreadable_csv"
+            log.error("image label file %s not ingested (%s): %s", path, reason, exc)
+            detail = str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
+            run.file_rejections.append(Rejection(path, "", reason, detail, "file"))
+            continue
+        valid, rejected, missing = validate_image_labels(
+            raw, stored, run.config.category_codes, run.now, cfg
+        )
+        frames.append(valid)
+        without_photo.append(missing.select("imageid"))
+        run.quarantine_parts.append(rejected)
+    incoming = _union(frames)
+    if incoming is None:
+        return
+    if len(frames) > 1:  # across files too: one label per photo, the first file's
+        first = Window.partitionBy("productid", "imageid").orderBy("source_file")
+        incoming = (
+            incoming.withColumn("_rank", F.row_number().over(first))
+            .filter(F.col("_rank") == 1)
+            .drop("_rank")
+        )
+    incoming = incoming.persist(StorageLevel.MEMORY_AND_DISK)
+    missing_rows = _union(without_photo)
+    summary.image_labels_without_photo = missing_rows.count() if missing_rows is not None else 0
+    result, incoming_rows = _merge_new_or_changed(
+        run.lakehouse,
+        BRONZE_IMAGE_LABELS,
+        incoming,
+        run.lakehouse.read(BRONZE_IMAGE_LABELS),
+        "prdtypecode",
+    )
+    counts = summary.image_labels
+    counts.inserted, counts.updated = result.inserted, result.updated
+    counts.unchanged = incoming_rows - result.inserted - result.updated
+    incoming.unpersist()
+    log.info(
+        "photo labels: %d read, %d of stored photos (%d inserted, %d updated), %d without "
+        "their photo (not stored)",
+        counts.read,
+        incoming_rows,
+        counts.inserted,
+        counts.updated,
+        summary.image_labels_without_photo,
+    )
+
+
 def _write_quarantine(run: _Run) -> None:
     """Every rejected record and file: insert-only on its content hash, so re-runs add nothing."""
     summary = run.summary
@@ -573,6 +652,7 @@ def _write_quarantine(run: _Run) -> None:
         "label": summary.labels,
         "image": summary.images,
         TRAINING_TEXT: summary.training_texts,
+        IMAGE_LABEL: summary.image_labels,
     }
     existing_ids = run.lakehouse.read(BRONZE_QUARANTINE).select(
         "quarantine_id", F.lit(True).alias("_stored")

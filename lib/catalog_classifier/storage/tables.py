@@ -183,7 +183,10 @@ BRONZE_QUARANTINE = TableSpec(
         Column("source", "string", False, "File or archive the record came from."),
         Column("locator", "string", False, "Where in the source: row index, archive entry, path."),
         Column(
-            "record_kind", "string", False, "listing, label, image, training_text or file."
+            "record_kind",
+            "string",
+            False,
+            "listing, label, image, training_text, image_label or file.",
         ),
         Column("reason", "string", False, "Machine-readable reason, e.g. non_numeric_productid."),
         Column("detail", "string", True, "Human-readable explanation."),
@@ -230,12 +233,39 @@ BRONZE_TRAINING_TEXTS = TableSpec(
     ),
 )
 
+BRONZE_IMAGE_LABELS = TableSpec(
+    layer="bronze",
+    name="image_labels",
+    keys=("productid", "imageid"),
+    doc=(
+        "Known product type code of a photo (productid, imageid), from a photo labels CSV "
+        "(`ingest --image-labels`, e.g. the challenge's image_train_index.csv). Only rows whose "
+        "photo is in bronze.images are kept. They label photos that have no labelled listing "
+        "for the image member's training (training-only: never a test part, never scored); "
+        "never a feature nor a lookup at scoring time."
+    ),
+    writer="ingest",
+    growth=(
+        "MERGE on (productid, imageid) at each ingest that brings --image-labels: a new label "
+        "inserts, a changed code updates, an unchanged one is not rewritten; nothing is "
+        "deleted. At most one row per stored photo (re-run the ingest after new photos land)."
+    ),
+    columns=(
+        Column("productid", "long", False, "Product id of the photo (key)."),
+        Column("imageid", "long", False, "Image id of the photo (key)."),
+        Column("prdtypecode", "integer", False, "Product type code, one of conf categories."),
+        Column("source_file", "string", False, "Photo labels CSV the code came from."),
+        _INGESTED_AT,
+    ),
+)
+
 BRONZE_TABLES: tuple[TableSpec, ...] = (
     BRONZE_LISTINGS,
     BRONZE_LABELS,
     BRONZE_IMAGES,
     BRONZE_QUARANTINE,
     BRONZE_TRAINING_TEXTS,
+    BRONZE_IMAGE_LABELS,
 )
 
 # What a catalog analyst decided about a listing in the review app (bronze.review_decisions).

@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 
 from catalog_classifier.config import Config, CpuRuntime
 from catalog_classifier.models import image_encoder as image_model
-from catalog_classifier.models.datasets import class_weights
+from catalog_classifier.models.datasets import class_weights, image_label_rows
 from catalog_classifier.models.embedding_heads import (
     apply_head,
     embedding_frame,
@@ -125,6 +125,13 @@ class ImageMember(Member):
     modality = "image"
     scoring_cost = 0.253  # share 0.253, listings with an image only (benchmarks/score.py)
     description = "EfficientNet-Lite features + head"
+
+    @classmethod
+    def training_texts(cls, lakehouse: Lakehouse, config: Config) -> DataFrame | None:
+        """Training-only photos: usable photos labelled by ``bronze.image_labels`` that are
+        not the photo of a labelled listing (``datasets.image_label_rows``), added to the
+        training parts as the text members' training texts are; never evaluated nor scored."""
+        return image_label_rows(lakehouse, config.label_codes)
 
     @classmethod
     def fit(
