@@ -63,6 +63,10 @@ QUARANTINE_REASONS = frozenset(
         "training_text_without_label",
         "duplicate_training_text",
         "training_texts_without_labels",
+        # photo labels (bronze.image_labels), row by row
+        "image_label_product_mismatch",
+        "duplicate_image_label",
+        "conflicting_image_labels",
         # images, entry by entry
         "unsafe_archive_path",
         "symlink",

@@ -706,7 +706,10 @@ class Lakehouse:
                 if not racing or attempt == COMMIT_ATTEMPTS:
                     # Our creation failed (a full disk): a _delta_log without a commit would
                     # read as a table being created, and stop every later run.
-                    _remove_uncommitted_log(spec, path, 0.0, f"its creation failed: {exc}")
+                    # One line: the connector's message carries its Java stack (the job's
+                    # error line names the failure; the trace goes to the log file).
+                    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                    _remove_uncommitted_log(spec, path, 0.0, f"its creation failed: {first}")
                     raise
                 time.sleep(0.2 * attempt + random.random() * 0.3)
                 if self.engine.exists(path):
