@@ -259,11 +259,7 @@ def cascade_cv(config, npz: Path) -> dict:
         cfg.cascade_max_f1_drop,
         inner_folds=cfg.cv_folds,
         seed=config.train.seed,
-        settings={
-            "min_rows": cfg.min_rows,
-            "vote_step": cfg.vote_step,
-            "stacking_c": cfg.stacking_c,
-        },
+        settings=fusion.fusion_settings(cfg),
     )
     return {
         "cv_listings": int(len(labels)),

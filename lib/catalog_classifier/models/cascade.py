@@ -42,7 +42,7 @@ from catalog_classifier.models.fusion import (
     fit_fusion,
     group_members,
 )
-from catalog_classifier.models.metrics import weighted_f1
+from catalog_classifier.models.metrics import weighted_f1, weighted_f1_of_counts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -196,20 +196,6 @@ def cascade_batch(
 # ------------------------------------------------------------------------ choosing thresholds
 
 
-def _fast_weighted_f1(labels: np.ndarray, predicted: np.ndarray, n_classes: int) -> float:
-    """Weighted F1 from a confusion count (the search scores thousands of combinations; equal
-    to ``metrics.weighted_f1``)."""
-    if not len(labels):
-        return 0.0
-    confusion = np.bincount(labels * n_classes + predicted, minlength=n_classes * n_classes)
-    confusion = confusion.reshape(n_classes, n_classes)
-    hits = np.diag(confusion).astype(float)
-    support, guessed = confusion.sum(1), confusion.sum(0)
-    denominator = support + guessed
-    f1 = np.divide(2 * hits, denominator, out=np.zeros(n_classes), where=denominator > 0)
-    return float((f1 * support).sum() / support.sum())
-
-
 def _stage_fits(
     probs: Mapping[str, np.ndarray],
     available: Mapping[str, np.ndarray],
@@ -296,7 +282,7 @@ def choose_thresholds(
     n = len(labels)
     confidence = [p.max(1) for p in stage_probs]
     predicted = [p.argmax(1) for p in stage_probs]
-    full_f1 = _fast_weighted_f1(labels, predicted[-1], n_classes)
+    full_f1 = weighted_f1_of_counts(labels, predicted[-1], n_classes)
     floor = full_f1 - max_f1_drop
     early = len(stage_probs) - 1
     candidates = [
@@ -316,7 +302,7 @@ def choose_thresholds(
             stage_of[leave] = s
             still &= ~leave
         chosen = np.choose(stage_of, predicted)
-        f1 = _fast_weighted_f1(labels, chosen, n_classes)
+        f1 = weighted_f1_of_counts(labels, chosen, n_classes)
         if f1 < floor:
             continue
         # A row pays for the members of every stage up to the one it leaves at.

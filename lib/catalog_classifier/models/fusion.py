@@ -216,14 +216,6 @@ def _cv_predictions(
     return predicted
 
 
-def _cv_score(
-    fitter: Any, probs: Sequence[np.ndarray], labels: np.ndarray, folds: int, seed: int
-) -> float:
-    """Weighted F1 of a fitter fitted and scored by stratified K-fold within these rows."""
-    predicted = _cv_predictions(fitter, probs, labels, folds, seed)
-    return float("nan") if predicted is None else weighted_f1(labels, predicted)
-
-
 def keep_if_it_gains(
     group: GroupFusion,
     member_probs: Sequence[np.ndarray],
@@ -489,6 +481,20 @@ def fit_fusion(
     return FusionModel(n_classes, chosen, group_order(groups), selection)
 
 
+def fusion_settings(config: Any) -> dict[str, Any]:
+    """The keyword arguments of :func:`fit_fusion` that ``train.fusion`` (a FusionConfig) sets
+    besides its method and folds: one mapping for the registered fusion and the cascade's
+    stages alike."""
+    return {
+        "min_rows": config.min_rows,
+        "vote_step": config.vote_step,
+        "stacking_c": config.stacking_c,
+        "fallback_to_best_member": config.fallback_to_best_member,
+        "gain_confidence": config.gain_confidence,
+        "bootstrap_samples": config.bootstrap_samples,
+    }
+
+
 def fit_fusion_from_config(
     probs: Mapping[str, np.ndarray],
     available: Mapping[str, np.ndarray],
@@ -508,12 +514,7 @@ def fit_fusion_from_config(
         folds=config.cv_folds,
         seed=seed,
         method=config.method,
-        min_rows=config.min_rows,
-        vote_step=config.vote_step,
-        stacking_c=config.stacking_c,
-        fallback_to_best_member=config.fallback_to_best_member,
-        gain_confidence=config.gain_confidence,
-        bootstrap_samples=config.bootstrap_samples,
+        **fusion_settings(config),
     )
 
 

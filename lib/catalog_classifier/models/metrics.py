@@ -82,6 +82,16 @@ def _weighted_f1_of_counts(
     return (f1 * support).sum(1) / n
 
 
+def weighted_f1_of_counts(labels: np.ndarray, predicted: np.ndarray, n_classes: int) -> float:
+    """:func:`weighted_f1` from per-class counts, for searches that score thousands of
+    candidates (the scoring cascade's thresholds): ``labels`` and ``predicted`` class indices
+    under ``n_classes``."""
+    if not len(labels):
+        return 0.0
+    rows = np.arange(len(labels))[None, :]
+    return float(_weighted_f1_of_counts(labels, predicted, rows, n_classes)[0])
+
+
 def paired_bootstrap_gain(
     labels: Sequence[int] | np.ndarray,
     predicted: Sequence[int] | np.ndarray,

@@ -203,11 +203,7 @@ def train_fusion(
         cfg.cascade_max_f1_drop,
         folds=cfg.cv_folds,
         seed=config.train.seed,
-        settings={
-            "min_rows": cfg.min_rows,
-            "vote_step": cfg.vote_step,
-            "stacking_c": cfg.stacking_c,
-        },
+        settings=fusion.fusion_settings(cfg),
     )
     if chosen_cascade is not None:
         chosen_cascade.save(folder)
