@@ -1,7 +1,11 @@
 # Quick start: `make demo` and `make test` on a fresh machine (Python 3.11, Java 17, Maven 3).
 PYTHON ?= python3.11
 MVN    ?= mvn
-VENV   ?= .venv
+# The Spark line (docs/stack.md): spark35 (Spark 3.5 + Delta 3.3 + Spark NLP 5.5, the default) or
+# spark4 (Spark 4.0 + Delta 4.0, no Spark NLP), each in its own venv: pyproject.toml's extra and
+# pom.xml's profile of that name.
+SPARK_LINE ?= spark35
+VENV   ?= $(if $(filter spark4,$(SPARK_LINE)),.venv-spark4,.venv)
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # The JVM jars of pom.xml (the Delta Lake connector), fetched at install time; every Spark session
@@ -17,7 +21,7 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON)"; exit 1; }
 	@command -v java >/dev/null || { echo "needs Java 17 (java on PATH or JAVA_HOME)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-compile -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-compile -e '.[dev,$(SPARK_LINE)]'
 	# petastorm pins setuptools<70 (torch needs newer): its runtime deps are in pyproject.toml.
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-compile --no-deps petastorm==0.13.1
 	touch $(STAMP)
@@ -27,7 +31,7 @@ $(STAMP): pyproject.toml
 $(JARS_STAMP): pom.xml $(STAMP)
 	@command -v $(MVN) >/dev/null || { echo "needs Maven 3 (mvn) to fetch the jars of pom.xml"; exit 1; }
 	rm -rf $(JARS).new
-	$(MVN) -q -B -f pom.xml dependency:copy-dependencies -DincludeScope=runtime \
+	$(MVN) -q -B -f pom.xml -P $(SPARK_LINE) dependency:copy-dependencies -DincludeScope=runtime \
 		-DoutputDirectory="$(abspath $(JARS)).new"
 	rm -rf $(JARS) && mv $(JARS).new $(JARS)
 	touch $(JARS_STAMP)

@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+import pyspark
 import pytest
 
 from catalog_classifier.storage.spark import (
@@ -44,7 +45,17 @@ def test_the_session_loads_the_project_jars_from_the_venv(spark) -> None:
     )
     jars = project_jars()
     names = {Path(jar).name for jar in jars}
-    assert {"delta-spark_2.13-4.0.1.jar", "delta-storage-4.0.1.jar"} <= names
+    # Exactly the jars of pom.xml's profile for the installed Spark line (Scala 2.12 for 3.5).
+    if pyspark.__version__.startswith("3.5."):
+        assert names == {
+            "delta-spark_2.12-3.3.2.jar",
+            "delta-storage-3.3.2.jar",
+            "spark-nlp_2.12-5.5.3.jar",
+            "onnxruntime-1.19.2.jar",
+            "aws-java-sdk-core-1.12.500.jar",
+        }
+    else:
+        assert names == {"delta-spark_2.13-4.0.1.jar", "delta-storage-4.0.1.jar"}
     # pyspark ships scala-library and antlr4-runtime: pom.xml excludes them (one copy each).
     assert not any(name.startswith(("scala-library", "antlr4")) for name in names)
     loaded = spark.conf.get("spark.jars").split(",")

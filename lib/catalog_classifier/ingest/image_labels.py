@@ -21,7 +21,7 @@ from pyspark.sql import types as T
 
 from catalog_classifier.config import IngestConfig
 from catalog_classifier.ingest.csv_files import read_csv_header
-from catalog_classifier.ingest.records import CORRUPT, ID_PATTERN, IngestInputError
+from catalog_classifier.ingest.records import CORRUPT, ID_PATTERN, IngestInputError, trimmed_long
 from catalog_classifier.ingest.validation import quarantine_rows, raw_text
 
 RECORD_KIND = "image_label"
@@ -65,7 +65,7 @@ def _id_problem(column: str) -> Column:
     return (
         F.when(value.isNull() | (value == ""), F.lit(f"missing_{column}"))
         .when(~value.rlike(ID_PATTERN), F.lit(f"non_numeric_{column}"))
-        .when(value.try_cast("long").isNull(), F.lit(f"id_out_of_range_{column}"))
+        .when(trimmed_long(column).isNull(), F.lit(f"id_out_of_range_{column}"))
     )
 
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
 log = logging.getLogger(__name__)
 
 
@@ -18,6 +21,13 @@ LISTING_FIELDS = ("row_index", "designation", "description", "productid", "image
 # Ids are non-negative integers of ASCII digits ([0-9], not \d: Java's and Python's \d may take
 # other scripts' digits) that fit a Delta long (signed 64-bit); the range is checked apart.
 ID_PATTERN = r"^[0-9]+$"
+
+
+def trimmed_long(column: str) -> Column:
+    """``column`` trimmed and cast to a long, null where out of range: under ANSI mode a plain
+    cast of an out-of-range number fails the query. SQL's ``try_cast`` (Column.try_cast exists
+    on Spark 4 only)."""
+    return F.expr(f"try_cast(trim(`{column}`) as bigint)")
 
 
 MAX_ID = 2**63 - 1

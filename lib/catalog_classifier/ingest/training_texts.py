@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from catalog_classifier.config import TRAINING_TEXT_KINDS, IngestConfig
-from catalog_classifier.ingest.records import CORRUPT, ID_PATTERN, IngestInputError
+from catalog_classifier.ingest.records import CORRUPT, ID_PATTERN, IngestInputError, trimmed_long
 from catalog_classifier.ingest.validation import quarantine_rows, raw_text
 from catalog_classifier.storage.tables import BRONZE_TRAINING_TEXTS
 
@@ -80,7 +80,7 @@ def labels_by_row(raw_labels: Sequence[DataFrame]) -> DataFrame | None:
             & F.trim("row_index").rlike(ID_PATTERN)
             & F.trim("prdtypecode").rlike(r"^[0-9]{1,9}$")
         ).select(
-            F.trim("row_index").try_cast("long").alias("row_index"),
+            trimmed_long("row_index").alias("row_index"),
             F.trim("prdtypecode").cast("int").alias("prdtypecode"),
         )
         for raw in raw_labels
@@ -126,9 +126,9 @@ def validate_training_texts(
         F.when(F.col(CORRUPT).isNotNull(), F.lit("unparsable_row"))
         .when(row_index.isNull() | (row_index == ""), F.lit("missing_row_index"))
         .when(~row_index.rlike(ID_PATTERN), F.lit("non_numeric_row_index"))
-        .when(row_index.try_cast("long").isNull(), F.lit("id_out_of_range_row_index"))
+        .when(trimmed_long("row_index").isNull(), F.lit("id_out_of_range_row_index"))
         .when(F.col("text").isNull() | (F.trim("text") == ""), F.lit("empty_text")),
-    ).withColumn("_row_index", F.when(F.col("problem").isNull(), row_index.try_cast("long")))
+    ).withColumn("_row_index", F.when(F.col("problem").isNull(), trimmed_long("row_index")))
     labelled = (
         checked.join(
             labels.withColumnRenamed("row_index", "_row_index")

@@ -16,6 +16,7 @@ from catalog_classifier.ingest.records import (
     CORRUPT,
     ID_PATTERN,
     LISTING_FIELDS,
+    trimmed_long,
 )
 from catalog_classifier.storage.tables import (
     BRONZE_QUARANTINE,
@@ -29,8 +30,7 @@ def _id_problem(column: str) -> Column:
     return (
         F.when(value.isNull() | (F.trim(value) == ""), F.lit(f"missing_{column}"))
         .when(~F.trim(value).rlike(ID_PATTERN), F.lit(f"non_numeric_{column}"))
-        # try_cast: a plain cast of an out-of-range number fails the query under ANSI mode.
-        .when(F.trim(value).try_cast("long").isNull(), F.lit(f"id_out_of_range_{column}"))
+        .when(trimmed_long(column).isNull(), F.lit(f"id_out_of_range_{column}"))
     )
 
 

@@ -387,17 +387,30 @@ class DeltaSparkEngine(DeltaEngine):
             condition = " AND ".join(f"t.{key} = s.{key}" for key in spec.keys)
             columns = update_columns or [c for c in spec.column_names if c not in spec.keys]
 
+            # SQL's MERGE, not DeltaTable.merge: its result is the metrics of this MERGE itself
+            # on both Spark lines (the Python builder returns them from Delta 4.0 on only, and
+            # history(1) could be another writer's commit).
+            target = "delta.`" + path.replace("`", "``") + "`"
+            clauses = ""
+            if update:
+                # Without it Delta runs an insert-only MERGE: one pass (an anti join), not a
+                # pass to find the touched files and another to rewrite them.
+                clauses += " WHEN MATCHED THEN UPDATE SET " + ", ".join(
+                    f"t.`{c}` = s.`{c}`" for c in columns
+                )
+            if insert:
+                clauses += " WHEN NOT MATCHED THEN INSERT *"
+
             def commit() -> Any:
-                merger = self._table(path).alias("t").merge(staged.alias("s"), condition)
-                if update:
-                    # Without it Delta runs an insert-only MERGE: one pass (an anti join), not
-                    # a pass to find the touched files and another to rewrite them.
-                    merger = merger.whenMatchedUpdate(set={c: F.col(f"s.{c}") for c in columns})
-                if insert:
-                    merger = merger.whenNotMatchedInsertAll()
-                with _not_null_errors(spec):
-                    # The metrics of this MERGE itself (history(1) could be another writer's).
-                    return merger.execute().first()
+                view = f"merge_source_{uuid.uuid4().hex}"
+                staged.createOrReplaceTempView(view)
+                try:
+                    with _not_null_errors(spec):
+                        return self.spark.sql(
+                            f"MERGE INTO {target} AS t USING {view} AS s ON {condition}{clauses}"
+                        ).first()
+                finally:
+                    self.spark.catalog.dropTempView(view)
 
             metrics = _retry_on_conflict(spec, commit)
         return rows, int(metrics["num_inserted_rows"]), int(metrics["num_updated_rows"])

@@ -23,6 +23,9 @@ REQUIRED_CONF = {
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # Spark 4's default, set for the Spark 3.5 line too: both lines then fail a bad cast or an
+    # overflow the same way instead of one of them returning null (docs/stack.md).
+    "spark.sql.ansi.enabled": "true",
 }
 
 # The folder of the project's JVM jars (pom.xml; `make install` fetches them into the venv's
