@@ -6,6 +6,7 @@ MVN    ?= mvn
 # pom.xml's profile of that name.
 SPARK_LINE ?= spark35
 VENV   ?= $(if $(filter spark4,$(SPARK_LINE)),.venv-spark4,.venv)
+SPARK4_VENV ?= .venv-spark4
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # The JVM jars of pom.xml (the Delta Lake connector), fetched at install time; every Spark session
@@ -13,7 +14,7 @@ STAMP  := $(VENV)/.installed
 JARS       := $(VENV)/jars
 JARS_STAMP := $(JARS)/.fetched
 
-.PHONY: install browser demo review notebooks test test-fast lint docs bench clean
+.PHONY: install browser demo review notebooks test test-fast test-spark4 lint docs bench clean
 
 install: $(STAMP) $(JARS_STAMP)
 
@@ -63,6 +64,18 @@ browser:
 TEST_WORKERS ?= 2
 test: lint browser
 	VENV=$(VENV) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+
+# The Spark 4.0 line (Databricks 17.3 LTS), kept working: its own venv (.venv-spark4, pyspark 4.0.5
+# + Delta 4.0.1, no Spark NLP) runs the tests of the lakehouse, ingest, scoring and the demo's
+# pipeline by spark-submit, and a lakehouse it writes is updated by the default line
+# (tests/test_spark_lines.py). `.ci/run` runs it after `make test`.
+SPARK4_TESTS ?= tests/test_spark.py tests/test_lakehouse.py tests/test_delta_engines.py \
+	tests/test_migrations.py tests/test_ingest.py tests/test_scoring.py tests/test_jobs.py \
+	tests/test_spark_lines.py
+test-spark4:
+	$(MAKE) install SPARK_LINE=spark4 VENV=$(SPARK4_VENV)
+	VENV=$(SPARK4_VENV) CATALOG_CLASSIFIER_DEFAULT_VENV=$(abspath $(VENV)) \
+		$(SPARK4_VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(SPARK4_TESTS)
 
 # The inner loop: the tests that train nothing, convert no encoder, read no real data and start
 # no job process (those are marked slow), in a few minutes. `make test` stays the whole suite.

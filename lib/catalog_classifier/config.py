@@ -200,6 +200,12 @@ class SplitsConfig:
 class TfidfConfig:
     # Word n-grams 1..word_ngrams after stop words (French, German, English).
     word_ngrams: Count = 2
+    # What splits the text into words before the n-grams: Spark ML's RegexTokenizer and
+    # StopWordsRemover (spark_ml), or Spark NLP's Tokenizer, Normalizer and StopWordsCleaner
+    # (spark_nlp: the Spark 3.5 line only; models/sparknlp_text.py). Both give letters-and-digits
+    # words without the same stop words; spark_nlp's pipeline is scored by Spark ML (the Python
+    # scoring engine does not reproduce it). Measured side by side: docs/results.md.
+    word_tokenizer: Literal["spark_ml", "spark_nlp"] = "spark_ml"
     # Keep the stop words in the word n-grams (issue 17's experiment kept them).
     keep_stop_words: StrictBool = False
     # A second block of the same word and character n-grams from the title alone

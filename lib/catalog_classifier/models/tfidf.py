@@ -43,6 +43,7 @@ from pyspark.sql import types as T
 from catalog_classifier.config import TfidfConfig
 from catalog_classifier.models.calibration import fit_temperature, softmax
 from catalog_classifier.models.datasets import class_weights
+from catalog_classifier.models.sparknlp_text import require_spark_nlp, word_token_stages
 from catalog_classifier.models.tfidf_scorer import (
     LINEAR_FILE,
     WORD_PATTERN,
@@ -87,12 +88,20 @@ def _token_block(
     if not config.keep_stop_words:
         for language in STOP_WORD_LANGUAGES:
             stop_words += StopWordsRemover.loadDefaultStopWords(language)
-    stages: list = [
-        RegexTokenizer(inputCol=input_col, outputCol=f"{prefix}tok_words", pattern=WORD_PATTERN),
-        StopWordsRemover(
-            inputCol=f"{prefix}tok_words", outputCol=f"{prefix}tok_words_1", stopWords=stop_words
-        ),
-    ]
+    stages: list
+    if config.word_tokenizer == "spark_nlp":
+        stages = word_token_stages(input_col, f"{prefix}tok_words_1", stop_words, prefix)
+    else:
+        stages = [
+            RegexTokenizer(
+                inputCol=input_col, outputCol=f"{prefix}tok_words", pattern=WORD_PATTERN
+            ),
+            StopWordsRemover(
+                inputCol=f"{prefix}tok_words",
+                outputCol=f"{prefix}tok_words_1",
+                stopWords=stop_words,
+            ),
+        ]
     tf_columns: list[tuple[str, int]] = [(f"{prefix}tok_words_1", 1)]
     for n in range(2, config.word_ngrams + 1):
         stages.append(
@@ -180,9 +189,7 @@ def fit_tfidf(train: DataFrame, config: TfidfConfig, n_classes: int) -> TfidfFit
     labels = [r["label"] for r in train.select("label").collect()]
     weights = class_weights(labels, n_classes) if config.class_weights else [1.0] * n_classes
     weight_of = F.array(*[F.lit(w) for w in weights])[F.col("label").cast("int")]
-    rows = with_label_metadata(
-        train.select(*input_columns(config), "label"), n_classes
-    ).withColumn(
+    rows = with_label_metadata(train.select(*input_columns(config), "label"), n_classes).withColumn(
         "weight", weight_of
     )
     log.info(
@@ -410,8 +417,6 @@ def predict_tfidf(
     return out.select(*keep, "features").mapInPandas(linear, schema)
 
 
-
-
 def save_tfidf(model: TfidfModel, path: str) -> None:
     """The Spark ML pipeline at ``path``; beside it the driver solver's layer (safetensors)
     and, when the pipeline is one :class:`TfidfScorer` reproduces, the scorer's files."""
@@ -430,6 +435,12 @@ def save_tfidf(model: TfidfModel, path: str) -> None:
 
 
 def load_tfidf(path: str) -> TfidfModel:
+    # Spark ML's reader finds a stage's Python class by its Java name: Spark NLP's annotators
+    # are found only once ``sparknlp`` is imported (it registers their module names).
+    if any(
+        "com.johnsnowlabs" in f.read_text() for f in Path(path).glob("stages/*/metadata/part-*")
+    ):
+        require_spark_nlp()
     pipeline = PipelineModel.load(path)
     linear = Path(path).parent / LINEAR_FILE
     if not linear.exists():

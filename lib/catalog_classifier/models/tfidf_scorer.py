@@ -536,6 +536,8 @@ def tfidf_scorer(model: FittedTfidf) -> TfidfScorer | None:
     try:
         for stage in stages:
             kind = type(stage).__name__
+            if not hasattr(stage, "getOutputCol"):
+                return None  # a stage of another library (Spark NLP's Finisher)
             out = stage.getOutputCol()
             if kind == "RegexTokenizer":
                 col = stage.getInputCol()
