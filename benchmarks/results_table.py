@@ -142,7 +142,25 @@ def _encoders(r: Record) -> list[str]:
     return [f"one thread, {text['texts']} real listings, {r['photos']} real photos", *figures]
 
 
+def _tokenizers(r: Record) -> list[str]:
+    figures = []
+    for name in ("generated", "real"):
+        if name not in r:
+            continue
+        s = r[name]
+        ml, nlp = s["spark_ml"], s["spark_nlp"]
+        figures.append(
+            f"{name} ({_n(s['listings'])} listings): Spark ML {_n(ml['per_s'])}/s "
+            f"({ml['ratio_to_limit']} of the limit, JVM peak {_n(ml['jvm_peak_rss_mb'])} MB), "
+            f"Spark NLP {_n(nlp['per_s'])}/s ({nlp['ratio_to_limit']}, "
+            f"{_n(nlp['jvm_peak_rss_mb'])} MB), limit {_n(s['limit_per_s'])}/s (Python re x "
+            f"{r['cores']} cores); same words {s['same_words_share']:.1%}"
+        )
+    return figures
+
+
 FORMATS: dict[str, Callable[[Record], list[str]]] = {
+    "tokenizers": _tokenizers,
     "encoders": _encoders,
     "features": _features,
     "ingest": _ingest,

@@ -83,7 +83,8 @@ def test_job_definition(job_name: str) -> None:
     assert len(clusters) == len(job["job_clusters"])
     for key, cluster in clusters.items():
         runtime = substitute(cluster["spark_version"])
-        kind = re.fullmatch(r"\d+\.\d+\.x-(cpu|gpu)-ml-scala2\.13", runtime)
+        # The default line: a Spark 3.5 LTS ML runtime (Scala 2.12), as pom.xml's spark35 profile.
+        kind = re.fullmatch(r"1[456]\.\d+\.x-(cpu|gpu)-ml-scala2\.12", runtime)
         assert kind and kind.group(1) == key, (key, cluster["spark_version"])
         assert cluster["node_type_id"] and ("num_workers" in cluster or "autoscale" in cluster)
     tasks = job["tasks"]
@@ -94,7 +95,11 @@ def test_job_definition(job_name: str) -> None:
         # A chain in order: each task depends on tasks defined before it (no cycle).
         assert {d["task_key"] for d in task.get("depends_on", [])} <= seen
         assert task["job_cluster_key"] in clusters
-        assert task["libraries"] == [{"whl": "./dist/*.whl"}]
+        assert task["libraries"] == [
+            {"whl": "./dist/*.whl"},
+            {"pypi": {"package": "spark-nlp==5.5.3"}},
+            {"maven": {"coordinates": "com.johnsnowlabs.nlp:spark-nlp_2.12:5.5.3"}},
+        ]
         seen.add(task["task_key"])
 
 
