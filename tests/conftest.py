@@ -60,6 +60,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(build))
 
 
+class XdistGroupIds:
+    """``--dist loadgroup`` on pytest 9.2: each xdist worker tells the scheduler a test's group
+    by the suffix ``@group`` on the test's id, which pytest-xdist 3.8 writes into
+    ``item._nodeid``; pytest 9.2 keeps the id in ``item._id`` (a ``NodeId``), so the suffix is
+    lost and every group is spread over the workers (pytest-xdist issue 1386: the session
+    fixtures above were built once per worker). Where xdist's suffix did not take, this
+    writes it into the id pytest reads; elsewhere it leaves the ids alone."""
+
+    @pytest.hookimpl(trylast=True)  # after xdist's own hook
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        from _pytest.nodeid import NodeId
+
+        for item in items:
+            groups = sorted({str(m.args[0]) for m in item.iter_markers("xdist_group") if m.args})
+            suffix = "@" + "_".join(groups)
+            if groups and not item.nodeid.endswith(suffix):
+                item._id = NodeId.parse(item.nodeid + suffix)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Only in an xdist worker running --dist loadgroup (xdist sets the option there), and only
+    # on a pytest whose items hold a structured id.
+    structured = hasattr(pytest.Item, "id") and not hasattr(pytest.Item, "_nodeid")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and config.getoption("loadgroup", False) and structured:
+        config.pluginmanager.register(XdistGroupIds(), "xdist-group-ids")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_model_download_left_behind():
     """Fail the session when a registry download outlives the run: every ``Registry.load``
@@ -227,3 +255,4 @@ def trained(spark, small_config: Config, small_sample, tmp_path_factory):
     )
     summary = run_train(lakehouse, small_config)
     return lakehouse, summary
+
