@@ -256,3 +256,25 @@ def trained(spark, small_config: Config, small_sample, tmp_path_factory):
     summary = run_train(lakehouse, small_config)
     return lakehouse, summary
 
+
+# Listings the score fault tests (crash points, full disk, read-only) score, in chunks of a third.
+UNSCORED_LISTINGS = 90
+
+
+@pytest.fixture(scope="session")
+def unscored(spark, trained, tmp_path_factory) -> Path:
+    """The trained lakehouse (tables, registry, models) with no gold.predictions and only its
+    first UNSCORED_LISTINGS listings: each score fault test scores a copy of it (made once per
+    run: those tests share the trained project's worker)."""
+    from catalog_classifier.storage.tables import BRONZE_LISTINGS, GOLD_PREDICTIONS
+
+    lakehouse, _ = trained
+    root = tmp_path_factory.mktemp("unscored") / "unscored"
+    shutil.copytree(lakehouse.root, root)
+    predictions = Path(lakehouse.path(GOLD_PREDICTIONS)).relative_to(lakehouse.root)
+    shutil.rmtree(root / predictions, ignore_errors=True)
+    copy = Lakehouse(spark, str(root), "delta-rs")
+    ids = sorted(int(r["productid"]) for r in copy.read(BRONZE_LISTINGS).collect())
+    copy.delete_keys(BRONZE_LISTINGS, ids[UNSCORED_LISTINGS:])
+    assert copy.read(BRONZE_LISTINGS).count() == UNSCORED_LISTINGS
+    return root
