@@ -65,6 +65,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(build))
 
 
+class XdistGroupIds:
+    """``--dist loadgroup`` on pytest 9.2: each xdist worker tells the scheduler a test's group
+    by the suffix ``@group`` on the test's id, which pytest-xdist 3.8 writes into
+    ``item._nodeid``; pytest 9.2 keeps the id in ``item._id`` (a ``NodeId``), so the suffix is
+    lost and every group is spread over the workers (pytest-xdist issue 1386: the session
+    fixtures above were built once per worker). Where xdist's suffix did not take, this
+    writes it into the id pytest reads; elsewhere it leaves the ids alone."""
+
+    @pytest.hookimpl(trylast=True)  # after xdist's own hook
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        from _pytest.nodeid import NodeId
+
+        for item in items:
+            groups = sorted({str(m.args[0]) for m in item.iter_markers("xdist_group") if m.args})
+            suffix = "@" + "_".join(groups)
+            if groups and not item.nodeid.endswith(suffix):
+                item._id = NodeId.parse(item.nodeid + suffix)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Only in an xdist worker running --dist loadgroup (xdist sets the option there), and only
+    # on a pytest whose items hold a structured id.
+    structured = hasattr(pytest.Item, "id") and not hasattr(pytest.Item, "_nodeid")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and config.getoption("loadgroup", False) and structured:
+        config.pluginmanager.register(XdistGroupIds(), "xdist-group-ids")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_model_download_left_behind():
     """Fail the session when a registry download outlives the run: every ``Registry.load``
@@ -232,3 +260,26 @@ def trained(spark, small_config: Config, small_sample, tmp_path_factory):
     )
     summary = run_train(lakehouse, small_config)
     return lakehouse, summary
+
+
+# Listings the score fault tests (crash points, full disk, read-only) score, in chunks of a third.
+UNSCORED_LISTINGS = 90
+
+
+@pytest.fixture(scope="session")
+def unscored(spark, trained, tmp_path_factory) -> Path:
+    """The trained lakehouse (tables, registry, models) with no gold.predictions and only its
+    first UNSCORED_LISTINGS listings: each score fault test scores a copy of it (made once per
+    run: those tests share the trained project's worker)."""
+    from catalog_classifier.storage.tables import BRONZE_LISTINGS, GOLD_PREDICTIONS
+
+    lakehouse, _ = trained
+    root = tmp_path_factory.mktemp("unscored") / "unscored"
+    shutil.copytree(lakehouse.root, root)
+    predictions = Path(lakehouse.path(GOLD_PREDICTIONS)).relative_to(lakehouse.root)
+    shutil.rmtree(root / predictions, ignore_errors=True)
+    copy = Lakehouse(spark, str(root), "delta-rs")
+    ids = sorted(int(r["productid"]) for r in copy.read(BRONZE_LISTINGS).collect())
+    copy.delete_keys(BRONZE_LISTINGS, ids[UNSCORED_LISTINGS:])
+    assert copy.read(BRONZE_LISTINGS).count() == UNSCORED_LISTINGS
+    return root

@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from tests.conftest import UNSCORED_LISTINGS
 from tests.faults.environment import (
     job_command,
     log_file_of,
@@ -29,8 +30,9 @@ from catalog_classifier.storage.lakehouse import Lakehouse
 from catalog_classifier.storage.tables import BRONZE_LISTINGS, BRONZE_TABLES, GOLD_PREDICTIONS
 
 ENGINES = ["delta-rs", "delta-spark"]
-# Scored listings of the trained sample, in chunks (three commits, as the score crash points).
-SCORE_LISTINGS, SCORE_CHUNK = 90, 30
+# Scored listings of the trained sample (tests.conftest.unscored), in chunks (three commits, as
+# the score crash points).
+SCORE_LISTINGS, SCORE_CHUNK = UNSCORED_LISTINGS, UNSCORED_LISTINGS // 3
 # Listings of the second ingest: about 1 MB of staged rows, where the disk has 64 KiB left.
 MORE_LISTINGS = 2000
 
@@ -105,23 +107,6 @@ def test_an_ingest_on_a_full_disk_is_one_line_commits_nothing_half_way_and_heals
     assert counts(spark, after, engine, [BRONZE_LISTINGS]) == {
         BRONZE_LISTINGS.qualified_name: MORE_LISTINGS + 1
     }
-
-
-@pytest.fixture(scope="module")
-def unscored(spark, trained, tmp_path_factory) -> Path:
-    """The trained lakehouse with no gold.predictions and only its first SCORE_LISTINGS
-    listings (as the score crash points make it)."""
-    lakehouse, _ = trained
-    root = tmp_path_factory.mktemp("score_faults") / "unscored"
-    shutil.copytree(lakehouse.root, root)
-    shutil.rmtree(
-        root / Path(lakehouse.path(GOLD_PREDICTIONS)).relative_to(lakehouse.root),
-        ignore_errors=True,
-    )
-    copy = Lakehouse(spark, str(root), "delta-rs")
-    ids = sorted(int(r["productid"]) for r in copy.read(BRONZE_LISTINGS).collect())
-    copy.delete_keys(BRONZE_LISTINGS, ids[SCORE_LISTINGS:])
-    return root
 
 
 def score_settings(engine: str, encoder: Path, logs: Path) -> list[str]:

@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from tests.conftest import REPO
+from tests.conftest import REPO, UNSCORED_LISTINGS
 from tests.faults.crashes import prediction_differences, run_killed
 from tests.helpers import SMALL_TRAINING
 
@@ -27,8 +27,8 @@ from catalog_classifier.stages.score import ScoreSummary, run_score
 from catalog_classifier.storage.lakehouse import Lakehouse
 from catalog_classifier.storage.tables import BRONZE_LISTINGS, GOLD_PREDICTIONS
 
-CHUNK_ROWS = 30
-LISTINGS = 3 * CHUNK_ROWS
+# The shared unscored copy's listings (tests.conftest.unscored), in three chunks.
+CHUNK_ROWS = UNSCORED_LISTINGS // 3
 
 POINTS = {
     "delta-rs": [
@@ -54,22 +54,6 @@ def settings(engine: str, encoder: Path) -> list[str]:
 
 def job_config(engine: str, encoder: Path) -> Config:
     return load_config(REPO / "conf" / "local.yaml", settings(engine, encoder))
-
-
-@pytest.fixture(scope="module")
-def unscored(spark, trained, tmp_path_factory) -> Path:
-    """The trained lakehouse (tables, registry, models) with no gold.predictions and only its
-    first LISTINGS listings."""
-    lakehouse, _ = trained
-    root = tmp_path_factory.mktemp("score_crash") / "unscored"
-    shutil.copytree(lakehouse.root, root)
-    predictions = Path(lakehouse.path(GOLD_PREDICTIONS)).relative_to(lakehouse.root)
-    shutil.rmtree(root / predictions, ignore_errors=True)
-    copy = Lakehouse(spark, str(root), "delta-rs")
-    ids = sorted(int(r["productid"]) for r in copy.read(BRONZE_LISTINGS).collect())
-    copy.delete_keys(BRONZE_LISTINGS, ids[LISTINGS:])
-    assert copy.read(BRONZE_LISTINGS).count() == LISTINGS
-    return root
 
 
 @pytest.fixture(scope="module", params=list(POINTS))
