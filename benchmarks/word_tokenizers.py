@@ -1,6 +1,6 @@
 """The TF-IDF member's two word tokenizers side by side (``train.tfidf.word_tokenizer``).
 
-    .venv/bin/python benchmarks/tokenizers.py --listings 50000 \
+    .venv/bin/python benchmarks/word_tokenizers.py --listings 50000 \
         --real ../shared/data/rakuten/X_train.csv
 
 Spark ML's RegexTokenizer + StopWordsRemover (``spark_ml``) against Spark NLP's DocumentAssembler
@@ -149,7 +149,7 @@ def main() -> int:
     parser.add_argument("--real", default=None, help="a real listings CSV (X_train.csv) too")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
-        "--results", default=str(REPO / "benchmarks" / "results" / "tokenizers.json")
+        "--results", default=str(REPO / "benchmarks" / "results" / "word-tokenizers.json")
     )
     args = parser.parse_args()
     setup_logging("WARNING")
