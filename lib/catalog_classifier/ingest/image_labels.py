@@ -15,13 +15,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from catalog_classifier.config import IngestConfig
 from catalog_classifier.ingest.csv_files import read_csv_header
-from catalog_classifier.ingest.records import CORRUPT, ID_PATTERN, IngestInputError, trimmed_long
+from catalog_classifier.ingest.records import CORRUPT, IngestInputError, id_problem_column
 from catalog_classifier.ingest.validation import quarantine_rows, raw_text
 
 RECORD_KIND = "image_label"
@@ -60,15 +60,6 @@ def read_image_labels(spark: SparkSession, path: str, cfg: IngestConfig) -> Data
     )
 
 
-def _id_problem(column: str) -> Column:
-    value = F.trim(F.col(column))
-    return (
-        F.when(value.isNull() | (value == ""), F.lit(f"missing_{column}"))
-        .when(~value.rlike(ID_PATTERN), F.lit(f"non_numeric_{column}"))
-        .when(trimmed_long(column).isNull(), F.lit(f"id_out_of_range_{column}"))
-    )
-
-
 def validate_image_labels(
     raw: DataFrame,
     stored_photos: DataFrame,
@@ -88,8 +79,8 @@ def validate_image_labels(
         "problem",
         F.coalesce(
             F.when(F.col(CORRUPT).isNotNull(), F.lit("unparsable_row")),
-            _id_problem("productid"),
-            _id_problem("imageid"),
+            id_problem_column("productid"),
+            id_problem_column("imageid"),
             F.when(
                 F.col("prdtypecode").isNull() | ~F.trim("prdtypecode").rlike(r"^[0-9]{1,9}$"),
                 F.lit("non_numeric_prdtypecode"),

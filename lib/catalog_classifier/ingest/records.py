@@ -30,6 +30,17 @@ def trimmed_long(column: str) -> Column:
     return F.expr(f"try_cast(trim(`{column}`) as bigint)")
 
 
+def id_problem_column(column: str) -> Column:
+    """The quarantine reason of an id ``column`` (``missing_``, ``non_numeric_`` or
+    ``id_out_of_range_`` + its name), null where it is a valid id."""
+    value = F.trim(F.col(column))
+    return (
+        F.when(value.isNull() | (value == ""), F.lit(f"missing_{column}"))
+        .when(~value.rlike(ID_PATTERN), F.lit(f"non_numeric_{column}"))
+        .when(trimmed_long(column).isNull(), F.lit(f"id_out_of_range_{column}"))
+    )
+
+
 MAX_ID = 2**63 - 1
 
 

@@ -14,24 +14,14 @@ from pyspark.sql import functions as F
 from catalog_classifier.config import IngestConfig
 from catalog_classifier.ingest.records import (
     CORRUPT,
-    ID_PATTERN,
     LISTING_FIELDS,
-    trimmed_long,
+    id_problem_column,
 )
 from catalog_classifier.storage.tables import (
     BRONZE_QUARANTINE,
 )
 
 log = logging.getLogger(__name__)
-
-
-def _id_problem(column: str) -> Column:
-    value = F.col(column)
-    return (
-        F.when(value.isNull() | (F.trim(value) == ""), F.lit(f"missing_{column}"))
-        .when(~F.trim(value).rlike(ID_PATTERN), F.lit(f"non_numeric_{column}"))
-        .when(trimmed_long(column).isNull(), F.lit(f"id_out_of_range_{column}"))
-    )
 
 
 def _first_problem(*problems: Column) -> Column:
@@ -88,9 +78,9 @@ def validate_listings(
         "problem",
         _first_problem(
             F.when(F.col(CORRUPT).isNotNull(), F.lit("unparsable_row")),
-            _id_problem("row_index"),
-            _id_problem("productid"),
-            _id_problem("imageid"),
+            id_problem_column("row_index"),
+            id_problem_column("productid"),
+            id_problem_column("imageid"),
             F.when(
                 F.col("designation").isNull() | (F.trim("designation") == ""),
                 F.lit("missing_designation"),
@@ -198,7 +188,7 @@ def validate_labels(
         "problem",
         _first_problem(
             F.when(F.col(CORRUPT).isNotNull(), F.lit("unparsable_row")),
-            _id_problem(locator),
+            id_problem_column(locator),
             F.when(
                 F.col("prdtypecode").isNull() | ~F.trim("prdtypecode").rlike(r"^[0-9]{1,9}$"),
                 F.lit("non_numeric_prdtypecode"),
