@@ -176,6 +176,30 @@ def test_transforms_give_the_input_shape_and_augment(lite0):
         ib.train_transform(spec, strength=-1)
 
 
+@pytest.mark.parametrize("name", ["efficientnet_lite0", "efficientnet_lite2"])
+def test_the_eval_transform_is_torchvision_s_bit_for_bit(name, jpegs):
+    # The scoring path's transform is Pillow + numpy (no torchvision import in the workers);
+    # cached embeddings and trained heads assume torchvision's exact pixels.
+    from torchvision import transforms
+
+    spec = ib.backbone_spec(name)
+    reference = transforms.Compose(
+        [
+            transforms.Resize((spec.input_size, spec.input_size)),
+            transforms.ToTensor(),
+            transforms.Normalize(spec.mean, spec.std),
+        ]
+    )
+    pictures = [ib.decode_image(j, spec.input_size) for j in jpegs]
+    pictures += [drawn_image(k, size) for k in range(3) for size in [(500, 400), (90, 310)]]
+    for picture in pictures:
+        got, want = ib.eval_transform(spec)(picture), reference(picture)
+        assert got.dtype == want.dtype == torch.float32 and got.shape == want.shape
+        assert torch.equal(got, want)
+    with pytest.raises(ValueError, match="RGB"):
+        ib.eval_transform(spec)(drawn_image(0).convert("L"))
+
+
 def test_grad_cam_and_overlay(lite0):
     backbone, spec = lite0
     torch.manual_seed(0)

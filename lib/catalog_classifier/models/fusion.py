@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
-from sklearn.metrics import precision_recall_curve
 
 from catalog_classifier.models.calibration import fit_temperature, tempered
 from catalog_classifier.models.metrics import paired_bootstrap_gain, weighted_f1
@@ -555,6 +554,9 @@ def _precision_threshold(
         return 1.0, 0.0, 0.0
     if not hits.any():
         return float(confidence.max()) + 1e-9, 0.0, 0.0
+    # Imported here: the scoring workers import this module but never choose a threshold.
+    from sklearn.metrics import precision_recall_curve
+
     precision, _, thresholds = precision_recall_curve(hits, confidence)
     # precision[i] is that of the listings with confidence >= thresholds[i] (increasing).
     ok = np.nonzero(precision[:-1] >= target_precision)[0]

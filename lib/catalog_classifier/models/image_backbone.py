@@ -350,17 +350,33 @@ def decode_image(data: bytes, size: int | None = None, max_pixels: int = MAX_PIX
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
-def eval_transform(spec: BackboneSpec) -> Any:
-    """PIL image -> normalised tensor (3, S, S): the whole image resized to the input size."""
-    from torchvision import transforms
+class EvalTransform:
+    """PIL image -> normalised tensor (3, S, S): the whole image resized to the input size.
 
-    return transforms.Compose(
-        [
-            transforms.Resize((spec.input_size, spec.input_size)),
-            transforms.ToTensor(),
-            transforms.Normalize(spec.mean, spec.std),
-        ]
-    )
+    torchvision's ``Resize((S, S))``, ``ToTensor()`` and ``Normalize(mean, std)`` on a PIL image,
+    in Pillow and numpy, with the same result bit for bit (tested against torchvision): Resize
+    is Pillow's bilinear resize there too, and the float32 arithmetic is the same. Written out
+    because importing torchvision costs each Spark Python worker 4-5 s (it imports torch's
+    compiler), paid again by every worker that scores images; training's augmentations still
+    use torchvision."""
+
+    def __init__(self, spec: BackboneSpec) -> None:
+        self.size = spec.input_size
+        self.mean = np.asarray(spec.mean, np.float32).reshape(3, 1, 1)
+        self.std = np.asarray(spec.std, np.float32).reshape(3, 1, 1)
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        if image.mode != "RGB":
+            raise ValueError(f"eval transform: an RGB image, not {image.mode}")
+        resized = image.resize((self.size, self.size), Image.Resampling.BILINEAR)
+        pixels = np.asarray(resized, np.uint8).transpose(2, 0, 1).astype(np.float32)
+        pixels /= np.float32(255)
+        return torch.from_numpy((pixels - self.mean) / self.std)
+
+
+def eval_transform(spec: BackboneSpec) -> EvalTransform:
+    """PIL image -> normalised tensor (3, S, S) (see :class:`EvalTransform`)."""
+    return EvalTransform(spec)
 
 
 def train_transform(spec: BackboneSpec, strength: float = 1.0) -> Any:

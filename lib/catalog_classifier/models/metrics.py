@@ -1,7 +1,9 @@
 """The classification metrics, once: weighted F1 (the challenge's metric), macro F1, accuracy.
 
 Pure scikit-learn on arrays (no torch, no Spark): the fusion, the training loop and the
-evaluation stage all score with these.
+evaluation stage all score with these. scikit-learn is imported where a metric is computed, not
+with the module: the scoring workers import this module (through the fusion) and never compute
+a metric, and scikit-learn with SciPy costs each of them 1.5-2 s to import.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score
 
 
 def weighted_f1(labels: Sequence[int] | np.ndarray, predicted: Sequence[int] | np.ndarray) -> float:
     """F1 per class weighted by the class's support in ``labels``."""
     if len(labels) == 0:
         return 0.0
+    from sklearn.metrics import f1_score
+
     return float(f1_score(labels, predicted, average="weighted", zero_division=0))
 
 
@@ -26,6 +29,8 @@ def classification_metrics(
     """Weighted F1, macro F1 over the classes present (or ``labels``), accuracy."""
     if len(y_true) == 0:
         return {"weighted_f1": 0.0, "macro_f1": 0.0, "accuracy": 0.0}
+    from sklearn.metrics import accuracy_score, f1_score
+
     present = sorted(set(y_true)) if labels is None else list(labels)
     return {
         "weighted_f1": float(
