@@ -134,9 +134,10 @@ CONF_FILES="$(ls "$CONF_DIR"/*.yaml | paste -sd, -)"
 if [ "$HAS_MASTER" = 0 ]; then
   SUBMIT_ARGS+=(--master "local[*]")
   [ "$HAS_DRIVER_MEMORY" = 1 ] || SUBMIT_ARGS+=(--driver-memory "${DRIVER_MEMORY:-4g}")
-  # Local runs are short: C1 JIT only, no re-verification of the jars (see conf/local.yaml).
+  # Local runs are short: C1 JIT only, no re-verification of the jars, the serial collector
+  # (see conf/local.yaml).
   [ "$HAS_JAVA_OPTIONS" = 1 ] || SUBMIT_ARGS+=(--driver-java-options \
-    "${DRIVER_JAVA_OPTIONS:--XX:+UnlockDiagnosticVMOptions -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m -XX:-BytecodeVerificationRemote}")
+    "${DRIVER_JAVA_OPTIONS:--XX:+UnlockDiagnosticVMOptions -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m -XX:-BytecodeVerificationRemote -XX:+UseSerialGC}")
 fi
 
 exec "$SPARK_SUBMIT" \
