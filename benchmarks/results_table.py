@@ -76,8 +76,15 @@ def _ingest(r: Record) -> list[str]:
 
 
 def _faults(r: Record) -> list[str]:
+    cases = f"{r['cases_as_expected']} of {r['cases_tried']} hostile cases as expected"
+    if "environment_cases_tried" in r:  # from issue 32: the machine faults (full disk, read-only)
+        cases = (
+            f"{r['cases_as_expected']} of {r['cases_tried']} cases as expected "
+            f"({r['hostile_cases_tried']} hostile inputs, {r['environment_cases_tried']} machine "
+            f"faults: full disk, read-only lakehouse)"
+        )
     return [
-        f"{r['cases_as_expected']} of {r['cases_tried']} hostile cases as expected",
+        cases,
         f"{r['crashes']} crashes, {r['silent_corruptions']} silent corruptions",
         f"{r['crash_points_healed']} of {r['crash_points_tried']} crash points healed",
         f"{_n(r['seconds'] / 60)} min",
