@@ -21,7 +21,12 @@ from pyspark.sql import types as T
 
 from catalog_classifier.config import IngestConfig
 from catalog_classifier.ingest.csv_files import read_csv_header
-from catalog_classifier.ingest.records import CORRUPT, IngestInputError, id_problem_column
+from catalog_classifier.ingest.records import (
+    CORRUPT,
+    IngestInputError,
+    code_problem_column,
+    id_problem_column,
+)
 from catalog_classifier.ingest.validation import quarantine_rows, raw_text
 
 RECORD_KIND = "image_label"
@@ -81,12 +86,7 @@ def validate_image_labels(
             F.when(F.col(CORRUPT).isNotNull(), F.lit("unparsable_row")),
             id_problem_column("productid"),
             id_problem_column("imageid"),
-            F.when(
-                F.col("prdtypecode").isNull() | ~F.trim("prdtypecode").rlike(r"^[0-9]{1,9}$"),
-                F.lit("non_numeric_prdtypecode"),
-            ).when(
-                ~F.trim("prdtypecode").cast("int").isin(list(codes)), F.lit("unknown_prdtypecode")
-            ),
+            code_problem_column(codes),
         ),
     )
     fields = ("productid", "imageid", "prdtypecode")

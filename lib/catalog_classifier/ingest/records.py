@@ -4,6 +4,7 @@ reader's column names, and the error for a file that cannot be read at all."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pyspark.sql import Column
@@ -39,6 +40,16 @@ def id_problem_column(column: str) -> Column:
         .when(~value.rlike(ID_PATTERN), F.lit(f"non_numeric_{column}"))
         .when(trimmed_long(column).isNull(), F.lit(f"id_out_of_range_{column}"))
     )
+
+
+def code_problem_column(codes: Sequence[int]) -> Column:
+    """The quarantine reason of a label's ``prdtypecode`` (``non_numeric_prdtypecode``, or
+    ``unknown_prdtypecode`` when it is none of ``codes``), null where it is a known code."""
+    code = F.trim("prdtypecode")
+    return F.when(
+        F.col("prdtypecode").isNull() | ~code.rlike(r"^[0-9]{1,9}$"),
+        F.lit("non_numeric_prdtypecode"),
+    ).when(~code.cast("int").isin(list(codes)), F.lit("unknown_prdtypecode"))
 
 
 MAX_ID = 2**63 - 1

@@ -15,6 +15,7 @@ from catalog_classifier.config import IngestConfig
 from catalog_classifier.ingest.records import (
     CORRUPT,
     LISTING_FIELDS,
+    code_problem_column,
     id_problem_column,
 )
 from catalog_classifier.storage.tables import (
@@ -189,12 +190,7 @@ def validate_labels(
         _first_problem(
             F.when(F.col(CORRUPT).isNotNull(), F.lit("unparsable_row")),
             id_problem_column(locator),
-            F.when(
-                F.col("prdtypecode").isNull() | ~F.trim("prdtypecode").rlike(r"^[0-9]{1,9}$"),
-                F.lit("non_numeric_prdtypecode"),
-            ).when(
-                ~F.trim("prdtypecode").cast("int").isin(list(codes)), F.lit("unknown_prdtypecode")
-            ),
+            code_problem_column(codes),
         ),
     )
     valid = checked.filter(F.col("problem").isNull()).select(
