@@ -140,18 +140,16 @@ def run_text_features(
         return StepSummary(seconds=time.monotonic() - started)
     todo = _spread_over_cores(pending, lakehouse)
     log.info("text features: computing %s listings", "all" if existing is None else "new/changed")
-    # Into a table with no row yet (a first run, a new lakehouse) nothing can match: an
-    # insert-only MERGE, one pass, not one to find the touched files and one to rewrite them
-    # (200,000 listings: see docs/experiments.md). A concurrent first run is still merged on
-    # the key, so no listing gets two rows.
-    empty = (
-        not lakehouse.exists(SILVER_TEXT_FEATURES)
-        or lakehouse.read(SILVER_TEXT_FEATURES).isEmpty()
-    )
+    # Into a table with no row yet (absent, or at version 0: only its creation) nothing can
+    # match: an insert-only MERGE, one pass, not one to find the touched files and one to
+    # rewrite them (200,000 listings: see docs/experiments.md). Told by the log's newest
+    # commit, not by a query, so a nightly run pays nothing for it. A concurrent first run is
+    # still merged on the key, so no listing gets two rows.
+    fresh = lakehouse.version(SILVER_TEXT_FEATURES) in (None, 0)
     result = lakehouse.merge(
         SILVER_TEXT_FEATURES,
         text_features(todo, computed_at, config.features.languages),
-        update=not empty,
+        update=not fresh,
     )
     step = StepSummary(result.rows, result.inserted, result.updated, time.monotonic() - started)
     log.info(
