@@ -47,6 +47,7 @@ from catalog_classifier.models.sparknlp_text import require_spark_nlp, word_toke
 from catalog_classifier.models.tfidf_scorer import (
     LINEAR_FILE,
     WORD_PATTERN,
+    TfidfScorer,
     _PythonTfidf,
     tfidf_scorer,
 )
@@ -379,6 +380,21 @@ def _concat(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
     return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
 
 
+def predict_with_scorer(scorer: TfidfScorer, rows: DataFrame, keep: Sequence[str]) -> DataFrame:
+    """Rows with the scorer's text column -> ``keep`` + ``probabilities``, in a pandas UDF:
+    the scorer travels to the executors as a broadcast, so no executor reads a model file."""
+    keep = list(dict.fromkeys(keep))
+    source = rows.select(*dict.fromkeys([*keep, scorer.input_col]))
+    schema = T.StructType(
+        [
+            *[source.schema[c] for c in keep],
+            T.StructField("probabilities", T.ArrayType(T.DoubleType())),
+        ]
+    )
+    udf = _PythonTfidf(rows.sparkSession.sparkContext.broadcast(scorer), keep)
+    return source.mapInPandas(udf, schema)
+
+
 def predict_tfidf(
     model: TfidfModel, rows: DataFrame, keep: Sequence[str] = (), engine: str = "spark"
 ) -> DataFrame:
@@ -389,17 +405,10 @@ def predict_tfidf(
     """
     keep = list(dict.fromkeys(keep))
     spark = rows.sparkSession
-    schema_fields = None
     if engine == "python":
         scorer = tfidf_scorer(model)
         if scorer is not None:
-            source = rows.select(*dict.fromkeys([*keep, scorer.input_col]))
-            schema_fields = [source.schema[c] for c in keep]
-            schema = T.StructType(
-                [*schema_fields, T.StructField("probabilities", T.ArrayType(T.DoubleType()))]
-            )
-            udf = _PythonTfidf(spark.sparkContext.broadcast(scorer), keep)
-            return source.mapInPandas(udf, schema)
+            return predict_with_scorer(scorer, rows, keep)
         log.info("tfidf: the Python apply path does not cover this pipeline; using Spark ML")
     elif engine != "spark":
         raise ValueError(f"tfidf engine must be spark or python, got {engine!r}")
