@@ -1,5 +1,6 @@
-"""The jobs as users run them: ./spark-submit.sh with the library shipped as a zip, and each
-job's main() in this process (its arguments, config and summary files)."""
+"""The jobs as users run them: ./spark-submit.sh with the library shipped as a zip, on a Spark
+standalone cluster (tests/cluster.py: a master and two workers, each with its own folders), and
+each job's main() in this process (its arguments, config and summary files)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.cluster import standalone_cluster
 from tests.helpers import SMALL_TRAINING
 
 from catalog_classifier.sample.generator import generate_sample
@@ -16,7 +18,13 @@ from catalog_classifier.sample.generator import generate_sample
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_the_pipeline_by_spark_submit_then_each_job_in_process(spark, tmp_path, e5_encoder, config):
+def test_the_pipeline_by_spark_submit_on_a_cluster_then_each_job_in_process(
+    spark, tmp_path, e5_encoder, config
+):
+    """Ingest, features, train, evaluate, the gate and scoring by spark-submit --master
+    spark://...: the executors are processes of the workers, not threads of the driver. What they
+    read is shipped (storage.shipping: the models, the text encoder's folder) and the scoring
+    removes its registry downloads once shipped, so a step reading a driver path would fail."""
     sample = generate_sample(
         tmp_path / "sample",
         n_listings=60,
@@ -26,42 +34,23 @@ def test_the_pipeline_by_spark_submit_then_each_job_in_process(spark, tmp_path, 
         priors=config.category_priors,
         write_folder=False,
     )
-    env = {**os.environ, "DRIVER_MEMORY": "1g", "PYTHON": sys.executable}
-    # PYTHONPATH is dropped so the job can only import the library from the --py-files zip.
+    env = {**os.environ, "PYTHON": sys.executable}
+    # PYTHONPATH is dropped so the job (driver and executors) can only import the library from
+    # the --py-files zip.
     env.pop("PYTHONPATH", None)
-    completed = subprocess.run(
-        [
-            str(REPO / "spark-submit.sh"),
-            "pipeline",
-            "--conf",
-            str(REPO / "conf" / "local.yaml"),
-            "--master",
-            "local[2]",
-            "--lakehouse",
-            str(tmp_path / "lakehouse"),
-            "--listings",
-            str(sample.listings_csv),
-            "--labels",
-            str(sample.labels_csv),
-            "--images",
-            str(sample.images_zip),
-            "--report-dir",
-            str(tmp_path / "report"),
-            "--set",
-            "spark.conf.spark.sql.shuffle.partitions=2",
-            *[arg for setting in SMALL_TRAINING for arg in ("--set", setting)],
-            "--set",
-            f"train.text.encoder={e5_encoder}",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
+    with standalone_cluster(tmp_path / "cluster") as master:
+        completed = _pipeline(master, tmp_path, sample, e5_encoder, env)
     # spark-submit's PythonRunner merges the Python driver's stderr (the job's log) into stdout.
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, output[-4000:]
+    # The executors ran in the workers' processes and scored there, from the shipped copies.
+    executor_logs = list((tmp_path / "cluster").glob("worker*/work/app-*/*/stderr"))
+    assert {log.parts[-5] for log in executor_logs} == {"worker0", "worker1"}
+    assert any("score: " in log.read_text(errors="replace") for log in executor_logs)
+    shipped = [line for line in output.splitlines() if "to the executors as" in line]
+    assert any("multilingual-e5-small" in line for line in shipped), output[-4000:]
+    assert any("/model to the executors" in line for line in shipped), output[-4000:]
+    assert list((tmp_path / "cluster").glob("worker*/work/app-*/*/multilingual-e5-small-*.tar"))
     assert "Ingest finished" in output and "Features finished" in output
     assert "job pipeline starting" in output and "job pipeline done" in output
     for table in ("bronze/listings", "bronze/images", "silver/text_features"):
@@ -123,3 +112,45 @@ def test_spark_submit_rejects_an_unknown_job():
     )
     assert completed.returncode == 2
     assert "no such job" in completed.stderr and "ingest" in completed.stderr
+
+
+def _pipeline(
+    master: str, tmp_path: Path, sample, e5_encoder: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            str(REPO / "spark-submit.sh"),
+            "pipeline",
+            "--conf",
+            str(REPO / "conf" / "local.yaml"),
+            "--master",
+            master,
+            "--driver-memory",
+            "1g",
+            "--executor-memory",
+            "1g",
+            "--lakehouse",
+            str(tmp_path / "lakehouse"),
+            "--listings",
+            str(sample.listings_csv),
+            "--labels",
+            str(sample.labels_csv),
+            "--images",
+            str(sample.images_zip),
+            "--report-dir",
+            str(tmp_path / "report"),
+            "--set",
+            "spark.conf.spark.sql.shuffle.partitions=2",
+            *[arg for setting in SMALL_TRAINING for arg in ("--set", setting)],
+            "--set",
+            f"train.text.encoder={e5_encoder}",
+            # Every member scores every listing, so each member's shipped folder is read.
+            "--set",
+            "scoring.cascade=false",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )

@@ -37,7 +37,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import pandas as pd
 from pyspark import SparkContext
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 
 from catalog_classifier.config import MODEL_NAMES, Config
 from catalog_classifier.models.datasets import (
@@ -50,6 +50,7 @@ from catalog_classifier.models.datasets import (
 from catalog_classifier.models.metrics import classification_metrics
 from catalog_classifier.storage.lakehouse import Lakehouse
 from catalog_classifier.storage.registry import MODEL_META
+from catalog_classifier.storage.shipping import ship_folder
 from catalog_classifier.storage.tables import TableSpec
 
 Modality = Literal["text", "image"]
@@ -84,6 +85,15 @@ class FittedMember(ABC):
 
     def __init__(self, folder: Path, meta: dict[str, Any]) -> None:
         self.folder, self.meta = Path(folder), meta
+        # Where the executors find the folder (storage.shipping): the folder itself until
+        # ``ship`` sends it to a cluster's executors.
+        self.worker_folder = str(self.folder)
+
+    def ship(self, spark: SparkSession) -> None:
+        """Send what the batch predictor reads to the executors (the folder; a member that
+        reads more, such as an encoder outside its folder, ships that too). After this the
+        driver's copy of the folder may be removed."""
+        self.worker_folder = ship_folder(spark, self.folder)
 
     @property
     def mode(self) -> str:

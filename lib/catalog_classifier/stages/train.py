@@ -34,6 +34,7 @@ from catalog_classifier.models.members import FUSION, get_member, member_names, 
 from catalog_classifier.models.metrics import weighted_f1
 from catalog_classifier.storage.lakehouse import Lakehouse
 from catalog_classifier.storage.registry import RegisteredModel, Registry
+from catalog_classifier.storage.shipping import needs_shipping
 from catalog_classifier.storage.spark import job_step
 from catalog_classifier.storage.tables import SILVER_SPLITS, TableSpec
 
@@ -244,6 +245,18 @@ def train_fusion(
 # ------------------------------------------------------------------------------- the stage
 
 
+def work_root(lakehouse: Lakehouse) -> Path | None:
+    """Where a model is written before it is registered: the driver's temporary folder, or on
+    a cluster ``<lakehouse>/_scratch``. Spark ML saves a pipeline with executor tasks, which on
+    another machine would write into their own temporary folder; the lakehouse is on storage
+    every node mounts (conf/cluster.yaml, conf/databricks.yaml)."""
+    if not needs_shipping(lakehouse.spark) or "://" in lakehouse.root:
+        return None
+    folder = Path(lakehouse.root) / "_scratch"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def run_train(
     lakehouse: Lakehouse, config: Config, models: Sequence[str] | None = None
 ) -> TrainSummary:
@@ -265,7 +278,7 @@ def run_train(
     registry = Registry(config, lakehouse.root)
     for name in names:
         versions = lakehouse.versions(input_tables(name))
-        workdir = Path(tempfile.mkdtemp(prefix=f"train-{name}-"))
+        workdir = Path(tempfile.mkdtemp(prefix=f"train-{name}-", dir=work_root(lakehouse)))
         try:
             log.info("train: %s on inputs %s", name, versions)
             with job_step(lakehouse.spark, f"train {name}"):

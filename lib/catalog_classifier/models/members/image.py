@@ -58,6 +58,7 @@ from catalog_classifier.models.member import (
 from catalog_classifier.models.members.text import fold_with_head
 from catalog_classifier.models.petastorm_feed import PetastormFeed
 from catalog_classifier.storage.lakehouse import Lakehouse
+from catalog_classifier.storage.shipping import local_path
 from catalog_classifier.storage.tables import SILVER_IMAGE_EMBEDDINGS
 
 log = logging.getLogger(__name__)
@@ -289,7 +290,7 @@ class FittedImage(FittedMember):
 
     def batch_predictor(self, config: Config, torch_threads: int) -> BatchPredictor:
         return ImageBatchPredictor(
-            str(self.folder),
+            self.worker_folder,
             config.scoring.image_batch_size,
             torch_threads,
             config.train.image.cpu_runtime,
@@ -331,7 +332,7 @@ def _predictor(
     if torch_threads:
         torch.set_num_threads(torch_threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    return image_model.ImagePredictor(folder, device, runtime)
+    return image_model.ImagePredictor(local_path(folder), device, runtime)
 
 
 def finetune_image(

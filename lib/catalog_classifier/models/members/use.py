@@ -68,6 +68,7 @@ from catalog_classifier.models.training_text_embeddings import (
     training_part_frame,
 )
 from catalog_classifier.storage.lakehouse import Lakehouse
+from catalog_classifier.storage.shipping import local_path
 from catalog_classifier.storage.tables import (
     BRONZE_LISTINGS,
     BRONZE_TRAINING_TEXTS,
@@ -331,7 +332,7 @@ class FittedUse(FittedMember):
     def batch_predictor(self, config: Config, torch_threads: int) -> BatchPredictor:
         self._check_encoder()
         batch_size = int(self.meta.get("settings", {}).get("batch_size", DEFAULTS["batch_size"]))
-        return UseBatchPredictor(str(self.folder), self.title, batch_size, torch_threads)
+        return UseBatchPredictor(self.worker_folder, self.title, batch_size, torch_threads)
 
 
 class UseBatchPredictor(BatchPredictor):
@@ -356,4 +357,4 @@ class UseBatchPredictor(BatchPredictor):
 @functools.cache
 def _head(folder: str) -> Any:
     """Once per Python worker."""
-    return load_head(Path(folder))
+    return load_head(Path(local_path(folder)))
