@@ -77,8 +77,9 @@ test-spark4:
 	VENV=$(SPARK4_VENV) CATALOG_CLASSIFIER_DEFAULT_VENV=$(abspath $(VENV)) \
 		$(SPARK4_VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(SPARK4_TESTS)
 
-# The inner loop: the tests that train nothing, convert no encoder, read no real data and start
-# no job process (those are marked slow), in a few minutes. `make test` stays the whole suite.
+# The inner loop: the tests that train nothing, convert no encoder, read no real data, start
+# no job process and run no whole job on a broken environment (those are marked slow), in under
+# five minutes. `make test` stays the whole suite.
 test-fast: install
 	VENV=$(VENV) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not slow"
 

@@ -72,6 +72,8 @@ def counts(spark, root: Path, engine: str, specs) -> dict[str, int]:
     return {s.qualified_name: lakehouse.read(s).count() for s in specs if lakehouse.exists(s)}
 
 
+# Whole jobs on a broken environment, about 40 s each: the full tier's, not the inner loop's.
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ENGINES)
 def test_an_ingest_on_a_full_disk_is_one_line_commits_nothing_half_way_and_heals(
     spark, tmp_path, engine

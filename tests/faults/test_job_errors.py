@@ -152,6 +152,8 @@ def test_scoring_a_project_with_no_model_is_one_line_and_exit_code_1(spark, tmp_
     assert "no registered version" in errors[0] and "train it first" in errors[0], errors
 
 
+# Whole jobs on a broken environment, about 40 s each: the full tier's, not the inner loop's.
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["delta-rs", "delta-spark"])
 def test_a_read_only_lakehouse_is_one_line_and_exit_1_and_a_run_with_nothing_to_write_passes(
     spark, tmp_path, engine
