@@ -166,7 +166,26 @@ def _tokenizers(r: Record) -> list[str]:
     return figures
 
 
+def _cost_curve(r: Record) -> list[str]:
+    """One figure group per catalog size: each step's rate beside its limit, and the peaks."""
+    figures = []
+    for size in r["rows"]:
+        memory = size["memory"]
+        figures.append(
+            f"{_n(size['listings'])} listings: ingest {_n(size['ingest_per_s'])}/s (limit "
+            f"{_n(size['ingest_limit_per_s'])}/s, {size['ingest_ratio']}), text features "
+            f"{_n(size['features_per_s'])}/s (limit {_n(size['features_limit_per_s'])}/s, "
+            f"{size['features_ratio']}), TF-IDF scoring {_n(size['score_per_s'])}/s (limit "
+            f"{_n(size['score_limit_per_s'])}/s, {size['score_ratio']}); peak RSS driver JVM "
+            f"{_n(memory.get('driver_jvm_peak_mb', 0))} MB, driver Python "
+            f"{_n(memory.get('driver_python_peak_mb', 0))} MB, largest Python worker "
+            f"{_n(memory.get('python_worker_max_peak_mb', 0))} MB"
+        )
+    return figures
+
+
 FORMATS: dict[str, Callable[[Record], list[str]]] = {
+    "cost": _cost_curve,
     "tokenizers": _tokenizers,
     "encoders": _encoders,
     "features": _features,
