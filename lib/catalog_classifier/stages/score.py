@@ -442,7 +442,7 @@ def run_score(
         if needs_shipping(spark):
             # A cluster's executors cannot read the driver's downloads: the folders go the way
             # Spark ships files, and the downloads are removed at once, so a step that still
-            # read a driver path fails (tests/test_cluster.py) instead of working by chance
+            # read a driver path fails (tests/test_jobs.py) instead of working by chance
             # where the driver and an executor share a disk.
             scoring = models.shipped(spark, fitted)
             models.remove_downloads()

@@ -12,7 +12,7 @@ plain path passes through unchanged.
 
 On a local master (``local[*]``, tests, a laptop, a single-node Databricks cluster) the
 executors share the driver's disk: :func:`needs_shipping` is false and nothing is packed.
-A standalone cluster started by the test suite (tests/test_cluster.py) ships every folder and
+A standalone cluster started by the test suite (tests/test_jobs.py) ships every folder and
 removes the driver's downloads once shipped, so an executor that still read a driver path
 would fail there.
 """
@@ -50,9 +50,8 @@ def needs_shipping(spark: SparkSession) -> bool:
 
 def _listing(folder: Path) -> tuple[tuple[str, int, int], ...]:
     files = sorted(p for p in folder.rglob("*") if p.is_file())
-    return tuple(
-        (str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in files
-    )
+    stats = [(p, p.stat()) for p in files]
+    return tuple((str(p.relative_to(folder)), s.st_size, s.st_mtime_ns) for p, s in stats)
 
 
 def _archives() -> Path:
