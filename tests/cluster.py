@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,14 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pyspark
+from tests.helpers import free_port
 
 REGISTERED = "Successfully registered with master"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_for(logs: list[Path], text: str, processes: list[subprocess.Popen], timeout: float):
@@ -52,7 +46,7 @@ def standalone_cluster(
         "SPARK_DAEMON_MEMORY": "256m",
         "SPARK_LOG_DIR": str(root / "logs"),
     }
-    port = _free_port()
+    port = free_port()
     url = f"spark://127.0.0.1:{port}"
     root.mkdir(parents=True, exist_ok=True)
     processes: list[subprocess.Popen] = []

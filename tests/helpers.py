@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import socket
 import sqlite3
 import zipfile
 from datetime import UTC, datetime
@@ -15,6 +16,14 @@ from PIL import Image
 
 from catalog_classifier.storage.lakehouse import Lakehouse
 from catalog_classifier.storage.tables import TableSpec
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a server a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
 
 # Training settings small enough for tests (the models still learn the generated sample).
 SMALL_TRAINING = [

@@ -8,7 +8,6 @@ import dataclasses
 import json
 import os
 import shutil
-import socket
 import threading
 import time
 import uuid
@@ -19,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from pyspark.sql import functions as F
-from tests.helpers import rows_of
+from tests.helpers import free_port, rows_of
 
 from catalog_classifier.config import load_config
 from catalog_classifier.features.splits import NEVER_HELD_OUT, hash_unit, run_splits, split_of
@@ -201,12 +200,6 @@ def chromium() -> str:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def review_server(trained, small_config, tmp_path) -> Iterator[tuple[str, Lakehouse, list[int]]]:
     """The trained sample scored, four of its listings flagged needs_review (as the nightly
@@ -234,7 +227,7 @@ def review_server(trained, small_config, tmp_path) -> Iterator[tuple[str, Lakeho
     )
     store = ReviewStore(lakehouse.root, small_config)
     app = create_app(store, Explanations(lakehouse.root, small_config))
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -397,7 +390,7 @@ def _serving(app, port: int | None = None) -> Iterator[str]:
     """``app`` (ASGI) on 127.0.0.1 and a free port, for the block's length: its base URL."""
     import uvicorn
 
-    port = port or _free_port()
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
